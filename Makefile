@@ -1,0 +1,68 @@
+# Softmax Lab: `make lab` serves the notebooks, `make test` runs every test. Both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+JUPYTER := $(VENV)/bin/jupyter
+RUNTIME_STAMP := $(VENV)/.runtime-installed
+TEST_STAMP    := $(VENV)/.test-installed
+FIRST_NOTEBOOK := $(firstword $(sort $(wildcard notebooks/01_*.ipynb)))
+NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+NB ?= notebooks/*.ipynb
+LAB_ARGS ?=
+
+.PHONY: help setup setup-test lab test test-unit test-notebooks test-notebook notebooks binder clean
+
+help:
+	@echo "make lab             set up .venv and serve JupyterLab on $(FIRST_NOTEBOOK)"
+	@echo "make test            set up .venv with test tools and run every test (unit, notebooks, browser, classroom)"
+	@echo "make test-notebook NB=notebooks/01_softmax_basics.ipynb   nbval on one notebook"
+	@echo "make notebooks [NB=...]   re-execute notebooks in place in fresh kernels (commit the result)"
+	@echo "make binder          copy requirements.txt into binder/ (kept identical; a test checks)"
+
+$(PY):
+	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 13), "Softmax Lab needs Python 3.10 to 3.13 (TensorFlow 2.21); set PYTHON=python3.11"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools
+
+# Re-installs only when a requirements file or pyproject.toml changed, so a second `make lab` is fast.
+$(RUNTIME_STAMP): requirements.txt pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $@
+
+$(TEST_STAMP): requirements-test.txt $(RUNTIME_STAMP)
+	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	@touch $@
+
+setup: $(RUNTIME_STAMP)
+setup-test: $(TEST_STAMP)
+
+lab: $(RUNTIME_STAMP)
+	@echo "Serving JupyterLab on $(FIRST_NOTEBOOK); open the http://127.0.0.1:... URL printed below (Ctrl-C to stop)."
+	$(JUPYTER) lab --ServerApp.root_dir=. $(LAB_ARGS) $(FIRST_NOTEBOOK)
+
+# Unit, property, classroom and browser tests, then nbval over every notebook; fails if either fails.
+test: $(TEST_STAMP)
+	@status=0; \
+	$(PY) -m pytest tests || status=$$?; \
+	$(PY) -m pytest $(NBVAL_ARGS) notebooks || status=$$?; \
+	exit $$status
+
+test-unit: $(TEST_STAMP)
+	$(PY) -m pytest tests
+
+test-notebooks: $(TEST_STAMP)
+	$(PY) -m pytest $(NBVAL_ARGS) notebooks
+
+test-notebook: $(TEST_STAMP)
+	$(PY) -m pytest $(NBVAL_ARGS) $(NB)
+
+# The only way notebook outputs are produced: a fresh kernel per notebook, top to bottom, in place.
+notebooks: $(RUNTIME_STAMP)
+	$(PY) -m lab_utils.run_notebooks $(NB)
+
+binder:
+	cp requirements.txt binder/requirements.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis
