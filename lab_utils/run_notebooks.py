@@ -9,7 +9,6 @@ Usage: ``python -m lab_utils.run_notebooks [NOTEBOOK ...]`` (default: every ``no
 from __future__ import annotations
 
 import glob
-import os
 import sys
 import time
 from pathlib import Path
@@ -43,7 +42,6 @@ def main(argv: list[str]) -> int:
     if not paths:
         print(f"no notebooks match {patterns}", file=sys.stderr)
         return 2
-    os.environ.setdefault("PYTHONHASHSEED", "0")
     for path in paths:
         seconds = execute_in_place(path)
         print(f"executed {path} in {seconds:.1f} s")
