@@ -1,0 +1,411 @@
+"""Keras model builders and a quiet training helper for the lab.
+
+TensorFlow is imported inside the functions (through :func:`lab_utils.environment.import_tensorflow`),
+never when this module is imported: ``import lab_utils.models`` costs milliseconds, a first model
+costs the seconds TensorFlow needs to load.
+
+The two reference models of notebook 04 differ only in their last layer and their loss:
+
+- :func:`build_obvious_model`: ``Dense(n_classes, activation="softmax")`` and
+  ``SparseCategoricalCrossentropy()`` (the loss receives probabilities);
+- :func:`build_reference_preferred_model`: a linear ``Dense(n_classes)`` and
+  ``SparseCategoricalCrossentropy(from_logits=True)`` (the loss receives logits).
+
+(``build_preferred_model`` is the students' exercise in notebook 04, hence the longer name here.)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+
+import numpy as np
+
+from .environment import import_tensorflow
+
+__all__ = [
+    "build_obvious_model",
+    "build_reference_preferred_model",
+    "build_small_cnn",
+    "build_softmax_regression",
+    "decision_grid",
+    "fit_compact",
+    "set_seed",
+]
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_learning_rate(learning_rate) -> float:
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
+        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
+    if not (math.isfinite(learning_rate) and learning_rate > 0):
+        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate}")
+    return float(learning_rate)
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow, and make TensorFlow's ops deterministic.
+
+    Call it right before building a model: weights, dropout and shuffling then repeat exactly,
+    so a re-run prints the same losses.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``seed`` is not a non-negative integer.
+    """
+    seed = _check_int("seed", seed, 0)
+    tf = import_tensorflow()
+    tf.keras.utils.set_random_seed(seed)
+    # Without this, some kernels (e.g. reductions on a GPU) may add numbers in a different order
+    # on each run, and the fourth decimal of a loss changes.
+    tf.config.experimental.enable_op_determinism()
+
+
+def _dense_classifier(
+    name: str,
+    output_activation: str | None,
+    from_logits: bool,
+    n_features: int,
+    n_classes: int,
+    hidden_units: Sequence[int],
+    learning_rate: float,
+):
+    n_features = _check_int("n_features", n_features, 1)
+    n_classes = _check_int("n_classes", n_classes, 2)
+    if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
+        raise TypeError(f"hidden_units must be a sequence of layer sizes, got {hidden_units!r}")
+    hidden_units = [_check_int("each entry of hidden_units", units, 1) for units in hidden_units]
+    learning_rate = _check_learning_rate(learning_rate)
+
+    tf = import_tensorflow()
+    keras = tf.keras
+    layers = [keras.Input(shape=(n_features,), name="features")]
+    for i, units in enumerate(hidden_units, start=1):
+        layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i}"))
+    layers.append(keras.layers.Dense(n_classes, activation=output_activation, name="output"))
+    model = keras.Sequential(layers, name=name)
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+        optimizer=keras.optimizers.Adam(learning_rate),
+    )
+    return model
+
+
+def build_obvious_model(
+    n_features: int = 2,
+    n_classes: int = 4,
+    hidden_units: Sequence[int] = (25, 15),
+    learning_rate: float = 0.001,
+):
+    """The "obvious" classifier: softmax in the last layer, the loss gets probabilities.
+
+    ``Dense(25, relu) -> Dense(15, relu) -> Dense(n_classes, softmax)``, compiled with
+    ``SparseCategoricalCrossentropy()`` and ``Adam(learning_rate)``.
+
+    Parameters
+    ----------
+    n_features : int, default 2
+        Number of input features.
+    n_classes : int, default 4
+        Number of classes (units of the last layer), at least 2.
+    hidden_units : sequence of int, default (25, 15)
+        Sizes of the ReLU hidden layers.
+    learning_rate : float, default 0.001
+        Adam's learning rate.
+
+    Returns
+    -------
+    keras.Sequential
+        A compiled model named ``"obvious"`` whose outputs are probabilities.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
+    """
+    return _dense_classifier("obvious", "softmax", False, n_features, n_classes, hidden_units,
+                             learning_rate)
+
+
+def build_reference_preferred_model(
+    n_features: int = 2,
+    n_classes: int = 4,
+    hidden_units: Sequence[int] = (25, 15),
+    learning_rate: float = 0.001,
+):
+    """The "preferred" classifier: a linear last layer, the loss gets logits.
+
+    Same layers as :func:`build_obvious_model` except ``Dense(n_classes)`` without activation,
+    compiled with ``SparseCategoricalCrossentropy(from_logits=True)`` and ``Adam(learning_rate)``.
+    This is the reference answer to the ``build_preferred_model`` exercise of notebook 04.
+
+    Parameters
+    ----------
+    n_features, n_classes, hidden_units, learning_rate
+        As in :func:`build_obvious_model`.
+
+    Returns
+    -------
+    keras.Sequential
+        A compiled model named ``"preferred"`` whose outputs are logits.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If an argument has the wrong type or is out of range.
+    """
+    return _dense_classifier("preferred", None, True, n_features, n_classes, hidden_units,
+                             learning_rate)
+
+
+def build_softmax_regression(n_features: int, n_classes: int, learning_rate: float = 0.01):
+    """Softmax regression: one linear layer of logits, trained from logits.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    n_classes : int
+        Number of classes, at least 2.
+    learning_rate : float, default 0.01
+        Adam's learning rate.
+
+    Returns
+    -------
+    keras.Sequential
+        A compiled model named ``"softmax_regression"``; its one layer, ``"logits"``, outputs logits.
+    """
+    n_features = _check_int("n_features", n_features, 1)
+    n_classes = _check_int("n_classes", n_classes, 2)
+    learning_rate = _check_learning_rate(learning_rate)
+    tf = import_tensorflow()
+    keras = tf.keras
+    model = keras.Sequential(
+        [keras.Input(shape=(n_features,), name="features"),
+         keras.layers.Dense(n_classes, name="logits")],
+        name="softmax_regression",
+    )
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.Adam(learning_rate),
+    )
+    return model
+
+
+def build_small_cnn(
+    input_shape: Sequence[int] = (8, 8, 1),
+    n_classes: int = 10,
+    filters: int = 16,
+    learning_rate: float = 0.003,
+):
+    """A small convolutional classifier for 8x8 digits, trained from logits.
+
+    ``Conv2D(filters, 3x3, same, relu)`` named ``"features"`` (its maps are what a spatial softmax
+    looks at), then ``MaxPooling2D(2)``, ``Flatten`` and a linear ``Dense(n_classes)`` named
+    ``"logits"``.
+
+    Parameters
+    ----------
+    input_shape : sequence of 3 ints, default (8, 8, 1)
+        Height, width and channels of an image.
+    n_classes : int, default 10
+        Number of classes, at least 2.
+    filters : int, default 16
+        Number of feature maps of the ``"features"`` layer.
+    learning_rate : float, default 0.003
+        Adam's learning rate.
+
+    Returns
+    -------
+    keras.Sequential
+        A compiled model named ``"small_cnn"`` whose outputs are logits.
+    """
+    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
+            or len(input_shape) != 3:
+        raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
+    input_shape = tuple(_check_int("each entry of input_shape", n, 1) for n in input_shape)
+    n_classes = _check_int("n_classes", n_classes, 2)
+    filters = _check_int("filters", filters, 1)
+    learning_rate = _check_learning_rate(learning_rate)
+    tf = import_tensorflow()
+    keras = tf.keras
+    model = keras.Sequential(
+        [
+            keras.Input(shape=input_shape, name="image"),
+            keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="features"),
+            keras.layers.MaxPooling2D(2, name="pool"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(n_classes, name="logits"),
+        ],
+        name="small_cnn",
+    )
+    model.compile(
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.Adam(learning_rate),
+    )
+    return model
+
+
+def _live_display():
+    """Return an IPython display function if running in a Jupyter kernel, else None."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the lab
+        return None
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return None
+    from IPython.display import display
+
+    return display
+
+
+def _format_loss(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else str(value)
+
+
+def fit_compact(
+    model,
+    X,
+    y,
+    epochs: int = 10,
+    batch_size: int = 32,
+    label: str | None = None,
+    **fit_kwargs,
+):
+    """Train ``model`` quietly: one live progress line while it runs, one summary line at the end.
+
+    Keras' own progress text is turned off (``verbose=0``). In Jupyter a single line (a progress bar
+    and the latest loss) updates in place during training and is blanked at the end; then one line
+    is printed, e.g. ``obvious model: 10 epochs, loss 0.8123 -> 0.0412``. The printed line contains
+    only the first and last epoch's loss (four decimals), so a seeded re-run prints the same text.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model.
+    X, y : array-like
+        Inputs and targets, the same number of rows.
+    epochs : int, default 10
+        Number of passes over the data.
+    batch_size : int, default 32
+        Examples per gradient step.
+    label : str, optional
+        Name in the printed line; defaults to ``model.name``.
+    **fit_kwargs
+        Passed on to ``model.fit`` (not ``verbose``, ``epochs`` or ``batch_size``).
+
+    Returns
+    -------
+    keras.callbacks.History
+        ``history.history["loss"]`` holds one loss per epoch.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If the model is not compiled, ``epochs``/``batch_size`` are not positive integers, or ``X``
+        and ``y`` have different numbers of rows.
+    """
+    if not hasattr(model, "fit") or not hasattr(model, "compile"):
+        raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
+    if not getattr(model, "compiled", True) or getattr(model, "optimizer", None) is None:
+        raise ValueError("model must be compiled first: call model.compile(loss=..., optimizer=...)")
+    epochs = _check_int("epochs", epochs, 1)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    if "verbose" in fit_kwargs:
+        raise TypeError("fit_compact is always quiet; do not pass verbose")
+    n_x, n_y = len(X), len(y)
+    if n_x != n_y:
+        raise ValueError(f"X and y must have the same number of rows, got {n_x} and {n_y}")
+    label = model.name if label is None else str(label)
+
+    tf = import_tensorflow()
+    display = _live_display()
+    callbacks = list(fit_kwargs.pop("callbacks", []) or [])
+    handle = None
+    if display is not None:
+        # A display that is updated in place; it ends blank, exactly as it started, so the saved
+        # notebook and a re-run (nbval ignores display updates) hold the same output.
+        handle = display({"text/plain": ""}, raw=True, display_id=True)
+        callbacks.append(_LiveLine(tf, handle, label, epochs))
+    try:
+        history = model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=0,
+                            callbacks=callbacks, **fit_kwargs)
+    finally:
+        if handle is not None:
+            handle.update({"text/plain": ""}, raw=True)
+    losses = [float(v) for v in history.history.get("loss", [])]
+    if losses:
+        print(f"{label}: {len(losses)} epochs, loss {_format_loss(losses[0])} -> "
+              f"{_format_loss(losses[-1])}")
+    return history
+
+
+def _LiveLine(tf, handle, label: str, epochs: int):
+    """A Keras callback that rewrites one display line per epoch: a bar and the latest loss."""
+
+    class LiveLine(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            done = epoch + 1
+            loss = (logs or {}).get("loss", float("nan"))
+            text = f"{label}: epoch {done}/{epochs}, loss {_format_loss(float(loss))}"
+            html = (f'<progress value="{done}" max="{epochs}" style="width: 12em"></progress> '
+                    f"<code>{text}</code>")
+            handle.update({"text/plain": text, "text/html": html}, raw=True)
+
+    return LiveLine()
+
+
+def decision_grid(predict, X, resolution: int = 200, margin: float = 1.0):
+    """Evaluate a classifier on a regular grid that covers the 2-D points ``X``.
+
+    Parameters
+    ----------
+    predict : callable or keras.Model
+        Maps an (n, 2) float32 array to scores of shape (n, n_classes) (probabilities or logits:
+        only the argmax is used). A Keras model is called directly, without ``predict``'s batching.
+    X : array-like of shape (n, 2)
+        The data the grid must cover.
+    resolution : int, default 200
+        Grid points along each axis.
+    margin : float, default 1.0
+        Extra room around the data on every side, in data units.
+
+    Returns
+    -------
+    xx, yy : ndarray of shape (resolution, resolution)
+        Grid coordinates (as from ``np.meshgrid``).
+    classes : ndarray of shape (resolution, resolution), int
+        The predicted class at each grid point.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (n, 2), got {X.shape}")
+    resolution = _check_int("resolution", resolution, 2)
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or margin < 0:
+        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+    if not callable(predict):
+        raise TypeError(f"predict must be a model or a function, got {type(predict).__name__}")
+    lo = X.min(axis=0) - margin
+    hi = X.max(axis=0) + margin
+    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution, dtype=np.float32),
+                         np.linspace(lo[1], hi[1], resolution, dtype=np.float32))
+    grid = np.column_stack([xx.ravel(), yy.ravel()])
+    scores = np.asarray(predict(grid))
+    if scores.ndim != 2 or scores.shape[0] != grid.shape[0]:
+        raise ValueError(f"predict must return one row of scores per point, got shape {scores.shape}")
+    return xx, yy, scores.argmax(axis=1).reshape(xx.shape)
