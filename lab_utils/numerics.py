@@ -1,0 +1,1108 @@
+"""The softmax family in plain NumPy: stable, exact to a few ulp, with errors a student can act on.
+
+Every function here is pure (no plotting, no widgets, no TensorFlow) and checks its inputs first.
+Conventions used throughout:
+
+* ``z`` / ``logits`` are real numbers along ``axis`` (the class axis, last by default); any leading
+  axes are a batch. Integers and lists become float64; float16/32/64 keep their dtype.
+* A logit of ``-inf`` is allowed and means "probability exactly 0" (this is how masking works).
+  ``+inf`` and NaN are rejected: they carry no usable probability.
+* ``labels`` are either integer class ids (one fewer axis than the logits) or rows of probabilities
+  (one-hot or soft labels, the same shape as the logits).
+* A ``mask`` is True where an entry takes part ("keep") and False where it is masked out.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Literal
+
+import numpy as np
+from numpy.exceptions import AxisError
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
+    "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
+    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot",
+]
+
+Reduction = Literal["mean", "sum", "none"]
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation helpers: every public function goes through these before doing any arithmetic.
+# ----------------------------------------------------------------------------------------------
+
+def _as_float_array(x: ArrayLike, name: str, *, allow_scalar: bool = False) -> np.ndarray:
+    """Return ``x`` as a floating array (float16/32/64 kept, integers -> float64), or raise."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be numbers, got a string {x!r}")
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of numbers ({err})") from None
+    kind = arr.dtype.kind
+    if kind == "b":
+        # A boolean passed as logits is almost always a mask or a label passed in the wrong place.
+        raise TypeError(f"{name} must be real numbers, got a boolean array; "
+                        f"convert with .astype(float) if you really mean 0/1 values")
+    if kind == "c":
+        raise TypeError(f"{name} must be real numbers, got complex values (dtype {arr.dtype})")
+    if kind not in "iuf":
+        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype} "
+                        f"(strings, objects and dates have no softmax)")
+    if kind in "iu":
+        arr = arr.astype(np.float64)
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    if arr.ndim == 0 and not allow_scalar:
+        raise ValueError(f"{name} must have at least one axis (a vector of values), "
+                         f"got the scalar {arr.item()!r}")
+    return arr
+
+
+def _first_index(bad: np.ndarray) -> tuple[int, ...] | int:
+    """Index of the first True in ``bad``, as a tuple (or an int for 1-D arrays), for messages."""
+    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
+    return index[0] if len(index) == 1 else index
+
+
+def _check_no_nan(arr: np.ndarray, name: str, *, allow_pos_inf: bool = True) -> None:
+    """Raise if ``arr`` has a NaN (or +inf when not allowed). Used where no reduction checks it."""
+    if np.isnan(arr).any():
+        raise ValueError(f"{name} contains NaN (first at index {_first_index(np.isnan(arr))})")
+    if not allow_pos_inf and np.isposinf(arr).any():
+        raise ValueError(f"{name} contains +inf (first at index {_first_index(np.isposinf(arr))}); "
+                         f"values must be finite or -inf")
+
+
+def _check_axis(axis: int, arr: np.ndarray, name: str) -> int:
+    """Return ``axis`` as a non-negative int, or raise an AxisError (a ValueError) naming it."""
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"axis must be an integer, got {axis!r}")
+    axis = int(axis)
+    if not -arr.ndim <= axis < arr.ndim:
+        raise AxisError(f"axis {axis} is out of range for {name} with {arr.ndim} "
+                        f"dimension{'s' if arr.ndim != 1 else ''} (shape {arr.shape})")
+    return axis % arr.ndim
+
+
+def _check_positive(value: float, name: str) -> float:
+    """Return ``value`` as a float after checking it is a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    value = float(value)
+    if math.isnan(value) or value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if math.isinf(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return value
+
+
+def _check_reduction(reduction: str) -> str:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def _work_dtype(arr: np.ndarray) -> np.dtype:
+    """float16 is computed in float32 (its sums lose digits fast) and rounded once at the end."""
+    return np.dtype(np.float32) if arr.dtype == np.float16 else arr.dtype
+
+
+def _row_max(z: np.ndarray, axis: int, name: str, *, allow_empty_rows: bool = False) -> np.ndarray:
+    """Max along ``axis`` (keepdims), which also validates the values for free.
+
+    The maximum propagates NaN and exposes +inf and all -inf rows, so checking the small result
+    replaces a full-size ``isnan(z)`` temporary.
+    """
+    m = z.max(axis=axis, keepdims=True)
+    if np.isnan(m).any():
+        raise ValueError(f"{name} contains NaN (first at index {_first_index(np.isnan(z))})")
+    if np.isposinf(m).any():
+        raise ValueError(f"{name} contains +inf (first at index {_first_index(np.isposinf(z))}); "
+                         f"logits must be finite (-inf is allowed and means probability 0)")
+    if not allow_empty_rows and np.isneginf(m).any():
+        raise ValueError(f"{name} has a row where every entry is -inf (at index "
+                         f"{_first_index(np.isneginf(m))}): its softmax is undefined; "
+                         f"use masked_softmax, which returns zeros for fully masked rows")
+    return m
+
+
+def _shifted(z: np.ndarray, m: np.ndarray, temperature: float, dtype: np.dtype,
+             out: np.ndarray | None = None) -> np.ndarray:
+    """Return ``(z - m) / temperature`` (all <= 0, the max is exactly 0), into ``out`` if given."""
+    # Subtracting the row max is what makes exp safe: every exponent is <= 0, so exp cannot
+    # overflow, and the largest term is exp(0) = 1, so the sum cannot underflow to 0.
+    # The subtraction (and a small temperature) can overflow only towards -inf, when the true
+    # value is below -max_float; exp of it is 0 either way, so that overflow is harmless and its
+    # warning is silenced here and nowhere else.
+    # For T > 1 the division comes first (z/T - m/T), because it cannot overflow and a
+    # huge T could otherwise bring an overflowed -inf back into range; for T < 1 it comes last,
+    # where it can only push already-negative values further down.
+    with np.errstate(over="ignore"):
+        if temperature > 1.0:
+            out = np.divide(z, temperature, out=out, dtype=dtype)
+            np.subtract(out, np.divide(m, temperature, dtype=dtype), out=out)
+        else:
+            out = np.subtract(z, m, out=out, dtype=dtype)
+            if temperature != 1.0:
+                np.divide(out, temperature, out=out)
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The softmax family
+# ----------------------------------------------------------------------------------------------
+
+def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
+    r"""Softmax of ``z`` along ``axis``: :math:`\mathrm{softmax}(z)_i = e^{z_i/T} / \sum_j e^{z_j/T}`.
+
+    Stable for every finite input (float32 up to about 3.4e38, float64 up to about 1.8e308) and
+    temperatures from tiny to huge; it never warns, overflows or returns NaN.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits, any shape with at least one axis. float16/32/64 keep their dtype; integers and
+        lists become float64. ``-inf`` entries get probability exactly 0.
+    axis : int, default -1
+        The class axis; the probabilities along it sum to 1.
+    temperature : float, default 1.0
+        ``T > 0``; the logits are divided by it. Small T sharpens towards the argmax, large T
+        flattens towards uniform.
+
+    Returns
+    -------
+    numpy.ndarray
+        Probabilities, same shape (and floating dtype) as ``z``.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not real numbers (strings, booleans, complex) or ``temperature``/``axis`` has
+        the wrong type.
+    ValueError
+        If ``z`` is empty, contains NaN or +inf, has a row of only -inf, ``axis`` is out of range,
+        or ``temperature`` is not a finite number > 0.
+
+    Examples
+    --------
+    >>> softmax([1.0, 2.0, 3.0]).round(4)
+    array([0.09  , 0.2447, 0.6652])
+    >>> softmax([1000.0, 0.0])          # naive exp(1000) would overflow
+    array([1., 0.])
+    >>> softmax([[2, 1, 0.1], [1, 2, 3]], axis=0).round(4)
+    array([[0.7311, 0.2689, 0.0522],
+           [0.2689, 0.7311, 0.9478]])
+    >>> softmax([1.0, 2.0], temperature=1e-3)
+    array([0., 1.])
+    """
+    z = _as_float_array(z, "z")
+    axis = _check_axis(axis, z, "z")
+    temperature = _check_positive(temperature, "temperature")
+    dtype = _work_dtype(z)
+    m = _row_max(z, axis, "z")
+    # The output array is the only full-size allocation: every step below works in place in it.
+    out = _shifted(z, m, temperature, dtype, out=np.empty(z.shape, dtype=dtype))
+    np.exp(out, out=out)
+    # Each row's sum is >= 1 (its max contributed exp(0) = 1), so the division is always safe.
+    # Dividing (rather than multiplying by 1/sum) rounds once per entry: correctly rounded quotients,
+    # and on this memory-bound loop it costs no measurable time (see benchmarks/bench_softmax.py).
+    np.divide(out, out.sum(axis=axis, keepdims=True), out=out)
+    return out.astype(z.dtype, copy=False)
+
+
+def naive_softmax(z: ArrayLike, axis: int = -1) -> np.ndarray:
+    r"""The textbook formula :math:`e^{z_i} / \sum_j e^{z_j}`, kept on purpose to show it overflows.
+
+    No max is subtracted, so ``exp`` overflows to ``inf`` past about 709.78 (float64) or 88.72
+    (float32) and the result becomes NaN; very negative logits underflow to ``0/0 = NaN``. NumPy's
+    overflow warnings are silenced so a notebook shows the broken numbers themselves, cleanly.
+    Use :func:`softmax` for real work.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits (``-inf`` and ``+inf`` are passed straight to ``exp``).
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``exp(z) / sum(exp(z))``, possibly containing ``nan``.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not real numbers.
+    ValueError
+        If ``z`` is empty, contains NaN, or ``axis`` is out of range.
+
+    Examples
+    --------
+    >>> naive_softmax([1.0, 2.0, 3.0]).round(4)
+    array([0.09  , 0.2447, 0.6652])
+    >>> naive_softmax([1000.0, 0.0])
+    array([nan,  0.])
+    >>> naive_softmax(np.array([89.0, 0.0], dtype=np.float32))
+    array([nan,  0.], dtype=float32)
+    """
+    z = _as_float_array(z, "z")
+    axis = _check_axis(axis, z, "z")
+    _check_no_nan(z, "z")
+    # Silenced on purpose: the point of this function is to *show* inf/inf = nan, not to warn.
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(z)
+        return e / e.sum(axis=axis, keepdims=True)
+
+
+def log_softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
+    r"""Log of the softmax, computed directly: :math:`z_i/T - \log\sum_j e^{z_j/T}`.
+
+    Never ``log(softmax(z))``: that turns tiny probabilities into ``log(0) = -inf``. Here
+    ``log_softmax([1000, 0, -1000])[2]`` is exactly ``-2000``.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits (``-inf`` allowed: its log-probability is ``-inf``).
+    axis : int, default -1
+        The class axis.
+    temperature : float, default 1.0
+        ``T > 0``, as in :func:`softmax`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Log-probabilities, same shape and floating dtype as ``z``; all <= 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`softmax`.
+
+    Examples
+    --------
+    >>> log_softmax([1000.0, 0.0, -1000.0])
+    array([    0., -1000., -2000.])
+    >>> np.exp(log_softmax([1.0, 2.0, 3.0])).round(4)
+    array([0.09  , 0.2447, 0.6652])
+    """
+    z = _as_float_array(z, "z")
+    axis = _check_axis(axis, z, "z")
+    temperature = _check_positive(temperature, "temperature")
+    dtype = _work_dtype(z)
+    m = _row_max(z, axis, "z")
+    out = _shifted(z, m, temperature, dtype)
+    # The sum of exp(shifted) is in [1, n], so its log is small and exact to an ulp.
+    log_sum = np.log(np.exp(out).sum(axis=axis, keepdims=True))
+    np.subtract(out, log_sum, out=out)
+    return out.astype(z.dtype, copy=False)
+
+
+def logsumexp(z: ArrayLike, axis: int = -1) -> np.ndarray | float:
+    r"""Stable :math:`\log\sum_i e^{z_i}` along ``axis``: :math:`m + \log\sum_i e^{z_i - m}`, m = max z.
+
+    Parameters
+    ----------
+    z : array_like
+        Values (``-inf`` allowed; a row of only ``-inf`` gives ``-inf``, the log of 0).
+    axis : int, default -1
+        The axis to reduce.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        ``z``'s shape without ``axis``, in ``z``'s floating dtype; a Python float for 1-D input.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`softmax` (except that rows of only ``-inf`` are allowed).
+
+    Examples
+    --------
+    >>> logsumexp([1000.0, 1000.0])       # 1000 + log 2, no overflow
+    1000.6931471805599
+    >>> logsumexp([[0.0, 0.0], [1.0, -np.inf]])
+    array([0.69314718, 1.        ])
+    """
+    z = _as_float_array(z, "z")
+    axis = _check_axis(axis, z, "z")
+    dtype = _work_dtype(z)
+    m = _row_max(z, axis, "z", allow_empty_rows=True)
+    # A row of only -inf has max -inf; shifting by 0 instead avoids -inf - (-inf) = NaN and gives
+    # log(sum(exp(-inf))) = log(0) = -inf, the right answer.
+    m = np.where(np.isneginf(m), 0, m).astype(dtype)
+    sum_exp = np.exp(_shifted(z, m, 1.0, dtype)).sum(axis=axis, keepdims=True)
+    with np.errstate(divide="ignore"):  # log(0) = -inf only for all -inf rows: correct, see above
+        result = (m + np.log(sum_exp)).squeeze(axis=axis).astype(z.dtype, copy=False)
+    return float(result) if result.ndim == 0 else result
+
+
+def sigmoid(z: ArrayLike) -> np.ndarray | float:
+    r"""The logistic function :math:`\sigma(z) = 1 / (1 + e^{-z})`, stable for every input.
+
+    It is the two-class softmax: :math:`\sigma(z) = \mathrm{softmax}([z, 0])_0`.
+
+    Parameters
+    ----------
+    z : array_like
+        Any shape, scalars included; ``-inf`` gives 0 and ``+inf`` gives 1.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        Same shape and floating dtype as ``z``; a Python float for a scalar.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not real numbers.
+    ValueError
+        If ``z`` is empty or contains NaN.
+
+    Examples
+    --------
+    >>> sigmoid(0.0)
+    0.5
+    >>> sigmoid([-1000.0, 1000.0])
+    array([0., 1.])
+    >>> bool(np.isclose(sigmoid(2.0), softmax([2.0, 0.0])[0]))
+    True
+    """
+    z = _as_float_array(z, "z", allow_scalar=True)
+    _check_no_nan(z, "z")
+    # exp(-|z|) is in (0, 1], so it never overflows; each sign then uses the form without
+    # cancellation: 1 / (1 + e^{-z}) for z >= 0 and e^{z} / (1 + e^{z}) for z < 0.
+    e = np.exp(-np.abs(z))
+    result = np.where(z >= 0, 1 / (1 + e), e / (1 + e)).astype(z.dtype, copy=False)
+    return float(result) if result.ndim == 0 else result
+
+
+def masked_softmax(z: ArrayLike, mask: ArrayLike, axis: int = -1) -> np.ndarray:
+    """Softmax over the entries where ``mask`` is True; masked entries get probability exactly 0.
+
+    The convention is **True = keep** (take part in the softmax), as in Keras' ``attention_mask``
+    and the 1/0 padding masks of tokenisers. A row with nothing kept (fully masked, or every kept
+    logit ``-inf``) is all zeros, never NaN: in attention it is a padding query that attends to
+    nothing.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits. Values at masked positions are ignored, but must still be numbers (no NaN/+inf).
+    mask : array_like of bool (or of 0/1 integers)
+        Same shape as ``z`` or broadcastable to it (e.g. ``(n,)`` for every row of ``(b, n)``).
+    axis : int, default -1
+        The class axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and floating dtype as ``z``; each row sums to 1, or to 0 if fully masked.
+
+    Raises
+    ------
+    TypeError
+        If ``z`` is not real numbers, or ``mask`` is not boolean/0-1 integers (a float mask is
+        likely an additive ``-inf`` mask: add it to ``z`` and call :func:`softmax` instead).
+    ValueError
+        As for :func:`softmax`, or if ``mask`` does not broadcast to ``z``'s shape or has values
+        other than 0/1.
+
+    Examples
+    --------
+    >>> masked_softmax([1.0, 2.0, 3.0], [True, True, False]).round(4)
+    array([0.2689, 0.7311, 0.    ])
+    >>> masked_softmax([[1.0, 2.0], [3.0, 4.0]], [[True, True], [False, False]]).round(4)
+    array([[0.2689, 0.7311],
+           [0.    , 0.    ]])
+    """
+    z = _as_float_array(z, "z")
+    axis = _check_axis(axis, z, "z")
+    keep = _as_mask(mask, z.shape)
+    dtype = _work_dtype(z)
+    # Masked logits become -inf, so exp gives them exactly 0 in the same pass as the rest.
+    masked = np.where(keep, z.astype(dtype, copy=False), -np.inf).astype(dtype, copy=False)
+    m = _row_max(masked, axis, "z", allow_empty_rows=True)
+    empty_rows = np.isneginf(m)
+    # Shift empty rows by 0 (not -inf) so their entries stay -inf - 0 = -inf and exp gives 0.
+    m[empty_rows] = 0
+    out = _shifted(masked, m, 1.0, dtype, out=masked)
+    np.exp(out, out=out)
+    sums = out.sum(axis=axis, keepdims=True)
+    sums[empty_rows] = 1  # their entries are all 0 already; 0 / 1 keeps them 0 without a 0/0
+    np.divide(out, sums, out=out)
+    return out.astype(z.dtype, copy=False)
+
+
+def _as_mask(mask: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
+    """Validate ``mask`` (True = keep) and return it as a bool array broadcast to ``shape``."""
+    try:
+        arr = np.asarray(mask)
+    except ValueError as err:
+        raise ValueError(f"mask must be a rectangular array of booleans ({err})") from None
+    if arr.dtype.kind in "iu":
+        if not np.isin(arr, (0, 1)).all():
+            raise ValueError("mask must contain only True/False (or 1/0), got values "
+                             f"{np.unique(arr[~np.isin(arr, (0, 1))])[:5].tolist()}")
+        arr = arr.astype(bool)
+    elif arr.dtype.kind != "b":
+        raise TypeError(f"mask must be booleans (True = keep), got dtype {arr.dtype}; an additive "
+                        f"mask of 0/-inf is added to the logits and used with softmax instead")
+    try:
+        broadcast = np.broadcast_shapes(arr.shape, shape)
+    except ValueError:
+        broadcast = None
+    if broadcast != tuple(shape):
+        raise ValueError(f"mask has shape {arr.shape}, which does not broadcast to z's shape "
+                         f"{tuple(shape)}; use the same shape as z (True = keep)")
+    return np.broadcast_to(arr, shape)
+
+
+def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarray:
+    """Softmax with a single streaming pass over blocks (Milakov & Gimelshein, 2018).
+
+    Pass 1 walks the class axis in blocks of ``block`` entries, keeping a running max ``m`` and a
+    running sum ``s`` of ``exp(z - m)``; when a block raises the max, the old sum is rescaled by
+    ``exp(m_old - m_new)``. Pass 2 writes ``exp(z - m) / s`` into the output. Besides the output,
+    only one block-sized temporary is ever allocated: this is how fused GPU kernels (and
+    FlashAttention) compute softmax without materialising intermediates.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits, as for :func:`softmax`.
+    axis : int, default -1
+        The class axis.
+    block : int, default 1024
+        Number of entries along ``axis`` read per step in pass 1 (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same as ``softmax(z, axis)`` to within a few ulp.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`softmax`, or if ``block`` is not a positive integer.
+
+    Examples
+    --------
+    >>> online_softmax([1.0, 2.0, 3.0, 1000.0], block=2).round(4)
+    array([0., 0., 0., 1.])
+    >>> bool(np.allclose(online_softmax(np.arange(10.0), block=3), softmax(np.arange(10.0))))
+    True
+    """
+    z = _as_float_array(z, "z")
+    axis = _check_axis(axis, z, "z")
+    if isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1:
+        raise ValueError(f"block must be a positive integer, got {block!r}")
+    dtype = _work_dtype(z)
+    zt = np.moveaxis(z, axis, -1)  # a view: blocks are slices along the last axis
+    n = zt.shape[-1]
+    running_max = np.full(zt.shape[:-1] + (1,), -np.inf, dtype=dtype)
+    running_sum = np.zeros(zt.shape[:-1] + (1,), dtype=dtype)
+    for start in range(0, n, block):
+        chunk = zt[..., start:start + block]
+        _validate_chunk(chunk, z, axis, start, block)
+        new_max = np.maximum(running_max, chunk.max(axis=-1, keepdims=True))
+        # Rows whose values so far are all -inf shift by 0, so -inf - (-inf) = NaN never happens.
+        shift = np.where(np.isneginf(new_max), 0, new_max).astype(dtype, copy=False)
+        # Rescale the old sum to the new max, then add this block's terms (one block-sized temporary).
+        # Both exponents are <= 0; an overflow to -inf there means a term below the float range,
+        # whose exp is 0 either way.
+        with np.errstate(over="ignore"):
+            running_sum *= np.exp(running_max - shift)
+            running_sum += np.exp(np.subtract(chunk, shift, dtype=dtype)).sum(axis=-1, keepdims=True)
+        running_max = new_max
+    if np.isneginf(running_max).any():
+        raise ValueError(f"z has a row where every entry is -inf (at index "
+                         f"{_first_index(np.isneginf(np.moveaxis(running_max, -1, axis)))}): its "
+                         f"softmax is undefined; use masked_softmax for fully masked rows")
+    # Pass 2: normalise, writing straight into the output (a view keeps z's axis order).
+    out = np.empty(z.shape, dtype=dtype)
+    out_t = np.moveaxis(out, axis, -1)
+    _shifted(zt, running_max, 1.0, dtype, out=out_t)
+    np.exp(out_t, out=out_t)
+    np.divide(out_t, running_sum, out=out_t)
+    return out.astype(z.dtype, copy=False)
+
+
+def _validate_chunk(chunk: np.ndarray, z: np.ndarray, axis: int, start: int, block: int) -> None:
+    """NaN/+inf check for one block of online_softmax, using only a block-sized reduction."""
+    chunk_max = chunk.max(axis=-1)
+    if np.isnan(chunk_max).any() or np.isposinf(chunk_max).any():
+        # Error path only: locate the culprit in the whole array for the message.
+        _row_max(z, axis, "z")
+
+
+# ----------------------------------------------------------------------------------------------
+# Labels, losses and gradients
+# ----------------------------------------------------------------------------------------------
+
+def _as_class_ids(labels: ArrayLike, num_classes: int, name: str = "labels") -> np.ndarray:
+    """Validate integer class ids in [0, num_classes) and return them as an int64 array."""
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"{name} must be integer class ids, got a string {labels!r}")
+    try:
+        arr = np.asarray(labels)
+    except ValueError as err:
+        raise ValueError(f"{name} must be a rectangular array of class ids ({err})") from None
+    kind = arr.dtype.kind
+    if kind == "b":
+        raise TypeError(f"{name} must be integer class ids, got booleans; use .astype(int)")
+    if kind == "f":
+        _check_no_nan(arr, name)
+        not_integer = ~np.isfinite(arr) | (arr != np.round(arr))
+        if not_integer.any():
+            raise ValueError(f"{name} must be integer class ids, got "
+                             f"{arr[not_integer].flat[0]!r} at index {_first_index(not_integer)}")
+    elif kind not in "iu":
+        raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}")
+    if arr.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    out_of_range = (arr < 0) | (arr >= num_classes)
+    if out_of_range.any():
+        bad = arr[out_of_range].flat[0]
+        bad = int(bad) if kind == "f" else bad
+        raise ValueError(f"{name} must be class ids in [0, {num_classes}) for {num_classes} "
+                         f"classes, got {bad} at index {_first_index(out_of_range)}")
+    return arr.astype(np.int64)
+
+
+def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
+    """One-hot rows for integer class ids: ``labels.shape + (num_classes,)``, float64.
+
+    Parameters
+    ----------
+    labels : array_like of int
+        Class ids in ``[0, num_classes)``; any shape (a scalar gives one row). Whole-number
+        floats such as ``2.0`` are accepted.
+    num_classes : int
+        Number of classes (>= 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 array with a single 1.0 per row, at the label.
+
+    Raises
+    ------
+    TypeError
+        If ``labels`` is not integers, or ``num_classes`` is not an int.
+    ValueError
+        If a label is out of range or fractional, ``labels`` is empty, or ``num_classes`` < 1.
+
+    Examples
+    --------
+    >>> one_hot([0, 2], 3)
+    array([[1., 0., 0.],
+           [0., 0., 1.]])
+    """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
+        raise TypeError(f"num_classes must be an integer, got {num_classes!r}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    ids = _as_class_ids(labels, int(num_classes))
+    # Comparing with 0..C-1 broadcasts to the one-hot rows directly.
+    return (ids[..., None] == np.arange(num_classes)).astype(np.float64)
+
+
+def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name: str):
+    """Decide whether ``labels`` are sparse ids or dense rows by shape; return (kind, array)."""
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"labels must be class ids or probability rows, got a string {labels!r}")
+    try:
+        arr = np.asarray(labels)
+    except ValueError as err:
+        raise ValueError(f"labels must be a rectangular array ({err})") from None
+    batch_shape = values.shape[:axis] + values.shape[axis + 1:]
+    num_classes = values.shape[axis]
+    if arr.shape == batch_shape:
+        return "sparse", _as_class_ids(arr, num_classes)
+    if arr.shape == values.shape:
+        dense = _as_float_array(arr, "labels")
+        _check_no_nan(dense, "labels", allow_pos_inf=False)
+        if (dense < 0).any():
+            raise ValueError(f"labels given as rows must be probabilities >= 0, got "
+                             f"{dense[dense < 0].flat[0]!r} at index {_first_index(dense < 0)}")
+        sums = dense.sum(axis=axis, dtype=np.float64)
+        tolerance = math.sqrt(np.finfo(dense.dtype).eps)
+        bad = np.abs(sums - 1) > tolerance
+        if bad.any():
+            raise ValueError(f"labels given as rows must each sum to 1 (one-hot or probabilities), "
+                             f"but the row at index {_first_index(bad)} sums to "
+                             f"{sums[bad].flat[0]:.6g}")
+        return "dense", dense
+    hint = ""
+    if arr.shape == batch_shape + (1,):
+        hint = " (a column of ids: flatten it with labels.reshape(-1))"
+    raise ValueError(f"labels has shape {arr.shape} but {values_name} has shape {values.shape}: "
+                     f"give integer class ids of shape {batch_shape} or probability rows of "
+                     f"shape {values.shape}{hint}")
+
+
+def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray | float:
+    if reduction == "none":
+        return losses
+    return float(losses.mean() if reduction == "mean" else losses.sum())
+
+
+def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
+                  reduction: Reduction = "mean") -> np.ndarray | float:
+    r"""Cross-entropy :math:`-\sum_i y_i \log \mathrm{softmax}(z)_i`, computed from the logits.
+
+    Works in log space (via the log-sum-exp), so a confident mistake costs what it should:
+    ``cross_entropy(2, [1000, 0, -1000])`` is exactly 2000, where ``-log(softmax + eps)`` caps the
+    loss. This is what Keras does with ``from_logits=True``.
+
+    Parameters
+    ----------
+    labels : array_like
+        Either integer class ids with the logits' shape minus ``axis`` (sparse), or rows of
+        one-hot/probabilities with the logits' shape (dense; each row sums to 1).
+    logits : array_like
+        Raw scores; ``-inf`` is allowed (a true class at ``-inf`` costs ``inf``).
+    axis : int, default -1
+        The class axis of ``logits``.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        Average or sum over the examples (returned as a Python float), or return the per-example
+        losses (an array of the batch shape).
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The loss in nats (natural log).
+
+    Raises
+    ------
+    TypeError
+        If inputs are not numbers or labels are booleans.
+    ValueError
+        For bad logits (as in :func:`softmax`), labels out of range, fractional or mismatched in
+        shape, dense rows that are negative or do not sum to 1, or an unknown ``reduction``.
+
+    Examples
+    --------
+    >>> cross_entropy(2, [1000.0, 0.0, -1000.0])
+    2000.0
+    >>> round(cross_entropy([0, 1], [[2.0, 0.0], [0.0, 2.0]]), 6)
+    0.126928
+    >>> cross_entropy([[0.0, 1.0], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.0]], reduction="none").round(4)
+    array([0.6931, 0.6931])
+    """
+    logits = _as_float_array(logits, "logits")
+    axis = _check_axis(axis, logits, "logits")
+    reduction = _check_reduction(reduction)
+    kind, y = _split_labels(labels, logits, axis, "logits")
+    dtype = _work_dtype(logits)
+    m = _row_max(logits, axis, "logits")
+    if kind == "sparse":
+        shifted = _shifted(logits, m, 1.0, dtype)
+        log_sum = np.log(np.exp(shifted, out=shifted).sum(axis=axis))
+        # loss = log(sum exp(z - m)) - (z_y - m); z_y - m is exact-ish and never positive.
+        picked = np.take_along_axis(logits, np.expand_dims(y, axis), axis=axis)
+        picked_shifted = _shifted(picked, m, 1.0, dtype).squeeze(axis=axis)
+        losses = log_sum - picked_shifted
+    else:
+        log_probs = log_softmax(logits, axis=axis).astype(dtype, copy=False)
+        # 0 * log(0) counts as 0: a zero label never meets a -inf log-probability.
+        terms = np.multiply(y.astype(dtype), log_probs, out=np.zeros_like(log_probs), where=y != 0)
+        losses = -terms.sum(axis=axis)
+    return _reduce(losses.astype(logits.dtype, copy=False), reduction)
+
+
+def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7,
+                             axis: int = -1, reduction: Reduction = "mean") -> np.ndarray | float:
+    r"""Cross-entropy from probabilities, exactly as Keras computes it with ``from_logits=False``.
+
+    Keras clips probabilities to ``[eps, 1 - eps]`` (``eps = keras.config.epsilon() = 1e-7``)
+    before the log, so no loss can exceed :math:`-\log(\varepsilon) \approx 16.12`: a confident
+    mistake is capped and its gradient vanishes. This function mirrors Keras' TensorFlow backend:
+
+    * dense labels (``categorical_crossentropy``): rows are first divided by their sum, then
+      clipped; loss :math:`= -\sum_i y_i \log p_i`;
+    * integer labels (``sparse_categorical_crossentropy``): probabilities are clipped, then used as
+      ``log`` logits, i.e. loss :math:`= \log\sum_j \tilde p_j - \log \tilde p_y`.
+
+    Parameters
+    ----------
+    labels : array_like
+        Integer class ids or probability rows, as in :func:`cross_entropy`.
+    probs : array_like
+        Probabilities in [0, 1] (e.g. a softmax output); rows are not required to sum to 1 but
+        must not be all zero.
+    eps : float, default 1e-7
+        Clipping constant, ``0 < eps < 0.5``.
+    axis : int, default -1
+        The class axis.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        As in :func:`cross_entropy`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        The loss in nats.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`cross_entropy`; also if ``probs`` is outside [0, 1] (logits passed by
+        mistake?), a row of ``probs`` is all zero, or ``eps`` is not in (0, 0.5).
+
+    Examples
+    --------
+    >>> p = softmax([1000.0, 0.0, -1000.0])
+    >>> round(cross_entropy_from_probs(2, p), 4)      # capped, while the true loss is 2000
+    16.1181
+    >>> round(cross_entropy_from_probs([0, 1], [[0.9, 0.1], [0.2, 0.8]]), 6)
+    0.164252
+    """
+    probs = _as_float_array(probs, "probs")
+    axis = _check_axis(axis, probs, "probs")
+    reduction = _check_reduction(reduction)
+    eps = _check_positive(eps, "eps")
+    if eps >= 0.5:
+        raise ValueError(f"eps must be < 0.5, got {eps!r}")
+    _check_no_nan(probs, "probs")
+    outside = (probs < 0) | (probs > 1)
+    if outside.any():
+        raise ValueError(f"probs must lie in [0, 1], got {probs[outside].flat[0]!r} at index "
+                         f"{_first_index(outside)}; for raw scores (logits) use cross_entropy")
+    if (probs.max(axis=axis) == 0).any():
+        raise ValueError("probs has a row that is all zero; it is not a probability distribution")
+    kind, y = _split_labels(labels, probs, axis, "probs")
+    dtype = _work_dtype(probs)
+    p = probs.astype(dtype, copy=False)
+    low, high = dtype.type(eps), dtype.type(1) - dtype.type(eps)
+    if kind == "sparse":
+        clipped = np.clip(p, low, high)
+        picked = np.take_along_axis(clipped, np.expand_dims(y, axis), axis=axis).squeeze(axis=axis)
+        losses = np.log(clipped.sum(axis=axis)) - np.log(picked)
+    else:
+        clipped = np.clip(p / p.sum(axis=axis, keepdims=True), low, high)
+        losses = -(y.astype(dtype) * np.log(clipped)).sum(axis=axis)
+    return _reduce(losses.astype(probs.dtype, copy=False), reduction)
+
+
+def softmax_jacobian(z: ArrayLike) -> np.ndarray:
+    r"""Jacobian of softmax over the last axis: :math:`J = \mathrm{diag}(s) - s s^\top`, s = softmax(z).
+
+    :math:`J_{ij} = \partial s_i / \partial z_j`. Batched: for ``z`` of shape ``(..., n)`` the result
+    has shape ``(..., n, n)``. J is symmetric and each row sums to 0 (adding a constant to all
+    logits changes nothing).
+
+    The diagonal is computed as :math:`s_i \sum_{j \ne i} s_j` (minus the sum of the off-diagonal
+    row) rather than :math:`s_i - s_i^2`, which cancels to 0 when :math:`s_i` rounds to 1.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits, shape ``(..., n)``.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``z.shape + (n,)``, ``z``'s floating dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`softmax`.
+
+    Examples
+    --------
+    >>> softmax_jacobian([0.0, 0.0])
+    array([[ 0.25, -0.25],
+           [-0.25,  0.25]])
+    """
+    s = softmax(z, axis=-1)
+    jac = -s[..., :, None] * s[..., None, :]
+    diagonal = np.arange(s.shape[-1])
+    jac[..., diagonal, diagonal] = 0
+    # Rows must sum to zero, which fixes the diagonal without the cancellation of s_i - s_i**2.
+    jac[..., diagonal, diagonal] = -jac.sum(axis=-1)
+    return jac
+
+
+def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
+                       reduction: Reduction = "none") -> np.ndarray:
+    r"""Gradient of the cross-entropy with respect to the logits: :math:`\mathrm{softmax}(z) - y`.
+
+    With the default ``reduction="none"`` each row is the gradient of *that example's own* loss
+    (the famous "prediction minus target"). ``"sum"`` gives the same array (the gradient of the
+    summed loss); ``"mean"`` divides it by the number of examples, matching the gradient of
+    ``cross_entropy(..., reduction="mean")``.
+
+    Parameters
+    ----------
+    labels : array_like
+        Integer class ids or probability rows, as in :func:`cross_entropy`.
+    logits : array_like
+        Raw scores.
+    axis : int, default -1
+        The class axis.
+    reduction : {"none", "sum", "mean"}, default "none"
+        Which loss the gradient is of, as above.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape and floating dtype as ``logits``; each row sums to 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`cross_entropy`.
+
+    Examples
+    --------
+    >>> cross_entropy_grad(0, [0.0, 0.0])
+    array([-0.5,  0.5])
+    >>> cross_entropy_grad([1, 0], [[0.0, 0.0], [0.0, 0.0]], reduction="mean")
+    array([[ 0.25, -0.25],
+           [-0.25,  0.25]])
+    """
+    logits = _as_float_array(logits, "logits")
+    axis = _check_axis(axis, logits, "logits")
+    reduction = _check_reduction(reduction)
+    kind, y = _split_labels(labels, logits, axis, "logits")
+    grad = softmax(logits, axis=axis)
+    if kind == "sparse":
+        # Subtract 1 at the label only, instead of building a one-hot array.
+        index = np.expand_dims(y, axis)
+        np.put_along_axis(grad, index, np.take_along_axis(grad, index, axis=axis) - 1, axis=axis)
+    else:
+        grad -= y.astype(grad.dtype)
+    if reduction == "mean":
+        grad /= grad.size // grad.shape[axis]
+    return grad
+
+
+# ----------------------------------------------------------------------------------------------
+# Working with probabilities: entropy, top-k and sampling
+# ----------------------------------------------------------------------------------------------
+
+def _as_probs(p: ArrayLike, name: str, axis: int) -> tuple[np.ndarray, int]:
+    p = _as_float_array(p, name)
+    axis = _check_axis(axis, p, name)
+    _check_no_nan(p, name)
+    outside = (p < 0) | (p > 1)
+    if outside.any():
+        raise ValueError(f"{name} must be probabilities in [0, 1], got {p[outside].flat[0]!r} at "
+                         f"index {_first_index(outside)}; for logits use softmax first")
+    return p, axis
+
+
+def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> np.ndarray | float:
+    r"""Shannon entropy :math:`H(p) = -\sum_i p_i \log p_i` of each distribution along ``axis``.
+
+    Terms with :math:`p_i = 0` count as 0 (the limit of :math:`p \log p`).
+
+    Parameters
+    ----------
+    p : array_like
+        Probabilities in [0, 1]; each row should sum to 1 (checked loosely).
+    axis : int, default -1
+        The class axis.
+    base : float, optional
+        Log base: None for nats (natural log), 2 for bits.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        A Python float for one distribution, else an array of the batch shape.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``p`` is not numbers, empty, outside [0, 1], a row does not sum to 1, or ``base`` is
+        not a number > 0 other than 1.
+
+    Examples
+    --------
+    >>> entropy([0.5, 0.5], base=2)
+    1.0
+    >>> entropy([1.0, 0.0, 0.0])
+    0.0
+    >>> round(entropy(np.full(4, 0.25)), 6)   # log 4, the most uncertain 4-way distribution
+    1.386294
+    """
+    p, axis = _as_probs(p, "p", axis)
+    sums = p.sum(axis=axis, dtype=np.float64)
+    bad = np.abs(sums - 1) > math.sqrt(np.finfo(p.dtype).eps)
+    if bad.any():
+        raise ValueError(f"p must sum to 1 along axis {axis}, but the row at index "
+                         f"{_first_index(bad)} sums to {sums[bad].flat[0]:.6g}")
+    scale = 1.0
+    if base is not None:
+        base = _check_positive(base, "base")
+        if base == 1:
+            raise ValueError("base must not be 1 (log base 1 is undefined)")
+        scale = 1 / math.log(base)
+    dtype = _work_dtype(p)
+    q = p.astype(dtype, copy=False)
+    # Where p = 0, log is never evaluated (no -inf, no 0 * -inf = NaN) and the term stays 0.
+    terms = np.zeros_like(q)
+    np.log(q, out=terms, where=q > 0)
+    np.multiply(q, terms, out=terms)
+    result = (-terms.sum(axis=axis) * scale).astype(p.dtype, copy=False)
+    result = result + 0.0  # turn -0.0 (from a certain distribution) into 0.0
+    return float(result) if result.ndim == 0 else result
+
+
+def top_k(p: ArrayLike, k: int, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` largest values along ``axis`` and their indices, largest first.
+
+    Ties keep the lower index first, so the result is deterministic. Works for probabilities or
+    logits alike (softmax preserves order).
+
+    Parameters
+    ----------
+    p : array_like
+        Values (probabilities or logits); ``-inf`` is allowed, NaN is not.
+    k : int
+        How many to return, ``1 <= k <= p.shape[axis]``.
+    axis : int, default -1
+        The axis to search.
+
+    Returns
+    -------
+    values : numpy.ndarray
+        Shape of ``p`` with ``axis`` of length ``k``, sorted descending.
+    indices : numpy.ndarray of int64
+        Their positions along ``axis``.
+
+    Raises
+    ------
+    TypeError
+        If ``p`` is not numbers or ``k`` is not an int.
+    ValueError
+        If ``p`` is empty or contains NaN, ``axis`` is out of range, or ``k`` is out of range.
+
+    Examples
+    --------
+    >>> values, indices = top_k([0.1, 0.5, 0.2, 0.2], 3)
+    >>> values
+    array([0.5, 0.2, 0.2])
+    >>> indices
+    array([1, 2, 3])
+    """
+    p = _as_float_array(p, "p")
+    axis = _check_axis(axis, p, "p")
+    _check_no_nan(p, "p")
+    n = p.shape[axis]
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k must be an integer, got {k!r}")
+    if not 1 <= k <= n:
+        raise ValueError(f"k must be between 1 and {n} (the length of axis {axis}), got {k}")
+    # A stable sort of -p lists equal values in index order; negation is exact for floats.
+    order = np.argsort(-p, axis=axis, kind="stable")
+    indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
+    return np.take_along_axis(p, indices, axis=axis), indices
+
+
+def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None,
+           size: int | tuple[int, ...] | None = None) -> np.ndarray | int:
+    """Draw class ids from ``softmax(logits / temperature)``, as language models pick tokens.
+
+    The steps, in the order Hugging Face ``generate`` applies them: divide the logits by the
+    temperature; keep only the ``top_k`` largest (ties with the k-th are kept); keep the smallest
+    set of most likely tokens whose probability adds up to at least ``top_p`` (nucleus sampling;
+    the most likely token is always kept); renormalise; draw by inverting the cumulative sum with
+    uniforms from ``rng``. The same ``rng`` state gives the same draws.
+
+    Parameters
+    ----------
+    logits : array_like
+        Shape ``(..., n)``: one distribution over ``n`` classes per leading index.
+    rng : numpy.random.Generator
+        Source of randomness, e.g. ``np.random.default_rng(0)``.
+    temperature : float, default 1.0
+        ``T > 0``.
+    top_k : int, optional
+        Keep the ``k`` most likely classes, ``1 <= k <= n``.
+    top_p : float, optional
+        Nucleus threshold, ``0 < top_p <= 1``.
+    size : int or tuple of int, optional
+        Number of draws per distribution. None draws one.
+
+    Returns
+    -------
+    int or numpy.ndarray of int64
+        Shape ``logits.shape[:-1] + size``; a Python int for one draw from one distribution.
+
+    Raises
+    ------
+    TypeError
+        If ``rng`` is not a ``numpy.random.Generator``, or an argument has the wrong type.
+    ValueError
+        For bad logits or temperature (as in :func:`softmax`), or ``top_k``/``top_p``/``size`` out
+        of range.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> sample([0.0, 5.0, 0.0], rng, top_k=1)
+    1
+    >>> draws = sample([[0.0, 0.0], [0.0, -np.inf]], rng, size=1000)
+    >>> draws.shape, draws[1].max()       # class 1 of row 1 has probability 0
+    ((2, 1000), np.int64(0))
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
+                        f"got {type(rng).__name__}")
+    probs = softmax(logits, axis=-1, temperature=temperature).astype(np.float64)
+    n = probs.shape[-1]
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
+            raise TypeError(f"top_k must be an integer or None, got {top_k!r}")
+        if not 1 <= top_k <= n:
+            raise ValueError(f"top_k must be between 1 and {n} (the number of classes), got {top_k}")
+        kth = -np.partition(-probs, top_k - 1, axis=-1)[..., top_k - 1:top_k]
+        probs[probs < kth] = 0
+        probs /= probs.sum(axis=-1, keepdims=True)
+    if top_p is not None:
+        if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real):
+            raise TypeError(f"top_p must be a number in (0, 1] or None, got {top_p!r}")
+        if not 0 < top_p <= 1:
+            raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+        if top_p < 1:
+            order = np.argsort(-probs, axis=-1, kind="stable")
+            sorted_probs = np.take_along_axis(probs, order, axis=-1)
+            # Keep a token if the mass strictly before it is still short of top_p: this is the
+            # smallest prefix reaching top_p, and always includes the first (mass before it is 0).
+            mass_before = np.cumsum(sorted_probs, axis=-1) - sorted_probs
+            keep_sorted = mass_before < top_p
+            keep = np.empty_like(keep_sorted)
+            np.put_along_axis(keep, order, keep_sorted, axis=-1)
+            probs[~keep] = 0
+            probs /= probs.sum(axis=-1, keepdims=True)
+    if size is None:
+        draw_shape: tuple[int, ...] = ()
+    else:
+        draw_shape = (size,) if isinstance(size, numbers.Integral) else tuple(size)
+        if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0
+               for s in draw_shape):
+            raise ValueError(f"size must be a non-negative int or tuple of ints, got {size!r}")
+    batch_shape = probs.shape[:-1]
+    cdf = np.cumsum(probs.reshape(-1, n), axis=-1)
+    uniforms = rng.random((cdf.shape[0], math.prod(draw_shape)))
+    draws = np.empty(uniforms.shape, dtype=np.int64)
+    for row in range(cdf.shape[0]):
+        total = cdf[row, -1]
+        # u * total < total always (nextafter guards the rounding), and side="right" skips
+        # classes with probability 0, whose cdf step is empty.
+        targets = np.minimum(uniforms[row] * total, np.nextafter(total, 0))
+        draws[row] = np.searchsorted(cdf[row], targets, side="right")
+    draws = draws.reshape(batch_shape + draw_shape)
+    return int(draws) if draws.ndim == 0 else draws
