@@ -471,12 +471,6 @@ def _blob_split():
     return features[:1500], labels[:1500], features[1500:], labels[1500:]
 
 
-def _seed_everything(seed: int = 0) -> None:
-    tf = _tensorflow()
-    tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()
-
-
 def _tensorflow():
     from .environment import import_tensorflow
 
@@ -538,7 +532,9 @@ def _model_loss(model) -> tuple[str | None, str]:
 
 
 def _model_trains(fn: Callable) -> tuple[str | None, str]:
-    _seed_everything(0)
+    from .models import set_seed
+
+    set_seed(0)
     model, problem = _build_model(fn)
     if problem is not None:
         return problem, "return the compiled model."
