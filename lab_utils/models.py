@@ -370,6 +370,74 @@ def _LiveLine(tf, handle, label: str, epochs: int):
     return LiveLine()
 
 
+def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -> dict:
+    """Train with the model's own compiled loss and optimizer on the whole data set per step.
+
+    Each step computes the loss on all of ``X``, takes one optimizer step, and records what the
+    optimizer saw. Used by notebook 04 to compare where the loss is computed.
+
+    Keras 3 on TensorFlow attaches the logits to the output tensor of its softmax activation, and
+    ``SparseCategoricalCrossentropy()`` quietly uses them when it is given that very tensor (the
+    "rescue"). With ``keras_rescue=False`` the outputs go through ``tf.identity`` first, so the loss
+    sees only their values: probabilities are then clipped to ``[epsilon, 1 - epsilon]`` as the
+    loss documents, which is what any other route to the probabilities gets.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A compiled model whose compiled loss is a (Sparse)CategoricalCrossentropy object.
+    X, y : array-like
+        Inputs of shape (n, ...) and integer labels of shape (n,).
+    steps : int, default 150
+        Number of optimizer steps.
+    keras_rescue : bool, default True
+        Give the loss the output tensor itself (True) or only its values (False).
+
+    Returns
+    -------
+    dict of ndarray, each of shape (steps,)
+        ``"loss"``: the loss the optimizer minimised at each step, ``"accuracy"``: share of
+        correct argmax predictions, ``"confidently_wrong"``: share of examples whose probability
+        for the true class is below ``keras.config.epsilon()`` (their clipped loss has zero
+        gradient). All measured on the outputs before that step's update.
+    """
+    if not hasattr(model, "optimizer") or getattr(model, "optimizer", None) is None:
+        raise ValueError("model must be compiled first: call model.compile(loss=..., optimizer=...)")
+    loss_fn = getattr(model, "loss", None)
+    if not hasattr(loss_fn, "get_config"):
+        raise ValueError("model must be compiled with a Keras loss object, e.g. "
+                         "SparseCategoricalCrossentropy(from_logits=True)")
+    steps = _check_int("steps", steps, 1)
+    X = np.asarray(X, dtype=np.float32)
+    y = np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
+
+    tf = import_tensorflow()
+    inputs = tf.constant(X)
+    labels = tf.constant(y.astype(np.int64))
+    from_logits = bool(loss_fn.get_config().get("from_logits", False))
+    epsilon = tf.keras.config.epsilon()
+    optimizer = model.optimizer
+    optimizer.build(model.trainable_variables)
+
+    @tf.function
+    def step():
+        with tf.GradientTape() as tape:
+            outputs = model(inputs, training=True)
+            loss = loss_fn(labels, outputs if keras_rescue else tf.identity(outputs))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        probs = tf.nn.softmax(outputs) if from_logits else outputs
+        p_true = tf.gather(probs, labels, axis=1, batch_dims=1)
+        correct = tf.equal(tf.argmax(outputs, axis=1), labels)
+        return (loss, tf.reduce_mean(tf.cast(correct, tf.float32)),
+                tf.reduce_mean(tf.cast(p_true < epsilon, tf.float32)))
+
+    record = np.array([[float(v) for v in step()] for _ in range(steps)])
+    return {"loss": record[:, 0], "accuracy": record[:, 1], "confidently_wrong": record[:, 2]}
+
+
 def decision_grid(predict, X, resolution: int = 200, margin: float = 1.0):
     """Evaluate a classifier on a regular grid that covers the 2-D points ``X``.
 
