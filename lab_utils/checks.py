@@ -18,6 +18,7 @@ This is the only module of ``lab_utils`` that prints. It imports TensorFlow only
 
 from __future__ import annotations
 
+import re
 import textwrap
 import warnings
 from dataclasses import dataclass
@@ -263,13 +264,17 @@ _LABEL_WIDTH = 12
 
 def _field(label: str, text: str) -> str:
     """'  label:    text', with text's own line breaks kept and long prose wrapped, all aligned."""
-    pad = " " * _LABEL_WIDTH
+    width = 88 - _LABEL_WIDTH
     out = []
     for line in text.splitlines() or [""]:
-        # Arrays come pre-formatted on several lines; prose comes as one long line to wrap.
-        out.extend(textwrap.wrap(line, 88 - _LABEL_WIDTH, subsequent_indent="") if len(line) > 88 - _LABEL_WIDTH and "[" not in line else [line])
+        if len(line) <= width or line.lstrip().startswith("["):
+            out.append(line)  # short, or an array already laid out by NumPy
+            continue
+        # Keep code such as "log(p + eps)" on one line: protect the spaces inside brackets.
+        protected = re.sub(r"\([^()]*\)", lambda m: m.group(0).replace(" ", "\x00"), line)
+        out.extend(part.replace("\x00", " ") for part in textwrap.wrap(protected, width))
     first = f"  {label:<{_LABEL_WIDTH - 2}}{out[0]}"
-    return "\n".join([first] + [pad + line for line in out[1:]])
+    return "\n".join([first] + [" " * _LABEL_WIDTH + line for line in out[1:]])
 
 
 def _points(n: int) -> str:
