@@ -1,0 +1,200 @@
+"""How much kernel time one slider change of ``softmax_explorer`` costs, against a full redraw.
+
+Run by hand (not a test: timings on a shared machine are noisy, so only ratios measured in the same
+run are reported)::
+
+    .venv/bin/python benchmarks/bench_explorers.py [--repeats 60]
+
+What is measured
+----------------
+(a) *slider change*: ``explorer.controls["z0"].value = v`` (the observer recomputes the numbers,
+    sets bar heights and label texts in place and asks for a frame), then the drawing that frame
+    costs in the kernel. With ipympl this is the browser's "draw" request, replayed here exactly as
+    the browser sends it (``canvas.handle_event({"type": "draw"})``): paste the saved background,
+    draw the bars and labels, ``canvas.blit``, and webagg's diff-PNG encoding of the changed pixels
+    (``get_diff_image``) that is sent to the browser. The canvas is first told the browser is there
+    (the ``initialized`` message), as in a live JupyterLab, so ipympl does not also re-encode the
+    whole frame as a data URL. With Agg (``%matplotlib inline``, scripts) it is the blit plus the
+    PNG sent to the ``ipywidgets.Image``.
+(b) *full redraw*, the baseline (what the usual lab does per change): remove the bars and labels,
+    make new ones with the same plotting code, and ``fig.canvas.draw()`` the whole figure (layout,
+    axes, ticks, titles, everything), plus the same frame encoding as in (a). Same figure size,
+    same backend, same run.
+
+The goal is (a) / (b) <= 0.25. Also timed: ``import lab_utils`` plus creating an explorer in a fresh
+interpreter (goal < 1 s), which must not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+IPYMPL = "module://ipympl.backend_nbagg"
+
+
+def _median_ms(samples: list[float]) -> float:
+    return 1000.0 * statistics.median(samples)
+
+
+def _baseline_figure(use_ipympl: bool, logits):
+    """The same two-panel figure as softmax_explorer, redrawn in full on every change."""
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from lab_utils import numerics, plots, style
+    from lab_utils.explorers import _explorer_canvas_class, _make_canvas
+
+    with style.style_context():
+        fig = Figure(figsize=style.figure_size(2), layout="constrained")
+        canvas = _make_canvas(fig, use_ipympl)
+        ax_z, ax_p = fig.subplots(1, 2)
+        ax_z.set_title("logits z")
+        ax_p.set_title("probabilities p = softmax(z)")
+        ax_z.axhline(0.0, color="#555555", linewidth=0.8)
+        ax_z.set_xticks(range(len(logits)), [f"z{style.subscript(i)}" for i in range(len(logits))])
+        ax_p.set_xticks(range(len(logits)), [f"p{style.subscript(i)}" for i in range(len(logits))])
+    state = {"charts": []}
+
+    def change(values):
+        with style.style_context():
+            for chart in state["charts"]:
+                for artist in chart.artists():
+                    artist.remove()
+            values = np.asarray(values)
+            state["charts"] = [
+                plots.bar_chart(ax_z, values, color=style.ROLE["logits"], ylim=(-11, 11),
+                                fmt="{:.2f}"),
+                plots.bar_chart(ax_p, numerics.softmax(values), color=style.ROLE["probs"],
+                                ylim=(0, 1.12)),
+            ]
+            canvas.draw()
+
+    if use_ipympl:
+        assert isinstance(canvas, _explorer_canvas_class())
+    return fig, canvas, change
+
+
+def _encode_png(canvas) -> bytes:
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    with io.BytesIO() as buffer:
+        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
+            buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+
+def bench_slider(use_ipympl: bool, repeats: int) -> dict:
+    import matplotlib
+
+    matplotlib.use(IPYMPL if use_ipympl else "Agg")
+    from lab_utils.explorers import softmax_explorer
+
+    explorer = softmax_explorer()
+    canvas = explorer.canvas
+    values = [3.0, -2.5]
+    if use_ipympl:
+        canvas._handle_message(canvas, {"type": "initialized"}, [])
+        canvas.handle_event({"type": "draw"})  # the browser's first frame: a full draw
+
+        def slider_change(v):
+            explorer.controls["z0"].value = v
+            canvas.handle_event({"type": "draw"})  # the frame the browser then asks for
+    else:
+        def slider_change(v):
+            explorer.controls["z0"].value = v  # blit and PNG for the Image widget, synchronously
+
+    for i in range(5):
+        slider_change(values[i % 2])
+    partial = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        slider_change(values[i % 2] + 0.1 * (i % 7))
+        partial.append(time.perf_counter() - start)
+    assert not explorer.errors, explorer.errors
+    blits = explorer._blitter.partial_draws
+
+    fig, base_canvas, change = _baseline_figure(use_ipympl, explorer.state()["logits"])
+    if use_ipympl:
+        base_canvas._handle_message(base_canvas, {"type": "initialized"}, [])
+    logits = explorer.state()["logits"].copy()
+
+    def full_redraw(v):
+        logits[0] = v
+        change(logits)  # canvas.draw(): with ipympl this also encodes and sends the frame
+        if not use_ipympl:
+            _encode_png(base_canvas)
+
+    for i in range(5):
+        full_redraw(values[i % 2])
+    full = []
+    for i in range(repeats):
+        start = time.perf_counter()
+        full_redraw(values[i % 2] + 0.1 * (i % 7))
+        full.append(time.perf_counter() - start)
+    return {
+        "backend": "ipympl" if use_ipympl else "agg",
+        "slider_change_ms": _median_ms(partial),
+        "full_redraw_ms": _median_ms(full),
+        "ratio": statistics.median(partial) / statistics.median(full),
+        "blits": blits,
+    }
+
+
+def bench_import(repeats: int = 3) -> dict:
+    code = (
+        "import time, sys; t = time.perf_counter(); import lab_utils; "
+        "e = lab_utils.softmax_explorer(); t = time.perf_counter() - t; "
+        "print(t, 'tensorflow' in sys.modules)"
+    )
+    times, tf_loaded = [], False
+    env = dict(os.environ, MPLBACKEND="Agg")
+    for _ in range(repeats):
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                             check=True, env=env).stdout.split()
+        times.append(float(out[0]))
+        tf_loaded = tf_loaded or out[1] == "True"
+    return {"import_and_create_s": statistics.median(times), "tensorflow_imported": tf_loaded}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=60)
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args()
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        return
+    results = {}
+    for name, use_ipympl in (("ipympl", True), ("agg", False)):
+        # Each backend in its own interpreter: the backend is chosen once per process.
+        out = subprocess.run(
+            [sys.executable, "-c",
+             "import json, sys; sys.path.insert(0, 'benchmarks'); import bench_explorers as b; "
+             f"print(json.dumps(b.bench_slider({use_ipympl}, {args.repeats})))"],
+            capture_output=True, text=True, check=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        results[name] = json.loads(out.stdout.strip().splitlines()[-1])
+    results["import"] = bench_import()
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for name in ("ipympl", "agg"):
+        r = results[name]
+        verdict = "ok" if r["ratio"] <= 0.25 else "ABOVE GOAL"
+        print(f"{name:7s} slider change {r['slider_change_ms']:7.2f} ms | full redraw "
+              f"{r['full_redraw_ms']:7.2f} ms | ratio {r['ratio']:.3f} (goal <= 0.25: {verdict})")
+    r = results["import"]
+    print(f"import lab_utils + softmax_explorer(): {r['import_and_create_s']:.2f} s (goal < 1 s); "
+          f"tensorflow imported: {r['tensorflow_imported']}")
+
+
+if __name__ == "__main__":
+    main()
