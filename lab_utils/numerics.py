@@ -345,7 +345,10 @@ def log_softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.nd
     # The sum of exp(shifted) is in [1, n], so its log is small and exact to an ulp.
     log_sum = np.log(np.exp(out).sum(axis=axis, keepdims=True))
     np.subtract(out, log_sum, out=out)
-    return out.astype(z.dtype, copy=False)
+    # float16 input was computed in float32; a log-probability below float16's range rounds to -inf
+    # in the cast, which is its correctly rounded value, so that overflow is not an error.
+    with np.errstate(over="ignore"):
+        return out.astype(z.dtype, copy=False)
 
 
 def logsumexp(z: ArrayLike, axis: int = -1) -> np.ndarray | float:
@@ -439,7 +442,8 @@ def masked_softmax(z: ArrayLike, mask: ArrayLike, axis: int = -1) -> np.ndarray:
     Parameters
     ----------
     z : array_like
-        Logits. Values at masked positions are ignored, but must still be numbers (no NaN/+inf).
+        Logits. Values at masked positions are ignored entirely (they may even be NaN or +inf,
+        like the garbage often left in padding); kept values follow :func:`softmax`'s rules.
     mask : array_like of bool (or of 0/1 integers)
         Same shape as ``z`` or broadcastable to it (e.g. ``(n,)`` for every row of ``(b, n)``).
     axis : int, default -1
@@ -514,9 +518,11 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
 
     Pass 1 walks the class axis in blocks of ``block`` entries, keeping a running max ``m`` and a
     running sum ``s`` of ``exp(z - m)``; when a block raises the max, the old sum is rescaled by
-    ``exp(m_old - m_new)``. Pass 2 writes ``exp(z - m) / s`` into the output. Besides the output,
-    only one block-sized temporary is ever allocated: this is how fused GPU kernels (and
-    FlashAttention) compute softmax without materialising intermediates.
+    ``exp(m_old - m_new)``. Pass 2 writes ``exp(z - m) / s`` into the output. Nothing of the
+    input's size is allocated besides the output (pass 1 uses the output as its scratch space):
+    this is how fused GPU kernels, and FlashAttention, compute softmax without materialising
+    intermediates. Each rescaling rounds once more, so the result can differ from
+    :func:`softmax` by a few ulp.
 
     Parameters
     ----------
@@ -546,44 +552,42 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     """
     z = _as_float_array(z, "z")
     axis = _check_axis(axis, z, "z")
-    if isinstance(block, bool) or not isinstance(block, numbers.Integral) or block < 1:
+    if isinstance(block, bool) or not isinstance(block, numbers.Integral):
+        raise TypeError(f"block must be a positive integer, got {block!r}")
+    if block < 1:
         raise ValueError(f"block must be a positive integer, got {block!r}")
     dtype = _work_dtype(z)
-    zt = np.moveaxis(z, axis, -1)  # a view: blocks are slices along the last axis
-    n = zt.shape[-1]
+    out = np.empty(z.shape, dtype=dtype)
+    # Work along the last axis of views: blocks are then slices [..., start:stop] of both arrays.
+    zt, out_t = np.moveaxis(z, axis, -1), np.moveaxis(out, axis, -1)
     running_max = np.full(zt.shape[:-1] + (1,), -np.inf, dtype=dtype)
     running_sum = np.zeros(zt.shape[:-1] + (1,), dtype=dtype)
-    for start in range(0, n, block):
-        chunk = zt[..., start:start + block]
-        _validate_chunk(chunk, z, axis, start, block)
-        new_max = np.maximum(running_max, chunk.max(axis=-1, keepdims=True))
+    # Pass 1: one read of each block. Its exp terms are written into the output's own memory
+    # (overwritten in pass 2), so no temporary array is needed at all, whatever the block size.
+    for start in range(0, zt.shape[-1], block):
+        chunk, scratch = zt[..., start:start + block], out_t[..., start:start + block]
+        chunk_max = chunk.max(axis=-1, keepdims=True)
+        if np.isnan(chunk_max).any() or np.isposinf(chunk_max).any():
+            _row_max(z, axis, "z")  # error path only: finds the culprit and raises
+        new_max = np.maximum(running_max, chunk_max)
         # Rows whose values so far are all -inf shift by 0, so -inf - (-inf) = NaN never happens.
         shift = np.where(np.isneginf(new_max), 0, new_max).astype(dtype, copy=False)
-        # Rescale the old sum to the new max, then add this block's terms (one block-sized temporary).
+        # Rescale the old sum to the new max (exp(old - new) <= 1), then add this block's terms.
         # Both exponents are <= 0; an overflow to -inf there means a term below the float range,
         # whose exp is 0 either way.
         with np.errstate(over="ignore"):
             running_sum *= np.exp(running_max - shift)
-            running_sum += np.exp(np.subtract(chunk, shift, dtype=dtype)).sum(axis=-1, keepdims=True)
+            np.subtract(chunk, shift, out=scratch, dtype=dtype)
+        running_sum += np.exp(scratch, out=scratch).sum(axis=-1, keepdims=True)
         running_max = new_max
     if np.isneginf(running_max).any():
         raise ValueError(_all_neg_inf_message(np.moveaxis(np.isneginf(running_max), -1, axis),
                                               axis, "z"))
-    # Pass 2: normalise, writing straight into the output (a view keeps z's axis order).
-    out = np.empty(z.shape, dtype=dtype)
-    out_t = np.moveaxis(out, axis, -1)
+    # Pass 2: normalise with the final max and sum, writing straight into the output.
     _shifted(zt, running_max, 1.0, dtype, out=out_t)
     np.exp(out_t, out=out_t)
     np.divide(out_t, running_sum, out=out_t)
     return out.astype(z.dtype, copy=False)
-
-
-def _validate_chunk(chunk: np.ndarray, z: np.ndarray, axis: int, start: int, block: int) -> None:
-    """NaN/+inf check for one block of online_softmax, using only a block-sized reduction."""
-    chunk_max = chunk.max(axis=-1)
-    if np.isnan(chunk_max).any() or np.isposinf(chunk_max).any():
-        # Error path only: locate the culprit in the whole array for the message.
-        _row_max(z, axis, "z")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -606,7 +610,7 @@ def _as_class_ids(labels: ArrayLike, num_classes: int, name: str = "labels") -> 
         not_integer = ~np.isfinite(arr) | (arr != np.round(arr))
         if not_integer.any():
             raise ValueError(f"{name} must be integer class ids, got "
-                             f"{arr[not_integer].flat[0]!r} at index {_first_index(not_integer)}")
+                             f"{arr[not_integer].flat[0].item()!r} at index {_first_index(not_integer)}")
     elif kind not in "iu":
         raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}")
     if arr.size == 0:
@@ -675,7 +679,7 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
         _check_no_nan(dense, "labels", allow_pos_inf=False)
         if (dense < 0).any():
             raise ValueError(f"labels given as rows must be probabilities >= 0, got "
-                             f"{dense[dense < 0].flat[0]!r} at index {_first_index(dense < 0)}")
+                             f"{dense[dense < 0].flat[0].item()!r} at index {_first_index(dense < 0)}")
         sums = dense.sum(axis=axis, dtype=np.float64)
         tolerance = math.sqrt(np.finfo(dense.dtype).eps)
         bad = np.abs(sums - 1) > tolerance
@@ -817,7 +821,7 @@ def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1
     _check_no_nan(probs, "probs")
     outside = (probs < 0) | (probs > 1)
     if outside.any():
-        raise ValueError(f"probs must lie in [0, 1], got {probs[outside].flat[0]!r} at index "
+        raise ValueError(f"probs must lie in [0, 1], got {probs[outside].flat[0].item()!r} at index "
                          f"{_first_index(outside)}; for raw scores (logits) use cross_entropy")
     if (probs.max(axis=axis) == 0).any():
         raise ValueError("probs has a row that is all zero; it is not a probability distribution")
@@ -939,7 +943,7 @@ def _as_probs(p: ArrayLike, name: str, axis: int) -> tuple[np.ndarray, int]:
     _check_no_nan(p, name)
     outside = (p < 0) | (p > 1)
     if outside.any():
-        raise ValueError(f"{name} must be probabilities in [0, 1], got {p[outside].flat[0]!r} at "
+        raise ValueError(f"{name} must be probabilities in [0, 1], got {p[outside].flat[0].item()!r} at "
                          f"index {_first_index(outside)}; for logits use softmax first")
     return p, axis
 

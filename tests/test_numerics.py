@@ -1,0 +1,775 @@
+"""Behaviour of lab_utils.numerics: values against exact and library oracles, extremes, errors, memory.
+
+Oracles: exact decimal arithmetic (50 significant digits) for ulp-level accuracy, SciPy and
+scikit-learn for values, and TensorFlow/Keras in the tests marked ``tensorflow`` (imported lazily,
+inside those tests only). Property-based tests live in ``test_numerics_properties.py``.
+"""
+
+from __future__ import annotations
+
+import doctest
+import tracemalloc
+import warnings
+from decimal import Decimal, localcontext
+
+import numpy as np
+import pytest
+import scipy.special
+import scipy.stats
+from sklearn.metrics import log_loss
+
+import lab_utils
+from lab_utils import numerics
+from lab_utils.numerics import (
+    cross_entropy,
+    cross_entropy_from_probs,
+    cross_entropy_grad,
+    entropy,
+    log_softmax,
+    logsumexp,
+    masked_softmax,
+    naive_softmax,
+    one_hot,
+    online_softmax,
+    sample,
+    sigmoid,
+    softmax,
+    softmax_jacobian,
+    top_k,
+)
+
+FLOATS = [np.float16, np.float32, np.float64]
+
+
+# ---------------------------------------------------------------------------------------------
+# Exact reference and ulp distance
+# ---------------------------------------------------------------------------------------------
+
+def exact_softmax(shifted) -> list[Decimal]:
+    """Softmax of the given (already shifted) values in 50-digit decimal arithmetic.
+
+    Decimal's exp is correctly rounded and its exponent range reaches far below float64's, so this
+    is exact to far more digits than any float result needs.
+    """
+    with localcontext() as ctx:
+        ctx.prec = 50
+        values = [Decimal(float(v)) for v in shifted]
+        top = max(values)
+        exps = [(v - top).exp() for v in values]
+        total = sum(exps)
+        return [e / total for e in exps]
+
+
+def ulp_errors(result, exact: list[Decimal], dtype) -> np.ndarray:
+    """|result - exact| in units of the spacing of ``dtype`` at the exact value."""
+    errors = []
+    for got, want in zip(np.ravel(result), exact):
+        spacing = Decimal(float(np.spacing(dtype(float(want)))))
+        errors.append(float(abs(Decimal(float(got)) - want) / spacing))
+    return np.array(errors)
+
+
+@pytest.fixture
+def no_warnings():
+    """Turn every warning into an error inside the test (on top of pyproject's RuntimeWarning rule)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+# ---------------------------------------------------------------------------------------------
+# Public surface and docs
+# ---------------------------------------------------------------------------------------------
+
+def test_docstring_examples_run_and_pass():
+    with np.printoptions(legacy=False, precision=8, suppress=False):
+        result = doctest.testmod(numerics, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 30
+    assert result.failed == 0
+
+
+@pytest.mark.parametrize("name", numerics.__all__)
+def test_public_functions_are_exported_documented_and_typed(name):
+    function = getattr(numerics, name)
+    assert getattr(lab_utils, name) is function
+    doc = function.__doc__
+    for section in ("Parameters", "Returns", "Raises", "Examples"):
+        assert f"\n    {section}\n    ---" in doc, f"{name} docstring lacks {section}"
+    assert "return" in function.__annotations__
+
+
+def test_numerics_never_imports_tensorflow():
+    source = numerics.__file__
+    with open(source, encoding="utf-8") as handle:
+        text = handle.read()
+    assert "import tensorflow" not in text and "import keras" not in text
+
+
+# ---------------------------------------------------------------------------------------------
+# softmax: values, accuracy, dtypes, extremes
+# ---------------------------------------------------------------------------------------------
+
+def test_softmax_matches_hand_computed_values():
+    z = np.array([1.0, 2.0, 3.0])
+    e = np.exp(z)
+    np.testing.assert_allclose(softmax(z), e / e.sum(), rtol=1e-15)
+    # The seed material's axis=0 example, recomputed: column-wise softmax of two rows.
+    batch = np.array([[2.0, 1.0, 0.1], [1.0, 2.0, 3.0]])
+    col = softmax(batch, axis=0)
+    np.testing.assert_allclose(col[:, 0], [1 / (1 + np.exp(-1)), 1 / (1 + np.exp(1))], rtol=1e-15)
+    np.testing.assert_allclose(col.sum(axis=0), 1.0, rtol=1e-15)
+
+
+def test_softmax_of_one_hot_is_not_one_hot():
+    # A common misconception (printed wrongly in seed material): softmax([1, 0, 0]) is soft.
+    p = softmax([1.0, 0.0, 0.0])
+    np.testing.assert_allclose(p, [np.e / (np.e + 2), 1 / (np.e + 2), 1 / (np.e + 2)], rtol=1e-15)
+
+
+@pytest.mark.parametrize("shape, axis", [((7,), -1), ((4, 5), 0), ((4, 5), 1), ((3, 4, 5), 1),
+                                         ((3, 4, 5), -1), ((2, 3, 4, 5), 2), ((6, 200), -1)])
+@pytest.mark.parametrize("func, oracle", [(softmax, scipy.special.softmax),
+                                          (log_softmax, scipy.special.log_softmax),
+                                          (online_softmax, scipy.special.softmax)])
+def test_softmax_family_matches_scipy(shape, axis, func, oracle):
+    z = np.random.default_rng(sum(shape)).normal(scale=4.0, size=shape)
+    np.testing.assert_allclose(func(z, axis=axis), oracle(z, axis=axis), rtol=1e-13, atol=1e-300)
+
+
+@pytest.mark.parametrize("shape, axis", [((7,), -1), ((4, 5), 0), ((3, 4, 5), 1)])
+def test_logsumexp_matches_scipy(shape, axis):
+    z = np.random.default_rng(1).normal(scale=4.0, size=shape)
+    np.testing.assert_allclose(logsumexp(z, axis=axis), scipy.special.logsumexp(z, axis=axis),
+                               rtol=1e-14)
+
+
+def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
+    # Big enough that softmax works through it in cache-sized row blocks (and a ragged last block).
+    z = np.random.default_rng(2).normal(scale=5.0, size=(301, 1000)).astype(np.float32)
+    assert z.nbytes > numerics._CACHE_BLOCK_BYTES
+    np.testing.assert_allclose(softmax(z), scipy.special.softmax(z, axis=-1), rtol=2e-6)
+    np.testing.assert_array_equal(softmax(z)[:7], softmax(z[:7]))
+    z[150, 3] = np.nan
+    with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(150, 3\)\)"):
+        softmax(z)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_is_within_few_ulp_of_exact_given_the_shift(dtype):
+    # The only rounding ahead of exp is z - max(z); given that value, the result is within a few ulp
+    # of the exact softmax (exp, the sum and one division each round once).
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(60):
+        z = (rng.normal(size=9) * rng.choice([1.0, 10.0, 100.0])).astype(dtype)
+        shifted = z - z.max()
+        errors = ulp_errors(softmax(z), exact_softmax(shifted), dtype)
+        worst = max(worst, errors.max())
+    assert worst <= 4.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_is_within_few_ulp_of_exact_for_exactly_representable_shifts(dtype):
+    # Integer logits shift exactly, so the result is compared with the exact softmax of z itself.
+    rng = np.random.default_rng(4)
+    for _ in range(40):
+        z = rng.integers(-60, 60, size=7).astype(dtype)
+        assert ulp_errors(softmax(z), exact_softmax(z), dtype).max() <= 4.0
+        assert ulp_errors(online_softmax(z, block=3), exact_softmax(z), dtype).max() <= 4.0
+
+
+def test_log_softmax_is_within_few_ulp_of_exact():
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        z = rng.integers(-500, 500, size=6).astype(np.float64)
+        exact = [p.ln() for p in exact_softmax(z)]
+        assert ulp_errors(log_softmax(z), exact, np.float64).max() <= 2.0
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_floating_dtypes_are_kept(dtype):
+    z = np.array([[0.5, 1.0, -2.0], [3.0, 0.0, 1.0]], dtype=dtype)
+    for func in (softmax, log_softmax, online_softmax, naive_softmax):
+        assert func(z).dtype == dtype
+    assert masked_softmax(z, np.ones(3, bool)).dtype == dtype
+    assert softmax_jacobian(z).dtype == dtype
+    assert sigmoid(z).dtype == dtype
+    assert logsumexp(z).dtype == dtype
+    tolerance = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-14}[dtype]
+    np.testing.assert_allclose(softmax(z).astype(np.float64),
+                               scipy.special.softmax(z.astype(np.float64), axis=-1), rtol=tolerance)
+
+
+@pytest.mark.parametrize("z", [[1, 2, 3], np.array([1, 2, 3], dtype=np.int8),
+                               np.array([1, 2, 3], dtype=np.uint64), (1.0, 2, 3)])
+def test_integers_lists_and_tuples_become_float64(z):
+    result = softmax(z)
+    assert result.dtype == np.float64
+    np.testing.assert_allclose(result, scipy.special.softmax([1.0, 2.0, 3.0]), rtol=1e-15)
+
+
+def test_input_array_is_not_modified():
+    z = np.array([[1.0, 5.0, -3.0]] * 400)  # large enough for the blocked path
+    copy = z.copy()
+    for func in (softmax, log_softmax, online_softmax, logsumexp, softmax_jacobian):
+        func(z)
+    masked_softmax(z, z > 0)
+    np.testing.assert_array_equal(z, copy)
+
+
+EXTREMES = {
+    np.float64: np.finfo(np.float64).max,
+    np.float32: np.finfo(np.float32).max,
+    np.float16: np.finfo(np.float16).max,
+}
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("temperature", [1e-3, 0.1, 1.0, 7.0, 1e6])
+@pytest.mark.parametrize("func", [softmax, online_softmax, "log_softmax"])
+def test_extreme_logits_and_temperatures_stay_finite_without_warnings(dtype, temperature, func,
+                                                                      no_warnings):
+    big = EXTREMES[dtype]
+    cases = [
+        [-big, big], [big, -big, 0.0], [big, big], [-big, -big], [big, big * 0.5, -big * 0.5],
+        [np.finfo(dtype).tiny, -np.finfo(dtype).smallest_subnormal, 0.0],
+        [1000.0, 0.0, -1000.0], [-1000.0, -1000.5], [60000.0, -60000.0, 1.0],
+    ]
+    for case in cases:
+        z = np.array(case, dtype=dtype)
+        if func == "log_softmax":
+            result = log_softmax(z, temperature=temperature)
+            assert result.dtype == dtype and not np.isnan(result).any()
+            # The largest log-probability lies in [-log n, 0]: the max logit has exp(0) = 1 of n.
+            assert (result <= 0).all() and result.max() >= -np.log(len(case)) - 1e-3
+            continue
+        if func is online_softmax:
+            if temperature != 1.0:
+                continue  # online_softmax has no temperature
+            result = online_softmax(z, block=1)
+        else:
+            result = func(z, temperature=temperature)
+        assert result.dtype == dtype
+        assert np.isfinite(result).all() and (result >= 0).all() and (result <= 1).all()
+        assert abs(float(result.astype(np.float64).sum()) - 1) <= 4 * np.finfo(dtype).eps
+        assert result[np.argmax(z)] == result.max()
+
+
+def test_extreme_values_give_the_exact_limits():
+    big = np.finfo(np.float64).max
+    np.testing.assert_array_equal(softmax([-big, big]), [0.0, 1.0])
+    np.testing.assert_array_equal(softmax([big, big]), [0.5, 0.5])
+    np.testing.assert_array_equal(softmax(np.array([-3.4e38, 3.4e38], np.float32)), [0, 1])
+    # With a huge temperature the logits are divided first, so nothing overflows on the way.
+    np.testing.assert_allclose(softmax([big, -big], temperature=big), scipy.special.softmax([1, -1]),
+                               rtol=1e-15)
+    assert log_softmax([big, -big])[1] == -np.inf  # exact value -3.6e308 rounds to -inf
+    np.testing.assert_array_equal(log_softmax([1000.0, 0.0, -1000.0]), [0.0, -1000.0, -2000.0])
+    assert logsumexp([big, big]) == big  # big + log 2 rounds back to big: no overflow
+    assert logsumexp(np.array([1e4, 1e4], np.float32)) == np.float32(1e4) + np.float32(np.log(2))
+    float32_max = np.finfo(np.float32).max
+    assert logsumexp(np.array([float32_max, float32_max])) == float32_max
+
+
+def test_temperature_limits():
+    z = np.array([0.3, 2.0, -1.0, 1.0])
+    np.testing.assert_array_equal(softmax(z, temperature=1e-3), [0.0, 1.0, 0.0, 0.0])
+    np.testing.assert_allclose(softmax(z, temperature=1e6), 0.25, rtol=1e-5)
+    np.testing.assert_allclose(softmax(z, temperature=2.0), softmax(z / 2.0), rtol=1e-15)
+    np.testing.assert_allclose(log_softmax(z, temperature=0.5), np.log(softmax(z / 0.5)), rtol=1e-14)
+
+
+def test_minus_inf_logits_get_probability_zero():
+    p = softmax([0.0, -np.inf, np.log(3.0)])
+    np.testing.assert_allclose(p, [0.25, 0.0, 0.75], rtol=1e-15)
+    assert p[1] == 0.0
+    assert log_softmax([0.0, -np.inf])[1] == -np.inf
+    assert online_softmax([-np.inf, 0.0, -np.inf], block=1)[1] == 1.0
+    assert logsumexp([-np.inf, -np.inf]) == -np.inf
+
+
+def test_naive_softmax_shows_overflow_without_warnings(no_warnings):
+    np.testing.assert_allclose(naive_softmax([1.0, 2.0, 3.0]), softmax([1.0, 2.0, 3.0]), rtol=1e-15)
+    assert np.isnan(naive_softmax([1000.0, 0.0])[0])
+    assert np.isnan(naive_softmax(np.array([89.0, 0.0], np.float32))[0])
+    assert np.isnan(naive_softmax([-1000.0, -1000.0])).all()  # 0 / 0
+    # float32 overflows where float64 still works: exp(88.72) is just below float32's max.
+    assert np.isfinite(naive_softmax(np.array([88.7, 0.0], np.float32))).all()
+
+
+def test_sigmoid_is_stable_and_is_the_two_class_softmax(no_warnings):
+    z = np.linspace(-40, 40, 81)
+    pairs = softmax(np.stack([z, np.zeros_like(z)], axis=-1))
+    np.testing.assert_allclose(sigmoid(z), pairs[:, 0], rtol=1e-14)
+    np.testing.assert_allclose(sigmoid(z), scipy.special.expit(z), rtol=1e-15)
+    np.testing.assert_array_equal(sigmoid([-np.inf, -1e308, 1e308, np.inf]), [0.0, 0.0, 1.0, 1.0])
+    assert sigmoid(0) == 0.5 and isinstance(sigmoid(0), float)
+    assert sigmoid(-800.0) > 0 or sigmoid(-800.0) == 0.0  # underflows quietly
+    assert sigmoid(-700.0) == pytest.approx(np.exp(-700.0), rel=1e-14)  # no 1 - 1 cancellation
+
+
+# ---------------------------------------------------------------------------------------------
+# masked_softmax and online_softmax
+# ---------------------------------------------------------------------------------------------
+
+def test_masked_softmax_equals_softmax_over_kept_entries():
+    z = np.array([0.5, 2.0, -1.0, 3.0, 0.0])
+    mask = np.array([True, False, True, True, False])
+    p = masked_softmax(z, mask)
+    assert (p[~mask] == 0).all()
+    np.testing.assert_allclose(p[mask], softmax(z[mask]), rtol=1e-15)
+    # Masked values are ignored entirely, even NaN or +inf left in padding.
+    garbage = np.where(mask, z, [0.0, np.nan, 0.0, 0.0, np.inf])
+    np.testing.assert_array_equal(masked_softmax(garbage, mask), p)
+
+
+def test_fully_masked_rows_are_zero_not_nan(no_warnings):
+    z = np.array([[1.0, 2.0, 3.0], [1.0, 2.0, 3.0], [-np.inf, 0.0, 5.0]])
+    mask = np.array([[True, True, False], [False, False, False], [True, False, False]])
+    p = masked_softmax(z, mask)
+    np.testing.assert_allclose(p[0], [*softmax([1.0, 2.0]), 0.0], rtol=1e-15)
+    np.testing.assert_array_equal(p[1], [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(p[2], [0.0, 0.0, 0.0])  # only a -inf logit kept: nothing to attend
+    big = np.array([[1e308, -1e308], [3.0, 4.0]])
+    np.testing.assert_array_equal(masked_softmax(big, np.ones((2, 2), bool)), [[1, 0], softmax([3, 4.0])])
+
+
+def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
+    z = np.random.default_rng(6).normal(size=(3, 4, 5))
+    keep = np.array([1, 1, 0, 1, 0])
+    p = masked_softmax(z, keep)
+    np.testing.assert_array_equal(p, masked_softmax(z, np.broadcast_to(keep.astype(bool), z.shape)))
+    np.testing.assert_allclose(p.sum(axis=-1), 1.0, rtol=1e-15)
+    causal = np.tril(np.ones((4, 4), bool))
+    scores = np.random.default_rng(7).normal(size=(2, 4, 4))
+    weights = masked_softmax(scores, causal)
+    assert (weights[:, np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]] == 0).all()
+    np.testing.assert_array_equal(masked_softmax(z, np.zeros((4, 1), bool), axis=1), 0.0)
+    np.testing.assert_allclose(masked_softmax(z, np.ones(4, bool)[:, None], axis=1).sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1000])
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_online_softmax_matches_softmax_within_few_ulp(block, axis):
+    z = np.random.default_rng(block).normal(scale=6.0, size=(5, 64, 9))
+    online, reference = online_softmax(z, axis=axis, block=block), softmax(z, axis=axis)
+    # Each rescaling of the running sum rounds once more; a row is rescaled about log(n) times.
+    np.testing.assert_allclose(online, reference, rtol=12 * np.finfo(float).eps, atol=0)
+
+
+def test_online_softmax_rescales_when_the_max_arrives_late(no_warnings):
+    # The running max rises block after block (and from -inf), so the rescaling is exercised.
+    z = np.array([[-np.inf, -np.inf, -1e308, 0.0, 1.0, 700.0, 1e308],
+                  [1e308, 700.0, 1.0, 0.0, -1e308, -np.inf, -np.inf]])
+    for block in (1, 2, 3):
+        np.testing.assert_array_equal(online_softmax(z, block=block), softmax(z))
+    ramp = np.arange(2000.0)
+    np.testing.assert_allclose(online_softmax(ramp, block=100), softmax(ramp), rtol=1e-14, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Memory: softmax and online_softmax allocate about one output
+# ---------------------------------------------------------------------------------------------
+
+def peak_allocation(func, *args, **kwargs) -> tuple[int, np.ndarray]:
+    """Peak bytes that NumPy reports to tracemalloc while ``func`` runs (arguments already built)."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = func(*args, **kwargs)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return peak, result
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("func, kwargs", [(softmax, {}), (softmax, {"temperature": 0.5}),
+                                          (softmax, {"temperature": 3.0}), (softmax, {"axis": 0}),
+                                          (online_softmax, {}), (online_softmax, {"axis": 0})])
+def test_softmax_allocates_about_one_output(dtype, func, kwargs):
+    z = np.random.default_rng(8).normal(size=(256, 4096)).astype(dtype)
+    peak, result = peak_allocation(func, z, **kwargs)
+    assert result.nbytes == z.nbytes
+    assert result.nbytes <= peak < 1.5 * result.nbytes, f"peak {peak} for output {result.nbytes}"
+
+
+def test_naive_softmax_allocates_more_than_one_output():
+    # The contrast the benchmark shows, checked so the memory measurement itself can fail.
+    z = np.random.default_rng(9).normal(size=(256, 4096))
+    peak, result = peak_allocation(naive_softmax, z)
+    assert peak >= 1.9 * result.nbytes
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+def test_confident_mistake_costs_exactly_2000():
+    assert cross_entropy(2, [1000.0, 0.0, -1000.0]) == 2000.0
+    assert cross_entropy([2], [[1000.0, 0.0, -1000.0]]) == 2000.0
+    assert cross_entropy([[0.0, 0.0, 1.0]], [[1000.0, 0.0, -1000.0]]) == 2000.0
+    assert cross_entropy(0, np.array([1000.0, 0.0, -1000.0], np.float32)) == 0.0
+    # The eps-in-the-log shortcut caps the same loss near -log(eps).
+    assert -np.log(softmax([1000.0, 0.0, -1000.0])[2] + 1e-7) < 17
+
+
+def test_sparse_and_dense_labels_agree_and_reductions():
+    rng = np.random.default_rng(10)
+    logits = rng.normal(scale=3.0, size=(6, 4))
+    labels = np.array([0, 3, 1, 1, 2, 0])
+    per_example = cross_entropy(labels, logits, reduction="none")
+    assert per_example.shape == (6,)
+    expected = -log_softmax(logits)[np.arange(6), labels]
+    np.testing.assert_allclose(per_example, expected, rtol=1e-15)
+    np.testing.assert_allclose(cross_entropy(one_hot(labels, 4), logits, reduction="none"),
+                               per_example, rtol=1e-14)
+    assert cross_entropy(labels, logits) == pytest.approx(per_example.mean(), rel=1e-15)
+    assert cross_entropy(labels, logits, reduction="sum") == pytest.approx(per_example.sum(), rel=1e-15)
+    assert isinstance(cross_entropy(labels, logits), float)
+    # Class axis first: the same numbers transposed.
+    np.testing.assert_allclose(cross_entropy(labels, logits.T, axis=0, reduction="none"),
+                               per_example, rtol=1e-15)
+    # Integral float labels are class ids too.
+    assert cross_entropy(labels.astype(float), logits) == cross_entropy(labels, logits)
+
+
+def test_soft_labels_and_zero_label_times_minus_inf(no_warnings):
+    logits = np.array([[0.0, -np.inf, 1.0], [2.0, 0.0, -np.inf]])
+    soft = np.array([[0.25, 0.0, 0.75], [0.5, 0.5, 0.0]])
+    losses = cross_entropy(soft, logits, reduction="none")
+    np.testing.assert_allclose(losses, -(soft * np.nan_to_num(log_softmax(logits), neginf=0)).sum(-1),
+                               rtol=1e-15)
+    assert cross_entropy(1, [0.0, -np.inf]) == np.inf  # the true class had probability 0
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cross_entropy_matches_sklearn_log_loss(seed):
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(scale=2.0, size=(50, 5))
+    labels = rng.integers(0, 5, size=50)
+    expected = log_loss(labels, scipy.special.softmax(logits, axis=-1), labels=range(5))
+    assert cross_entropy(labels, logits) == pytest.approx(expected, rel=1e-12)
+    assert cross_entropy_from_probs(labels, softmax(logits)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_cross_entropy_from_probs_caps_at_minus_log_eps():
+    probs = softmax([1000.0, 0.0, -1000.0])
+    sparse = cross_entropy_from_probs(2, probs)
+    dense = cross_entropy_from_probs([0.0, 0.0, 1.0], probs)
+    # Dense: renormalise, clip to [eps, 1-eps], -log(eps). Sparse: clip, then log(sum) - log(eps).
+    assert dense == pytest.approx(-np.log(1e-7), rel=1e-15)
+    assert sparse == pytest.approx(np.log(1 - 1e-7 + 2e-7) - np.log(1e-7), rel=1e-15)
+    assert cross_entropy_from_probs(2, probs, eps=1e-3) == pytest.approx(np.log(1.001) - np.log(1e-3))
+    # A correct, confident prediction costs about eps, not 0.
+    assert cross_entropy_from_probs([1.0, 0.0], [1.0, 0.0]) == pytest.approx(1e-7, rel=1e-6)
+    losses = cross_entropy_from_probs([0, 1], [[0.9, 0.1], [0.2, 0.8]], reduction="none")
+    np.testing.assert_allclose(losses, -np.log([0.9, 0.8]), rtol=1e-6)
+
+
+def test_dense_probs_are_renormalised_like_keras():
+    unnormalised = np.array([[2.0, 1.0, 1.0]]) / 10  # sums to 0.4
+    assert cross_entropy_from_probs([[1.0, 0.0, 0.0]], unnormalised) == pytest.approx(-np.log(0.5))
+    # Sparse labels: Keras feeds log(clip(p)) to a softmax, which renormalises the same way.
+    assert cross_entropy_from_probs([0], unnormalised) == pytest.approx(-np.log(0.5))
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradients
+# ---------------------------------------------------------------------------------------------
+
+def numeric_gradient(f, z, h=1e-6):
+    grad = np.zeros_like(z)
+    for index in np.ndindex(z.shape):
+        step = np.zeros_like(z)
+        step[index] = h
+        grad[index] = (f(z + step) - f(z - step)) / (2 * h)
+    return grad
+
+
+def test_softmax_jacobian_matches_finite_differences_and_is_batched():
+    z = np.random.default_rng(11).normal(size=(2, 3, 4))
+    jac = softmax_jacobian(z)
+    assert jac.shape == (2, 3, 4, 4)
+    for index in np.ndindex(2, 3):
+        numeric = np.stack([numeric_gradient(lambda v, i=i: softmax(v)[i], z[index]) for i in range(4)])
+        np.testing.assert_allclose(jac[index], numeric, atol=1e-9)
+    np.testing.assert_array_equal(jac, np.swapaxes(jac, -1, -2))
+    np.testing.assert_allclose(jac.sum(axis=-1), 0.0, atol=1e-16)
+
+
+def test_softmax_jacobian_diagonal_survives_saturation():
+    # s_0 rounds to 1, so s_0 - s_0**2 would be 0; the true derivative is s_0 * s_1 ~ e^-40.
+    jac = softmax_jacobian([40.0, 0.0])
+    assert jac[0, 0] == pytest.approx(np.exp(-40.0), rel=1e-12)
+    assert jac[0, 0] == -jac[0, 1]
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean"])
+def test_cross_entropy_grad_matches_finite_differences(reduction):
+    rng = np.random.default_rng(12)
+    logits = rng.normal(size=(3, 4))
+    labels = np.array([1, 0, 3])
+    grad = cross_entropy_grad(labels, logits, reduction=reduction)
+    loss_reduction = "sum" if reduction == "none" else reduction
+    numeric = numeric_gradient(lambda v: cross_entropy(labels, v, reduction=loss_reduction), logits)
+    np.testing.assert_allclose(grad, numeric, atol=1e-8)
+    np.testing.assert_allclose(cross_entropy_grad(one_hot(labels, 4), logits, reduction=reduction),
+                               grad, atol=1e-16)
+
+
+def test_cross_entropy_grad_is_prediction_minus_target():
+    logits = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
+    labels = np.array([0, 2])
+    np.testing.assert_allclose(cross_entropy_grad(labels, logits), softmax(logits) - one_hot(labels, 3),
+                               atol=1e-16)
+    np.testing.assert_allclose(cross_entropy_grad(labels, logits).sum(axis=-1), 0.0, atol=1e-15)
+    np.testing.assert_allclose(cross_entropy_grad(labels.T, logits.T, axis=0),
+                               cross_entropy_grad(labels, logits).T, atol=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# one_hot, entropy, top_k, sample
+# ---------------------------------------------------------------------------------------------
+
+def test_one_hot():
+    result = one_hot([[0, 2], [1, 1]], 3)
+    assert result.dtype == np.float64 and result.shape == (2, 2, 3)
+    np.testing.assert_array_equal(result[0], [[1, 0, 0], [0, 0, 1]])
+    np.testing.assert_array_equal(one_hot(1, 2), [0.0, 1.0])
+    np.testing.assert_array_equal(one_hot(np.array([2.0]), 3), [[0.0, 0.0, 1.0]])
+
+
+def test_entropy():
+    assert entropy([0.5, 0.5], base=2) == pytest.approx(1.0, rel=1e-15)
+    assert entropy([1.0, 0.0, 0.0]) == 0.0
+    p = softmax(np.random.default_rng(13).normal(size=(4, 6)))
+    np.testing.assert_allclose(entropy(p), scipy.stats.entropy(p, axis=-1), rtol=1e-13)
+    np.testing.assert_allclose(entropy(p.T, axis=0, base=2), scipy.stats.entropy(p, base=2, axis=-1),
+                               rtol=1e-13)
+    assert entropy(np.full(8, 1 / 8)) == pytest.approx(np.log(8), rel=1e-15)
+
+
+def test_top_k():
+    values, indices = top_k([0.1, 0.5, 0.2, 0.2], 3)
+    np.testing.assert_array_equal(values, [0.5, 0.2, 0.2])
+    np.testing.assert_array_equal(indices, [1, 2, 3])
+    batch = np.random.default_rng(14).normal(size=(3, 10))
+    values, indices = top_k(batch, 4)
+    np.testing.assert_array_equal(indices, np.argsort(-batch, axis=-1)[:, :4])
+    np.testing.assert_array_equal(values, np.take_along_axis(batch, indices, axis=-1))
+    values0, indices0 = top_k(batch.T, 4, axis=0)
+    np.testing.assert_array_equal(indices0, indices.T)
+    assert indices.dtype == np.int64
+    assert top_k([-np.inf, 0.0], 2)[1].tolist() == [1, 0]
+
+
+def test_sample_is_deterministic_and_follows_the_distribution():
+    logits = np.log([0.5, 0.3, 0.2, 0.0 + 1e-300])
+    draws = sample(logits, np.random.default_rng(0), size=20000)
+    again = sample(logits, np.random.default_rng(0), size=20000)
+    np.testing.assert_array_equal(draws, again)
+    assert draws.dtype == np.int64 and draws.shape == (20000,)
+    frequencies = np.bincount(draws, minlength=4) / draws.size
+    np.testing.assert_allclose(frequencies[:3], [0.5, 0.3, 0.2], atol=0.015)
+    assert frequencies[3] == 0
+    assert isinstance(sample(logits, np.random.default_rng(0)), int)
+    batched = sample(np.array([[0.0, -np.inf], [-np.inf, 0.0]]), np.random.default_rng(0), size=(2, 3))
+    assert batched.shape == (2, 2, 3)
+    assert (batched[0] == 0).all() and (batched[1] == 1).all()
+
+
+def test_sample_temperature_top_k_and_top_p():
+    rng = np.random.default_rng(1)
+    logits = np.log([0.5, 0.3, 0.15, 0.05])
+    assert set(sample(logits, rng, temperature=1e-3, size=200)) == {0}
+    assert set(sample(logits, rng, top_k=1, size=200)) == {0}
+    assert set(sample(logits, rng, top_k=2, size=2000)) == {0, 1}
+    assert set(sample(logits, rng, top_p=0.49, size=500)) == {0}  # the top token is always kept
+    assert set(sample(logits, rng, top_p=0.79, size=2000)) == {0, 1}
+    assert set(sample(logits, rng, top_p=0.81, size=4000)) == {0, 1, 2}
+    assert set(sample(logits, rng, top_p=1.0, size=4000)) == {0, 1, 2, 3}
+    # Ties with the k-th largest are kept, as in Hugging Face's top-k filter.
+    assert set(sample([1.0, 1.0, 0.0], rng, top_k=1, size=500)) == {0, 1}
+    # top_k then top_p on the renormalised remainder: 0.5/0.8 = 0.625 >= 0.6.
+    assert set(sample(logits, rng, top_k=2, top_p=0.6, size=500)) == {0}
+    frequencies = np.bincount(sample(logits, rng, top_k=2, size=20000), minlength=4) / 20000
+    np.testing.assert_allclose(frequencies, [0.625, 0.375, 0, 0], atol=0.015)
+    hot = np.bincount(sample(logits, rng, temperature=2.0, size=20000), minlength=4) / 20000
+    np.testing.assert_allclose(hot, softmax(logits, temperature=2.0), atol=0.015)
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors: every bad input gets a ValueError/TypeError naming the argument
+# ---------------------------------------------------------------------------------------------
+
+RNG = np.random.default_rng(0)
+BAD_INPUTS = [
+    # softmax family: the logits
+    (softmax, ([],), {}, ValueError, r"z must not be empty, got shape \(0,\)"),
+    (softmax, (np.zeros((3, 0)),), {}, ValueError, "z must not be empty"),
+    (softmax, ([1.0, np.nan],), {}, ValueError, r"z contains NaN \(first at index 1\)"),
+    (softmax, ([1.0, np.inf],), {}, ValueError, r"z contains \+inf"),
+    (softmax, ([-np.inf, -np.inf],), {}, ValueError, "z is all -inf.*masked_softmax"),
+    (softmax, (["a", "b"],), {}, TypeError, "z must be real numbers, got dtype <U1"),
+    (softmax, ("abc",), {}, TypeError, "z must be numbers, got a string"),
+    (softmax, ([1 + 2j, 0],), {}, TypeError, "complex"),
+    (softmax, (np.array([object(), 1]),), {}, TypeError, "dtype object"),
+    (softmax, ([True, False],), {}, TypeError, "boolean"),
+    (softmax, ([[1, 2], [3]],), {}, ValueError, "z must be a rectangular array"),
+    (softmax, (3.0,), {}, ValueError, "z must have at least one axis.*3.0"),
+    (softmax, ([1.0, 2.0],), {"axis": 1}, ValueError, r"axis 1 is out of range for z with 1 dimension"),
+    (softmax, (np.ones((2, 3)),), {"axis": -3}, ValueError, r"axis -3 is out of range .*\(shape \(2, 3\)\)"),
+    (softmax, ([1.0, 2.0],), {"axis": 0.5}, TypeError, "axis must be an integer"),
+    (softmax, ([1.0, 2.0],), {"temperature": -1.0}, ValueError, r"temperature must be > 0, got -1.0"),
+    (softmax, ([1.0, 2.0],), {"temperature": 0}, ValueError, r"temperature must be > 0, got 0.0"),
+    (softmax, ([1.0, 2.0],), {"temperature": np.inf}, ValueError, "temperature must be finite, got inf"),
+    (softmax, ([1.0, 2.0],), {"temperature": np.nan}, ValueError, "temperature must be > 0, got nan"),
+    (softmax, ([1.0, 2.0],), {"temperature": "hot"}, TypeError, "temperature must be a real number"),
+    (log_softmax, ([1.0, np.nan],), {}, ValueError, "z contains NaN"),
+    (log_softmax, ([1.0],), {"temperature": -2}, ValueError, "temperature must be > 0"),
+    (logsumexp, ([np.nan],), {}, ValueError, "z contains NaN"),
+    (logsumexp, ([],), {}, ValueError, "z must not be empty"),
+    (naive_softmax, ([np.nan, 1.0],), {}, ValueError, "z contains NaN"),
+    (online_softmax, ([1.0, 2.0],), {"block": 0}, ValueError, "block must be a positive integer, got 0"),
+    (online_softmax, ([1.0, 2.0],), {"block": 2.0}, TypeError, "block must be a positive integer"),
+    (online_softmax, ([1.0, np.nan, 2.0],), {"block": 1}, ValueError, r"z contains NaN \(first at index 1\)"),
+    (online_softmax, ([[0.0, 1.0], [-np.inf, -np.inf]],), {}, ValueError, "row of only -inf.*index 1"),
+    (sigmoid, ([np.nan],), {}, ValueError, "z contains NaN"),
+    (sigmoid, ("1",), {}, TypeError, "z must be numbers"),
+    # masks
+    (masked_softmax, ([1.0, 2.0, 3.0], [True, False]), {}, ValueError,
+     r"mask has shape \(2,\), which does not broadcast to z's shape \(3,\)"),
+    (masked_softmax, ([1.0, 2.0], [[True, False]]), {}, ValueError, "does not broadcast"),
+    (masked_softmax, ([1.0, 2.0], [0.0, -np.inf]), {}, TypeError, "mask must be booleans.*additive"),
+    (masked_softmax, ([1.0, 2.0], [1, 2]), {}, ValueError, r"mask must contain only True/False.*\[2\]"),
+    (masked_softmax, ([1.0, np.nan], [False, True]), {}, ValueError, "z contains NaN"),
+    (masked_softmax, ([1.0, np.inf], [True, True]), {}, ValueError, r"z contains \+inf"),
+    # labels
+    (cross_entropy, ([3], [[1.0, 2.0, 3.0]]), {}, ValueError,
+     r"labels must be class ids in \[0, 3\) for 3 classes, got 3 at index 0"),
+    (cross_entropy, ([-1], [[1.0, 2.0, 3.0]]), {}, ValueError, "got -1"),
+    (cross_entropy, ([1.5], [[1.0, 2.0, 3.0]]), {}, ValueError, "labels must be integer class ids, got 1.5"),
+    (cross_entropy, ([np.nan], [[1.0, 2.0]]), {}, ValueError, "labels contains NaN"),
+    (cross_entropy, ([True], [[1.0, 2.0]]), {}, TypeError, "labels must be integer class ids, got booleans"),
+    (cross_entropy, (["cat"], [[1.0, 2.0]]), {}, TypeError, "labels must be integer class ids, got dtype"),
+    (cross_entropy, ([0, 1], [[1.0, 2.0, 3.0]]), {}, ValueError,
+     r"labels has shape \(2,\) but logits has shape \(1, 3\).*ids of shape \(1,\)"),
+    (cross_entropy, ([[0], [1]], np.zeros((2, 3))), {}, ValueError, "reshape"),
+    (cross_entropy, ([[0.5, 0.6]], [[1.0, 2.0]]), {}, ValueError, "must each sum to 1.*sums to 1.1"),
+    (cross_entropy, ([[1.5, -0.5]], [[1.0, 2.0]]), {}, ValueError, "probabilities >= 0, got -0.5"),
+    (cross_entropy, ([0], [[1.0, 2.0]]), {"reduction": "avg"}, ValueError, "reduction must be one of"),
+    (cross_entropy, ([0], [[np.nan, 2.0]]), {}, ValueError, "logits contains NaN"),
+    (cross_entropy, ([0], [[1.0, 2.0]]), {"axis": 2}, ValueError, "axis 2 is out of range for logits"),
+    (cross_entropy_from_probs, ([0], [[1.5, -0.5]]), {}, ValueError,
+     r"probs must lie in \[0, 1\], got 1.5.*cross_entropy"),
+    (cross_entropy_from_probs, ([0], [[0.0, 0.0]]), {}, ValueError, "all zero"),
+    (cross_entropy_from_probs, ([0], [[0.5, 0.5]]), {"eps": 0}, ValueError, "eps must be > 0"),
+    (cross_entropy_from_probs, ([0], [[0.5, 0.5]]), {"eps": 0.7}, ValueError, "eps must be < 0.5"),
+    (cross_entropy_from_probs, ([2], [[0.5, 0.5]]), {}, ValueError, r"labels must be class ids in \[0, 2\)"),
+    (cross_entropy_grad, ([2], [[0.5, 0.5]]), {}, ValueError, r"labels must be class ids in \[0, 2\)"),
+    (cross_entropy_grad, ([0, 0], [[0.5, 0.5]]), {}, ValueError, "labels has shape"),
+    (one_hot, ([0, 3], 3), {}, ValueError, r"labels must be class ids in \[0, 3\).*got 3 at index 1"),
+    (one_hot, ([0, 1], 0), {}, ValueError, "num_classes must be >= 1, got 0"),
+    (one_hot, ([0, 1], 2.0), {}, TypeError, "num_classes must be an integer"),
+    (one_hot, ([], 2), {}, ValueError, "labels must not be empty"),
+    # probabilities
+    (entropy, ([0.5, 0.6],), {}, ValueError, "p must sum to 1"),
+    (entropy, ([2.0, -1.0],), {}, ValueError, r"p must be probabilities in \[0, 1\]"),
+    (entropy, ([0.5, 0.5],), {"base": 1}, ValueError, "base must not be 1"),
+    (top_k, ([0.1, 0.9], 3), {}, ValueError, "k must be between 1 and 2"),
+    (top_k, ([0.1, 0.9], 0), {}, ValueError, "k must be between 1 and 2"),
+    (top_k, ([0.1, 0.9], 1.0), {}, TypeError, "k must be an integer"),
+    (top_k, ([0.1, np.nan], 1), {}, ValueError, "p contains NaN"),
+    (sample, ([0.0, 1.0], np.random.RandomState(0)), {}, TypeError,
+     "rng must be a numpy.random.Generator.*got RandomState"),
+    (sample, ([0.0, 1.0], 42), {}, TypeError, "rng must be a numpy.random.Generator.*got int"),
+    (sample, ([0.0, 1.0], RNG), {"temperature": 0.0}, ValueError, "temperature must be > 0"),
+    (sample, ([0.0, 1.0], RNG), {"top_k": 3}, ValueError, "top_k must be between 1 and 2"),
+    (sample, ([0.0, 1.0], RNG), {"top_k": 1.5}, TypeError, "top_k must be an integer"),
+    (sample, ([0.0, 1.0], RNG), {"top_p": 0.0}, ValueError, r"top_p must be in \(0, 1\], got 0.0"),
+    (sample, ([0.0, 1.0], RNG), {"top_p": 1.5}, ValueError, r"top_p must be in \(0, 1\]"),
+    (sample, ([0.0, 1.0], RNG), {"size": -1}, ValueError, "size must be a non-negative int"),
+    (sample, ([0.0, np.nan], RNG), {}, ValueError, "z contains NaN"),
+]
+
+
+@pytest.mark.parametrize("func, args, kwargs, error, message", BAD_INPUTS,
+                         ids=[f"{case[0].__name__}-{i}" for i, case in enumerate(BAD_INPUTS)])
+def test_bad_input_raises_a_clear_error(func, args, kwargs, error, message, no_warnings):
+    with pytest.raises(error, match=message):
+        func(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# TensorFlow and Keras as oracles (slow import; lazily, only here)
+# ---------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def tf():
+    return lab_utils.environment.import_tensorflow()
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_matches_tf_nn_softmax(tf, dtype):
+    z = np.random.default_rng(15).normal(scale=5.0, size=(8, 33)).astype(dtype)
+    eps = np.finfo(dtype).eps
+    np.testing.assert_allclose(softmax(z), tf.nn.softmax(z).numpy(), rtol=8 * eps, atol=0)
+    np.testing.assert_allclose(softmax(z, axis=0), tf.nn.softmax(z, axis=0).numpy(), rtol=8 * eps)
+    np.testing.assert_allclose(log_softmax(z), tf.nn.log_softmax(z).numpy(), rtol=8 * eps, atol=8 * eps)
+    np.testing.assert_allclose(logsumexp(z), tf.reduce_logsumexp(z, axis=-1).numpy(), rtol=8 * eps)
+    extreme = np.array([[1000.0, 0.0, -1000.0]], dtype)
+    np.testing.assert_array_equal(softmax(extreme), tf.nn.softmax(extreme).numpy())
+
+
+@pytest.mark.tensorflow
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_cross_entropy_matches_keras_losses(tf, from_logits):
+    import keras  # after import_tensorflow, so the quiet environment is in place
+
+    rng = np.random.default_rng(16)
+    logits = rng.normal(scale=4.0, size=(32, 5))
+    logits[0] = [30.0, 0.0, -30.0, 0.0, 0.0]  # a confident mistake: the two paths differ here
+    labels = rng.integers(0, 5, size=32)
+    labels[0] = 2
+    dense_labels = one_hot(labels, 5)
+    dense_labels[1] = [0.1, 0.2, 0.3, 0.4, 0.0]
+    sparse_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, dtype="float64",
+                                                             reduction=None)
+    dense_loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits, dtype="float64",
+                                                      reduction=None)
+    if from_logits:
+        ours_sparse = cross_entropy(labels, logits, reduction="none")
+        ours_dense = cross_entropy(dense_labels, logits, reduction="none")
+        keras_input = logits
+    else:
+        probs = softmax(logits)
+        ours_sparse = cross_entropy_from_probs(labels, probs, reduction="none")
+        ours_dense = cross_entropy_from_probs(dense_labels, probs, reduction="none")
+        keras_input = probs
+    np.testing.assert_allclose(ours_sparse, sparse_loss(labels, keras_input).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(ours_dense, dense_loss(dense_labels, keras_input).numpy(), rtol=1e-12)
+    mean_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, dtype="float64")
+    reduce = cross_entropy if from_logits else cross_entropy_from_probs
+    assert reduce(labels, keras_input) == pytest.approx(float(mean_loss(labels, keras_input)), rel=1e-12)
+    if not from_logits:
+        assert ours_sparse[0] < 17 < cross_entropy(2, logits[0])  # Keras' cap vs the true 60
+
+
+@pytest.mark.tensorflow
+def test_cross_entropy_grad_matches_tensorflow_autodiff(tf):
+    rng = np.random.default_rng(17)
+    logits = rng.normal(size=(6, 4))
+    labels = rng.integers(0, 4, size=6)
+    variable = tf.Variable(logits)
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, variable))
+    expected = tape.gradient(loss, variable).numpy()
+    np.testing.assert_allclose(cross_entropy_grad(labels, logits, reduction="mean"), expected,
+                               rtol=1e-12, atol=1e-16)
+    z = tf.Variable(logits[0])
+    with tf.GradientTape() as tape:
+        s = tf.nn.softmax(z)
+    np.testing.assert_allclose(softmax_jacobian(logits[0]), tape.jacobian(s, z).numpy(), atol=1e-15)
