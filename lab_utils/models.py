@@ -31,7 +31,9 @@ __all__ = [
     "build_softmax_regression",
     "decision_grid",
     "fit_compact",
+    "loss_and_gradient",
     "set_seed",
+    "train_full_batch",
 ]
 
 
@@ -368,6 +370,61 @@ def _LiveLine(tf, handle, label: str, epochs: int):
             handle.update({"text/plain": text, "text/html": html}, raw=True)
 
     return LiveLine()
+
+
+def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Per-example Keras sparse cross-entropy and its gradient with respect to the logits.
+
+    With ``from_logits=False`` the loss is given ``tf.nn.softmax(logits)``: probabilities as a
+    plain tensor, which the loss clips to ``[epsilon, 1 - epsilon]`` before taking the log. With
+    ``from_logits=True`` it is given the logits themselves.
+
+    Parameters
+    ----------
+    logits : array-like of shape (n, n_classes)
+        Float logits (computed in float32, as in a Keras model).
+    labels : array-like of shape (n,)
+        Integer class ids.
+    from_logits : bool
+        Where the loss is computed (see above).
+
+    Returns
+    -------
+    loss : ndarray of shape (n,)
+        ``keras.losses.sparse_categorical_crossentropy`` per example.
+    gradient : ndarray of shape (n, n_classes)
+        d loss_i / d logits_i for each example.
+
+    Examples
+    --------
+    >>> loss, grad = loss_and_gradient([[20.0, 0.0, -5.0]], [2], from_logits=False)
+    >>> round(float(loss[0]), 4), bool((grad == 0).all())
+    (16.1181, True)
+    >>> loss, grad = loss_and_gradient([[20.0, 0.0, -5.0]], [2], from_logits=True)
+    >>> round(float(loss[0]), 4), grad.round(4).tolist()
+    (25.0, [[1.0, 0.0, -1.0]])
+    """
+    logits = np.asarray(logits, dtype=np.float32)
+    labels = np.asarray(labels)
+    if logits.ndim != 2 or logits.shape[1] < 2:
+        raise ValueError(f"logits must have shape (n, n_classes) with n_classes >= 2, got {logits.shape}")
+    if labels.shape != logits.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be {logits.shape[0]} integer class ids, got shape "
+                         f"{labels.shape} and dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
+        raise ValueError(f"labels must be class ids in [0, {logits.shape[1] - 1}], "
+                         f"got values from {labels.min()} to {labels.max()}")
+    tf = import_tensorflow()
+    z = tf.constant(logits)
+    with tf.GradientTape() as tape:
+        tape.watch(z)
+        scores = z if from_logits else tf.nn.softmax(z)
+        loss = tf.keras.losses.sparse_categorical_crossentropy(
+            tf.constant(labels.astype(np.int64)), scores, from_logits=bool(from_logits))
+        # Each loss depends only on its own row: the gradient of the sum holds every row's gradient.
+        total = tf.reduce_sum(loss)
+    gradient = tape.gradient(total, z)
+    return loss.numpy(), gradient.numpy()
 
 
 def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -> dict:
