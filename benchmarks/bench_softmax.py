@@ -1,0 +1,97 @@
+"""Speed and memory of lab_utils' softmax against SciPy, TensorFlow and the naive formula.
+
+Run by hand: ``.venv/bin/python benchmarks/bench_softmax.py [--rows 1024] [--cols 32000]
+[--repeats 15]``.
+
+Machines are shared and noisy, so every figure is a RATIO to ``scipy.special.softmax`` measured in
+the same run: the candidates take turns within each repeat (so a slow moment hits all of them) and
+the median over repeats is reported. Memory is the peak of what NumPy reports to ``tracemalloc``
+while one call runs, in units of the output's size (TensorFlow allocates outside Python's heap, so
+it has no memory figure here). The issue's target: lab_utils.softmax at most 0.7x SciPy's time on a
+float32 (1024, 32000) array, with no full-size temporary besides its output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import tracemalloc
+
+import numpy as np
+import scipy.special
+
+import lab_utils
+from lab_utils.numerics import naive_softmax, online_softmax, softmax
+
+
+def peak_in_outputs(func, z: np.ndarray) -> float:
+    """Peak bytes allocated (per tracemalloc) while ``func(z)`` runs, divided by the output size."""
+    tracemalloc.start()
+    try:
+        tracemalloc.reset_peak()
+        before = tracemalloc.get_traced_memory()[0]
+        result = func(z)
+        peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    return peak / np.asarray(result).nbytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1024)
+    parser.add_argument("--cols", type=int, default=32000)
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--no-tensorflow", action="store_true", help="skip tf.nn.softmax")
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((args.rows, args.cols), dtype=np.float32) * 4).astype(np.float32)
+
+    candidates = {
+        "scipy.special.softmax": lambda x: scipy.special.softmax(x, axis=-1),
+        "lab_utils.softmax": lambda x: softmax(x, axis=-1),
+        "lab_utils.softmax (T=0.5)": lambda x: softmax(x, axis=-1, temperature=0.5),
+        "lab_utils.online_softmax": lambda x: online_softmax(x, axis=-1),
+        "naive exp/sum (no max)": lambda x: naive_softmax(x, axis=-1),
+    }
+    if not args.no_tensorflow:
+        tf = lab_utils.environment.import_tensorflow()
+        tf_z = tf.constant(z)
+        # TensorFlow gets its input already as a tensor, and .numpy() so the work is finished.
+        candidates["tf.nn.softmax"] = lambda x: tf.nn.softmax(tf_z, axis=-1).numpy()
+
+    # Correctness first: a fast wrong answer is not a result.
+    reference = scipy.special.softmax(z.astype(np.float64), axis=-1)
+    for name, func in candidates.items():
+        if "T=" in name or "naive" in name:
+            continue
+        err = np.max(np.abs(func(z) - reference) / np.maximum(reference, np.finfo(np.float32).tiny))
+        assert err < 1e-4, f"{name} is wrong: max relative error {err:.2e}"
+
+    times: dict[str, list[float]] = {name: [] for name in candidates}
+    for func in candidates.values():  # warm-up: first-call costs are not what we measure
+        func(z)
+    for _ in range(args.repeats):
+        for name, func in candidates.items():
+            start = time.perf_counter()
+            func(z)
+            times[name].append(time.perf_counter() - start)
+    median = {name: statistics.median(values) for name, values in times.items()}
+    base = median["scipy.special.softmax"]
+
+    print(f"softmax over the last axis of float32 {z.shape} ({z.nbytes / 2**20:.0f} MiB), "
+          f"median of {args.repeats} interleaved repeats")
+    print(f"{'candidate':28s} {'time / scipy':>12s} {'peak memory / output':>21s}")
+    for name, func in candidates.items():
+        memory = "n/a (not numpy)" if name.startswith("tf.") else f"{peak_in_outputs(func, z):.2f}"
+        print(f"{name:28s} {median[name] / base:12.2f} {memory:>21s}")
+    if "tf.nn.softmax" in median:
+        print(f"lab_utils.softmax / tf.nn.softmax: {median['lab_utils.softmax'] / median['tf.nn.softmax']:.2f}")
+    ratio = median["lab_utils.softmax"] / base
+    print(f"target lab_utils.softmax <= 0.70 x scipy: {'met' if ratio <= 0.7 else 'NOT met'} ({ratio:.2f})")
+
+
+if __name__ == "__main__":
+    main()
