@@ -79,6 +79,11 @@ def _check_no_nan(arr: np.ndarray, name: str, *, allow_pos_inf: bool = True) -> 
                          f"values must be finite or -inf")
 
 
+def _row_phrase(bad: np.ndarray, name: str) -> str:
+    """Name the first flagged row for a message ('the row at index 2'), or the array if 1-D."""
+    return name if bad.ndim == 0 else f"the row at index {_first_index(bad)}"
+
+
 def _check_axis(axis: int, arr: np.ndarray, name: str) -> int:
     """Return ``axis`` as a non-negative int, or raise an AxisError (a ValueError) naming it."""
     if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
@@ -94,7 +99,10 @@ def _check_positive(value: float, name: str) -> float:
     """Return ``value`` as a float after checking it is a finite real number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # a Python int beyond float range
+        raise ValueError(f"{name} must be finite, got {value!r}") from None
     if math.isnan(value) or value <= 0:
         raise ValueError(f"{name} must be > 0, got {value!r}")
     if math.isinf(value):
@@ -684,9 +692,13 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
         tolerance = math.sqrt(np.finfo(dense.dtype).eps)
         bad = np.abs(sums - 1) > tolerance
         if bad.any():
+            hint = ""
+            if arr.dtype.kind in "iu":
+                hint = (f"; integer labels shaped like {values_name} are read as one-hot rows, "
+                        f"class ids have shape {batch_shape}")
             raise ValueError(f"labels given as rows must each sum to 1 (one-hot or probabilities), "
-                             f"but the row at index {_first_index(bad)} sums to "
-                             f"{sums[bad].flat[0]:.6g}")
+                             f"but {_row_phrase(bad, 'labels')} sums to {sums[bad].flat[0]:.6g}"
+                             f"{hint}")
         return "dense", dense
     hint = ""
     if arr.shape == batch_shape + (1,):
@@ -986,8 +998,8 @@ def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> np.ndarr
     sums = p.sum(axis=axis, dtype=np.float64)
     bad = np.abs(sums - 1) > math.sqrt(np.finfo(p.dtype).eps)
     if bad.any():
-        raise ValueError(f"p must sum to 1 along axis {axis}, but the row at index "
-                         f"{_first_index(bad)} sums to {sums[bad].flat[0]:.6g}")
+        raise ValueError(f"p must sum to 1 along axis {axis}, but {_row_phrase(bad, 'p')} sums to "
+                         f"{sums[bad].flat[0]:.6g}")
     scale = 1.0
     if base is not None:
         base = _check_positive(base, "base")

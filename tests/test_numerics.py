@@ -208,6 +208,16 @@ def test_integers_lists_and_tuples_become_float64(z):
     np.testing.assert_allclose(result, scipy.special.softmax([1.0, 2.0, 3.0]), rtol=1e-15)
 
 
+@pytest.mark.parametrize("func", [softmax, log_softmax, online_softmax])
+def test_non_contiguous_views_and_fortran_order(func):
+    base = np.random.default_rng(20).normal(scale=3.0, size=(300, 401))
+    for view in (base.T, base[::3, ::2], np.asfortranarray(base), base[:, 5:300]):
+        for axis in (0, -1):
+            expected = (scipy.special.log_softmax if func is log_softmax else scipy.special.softmax)(
+                view, axis=axis)
+            np.testing.assert_allclose(func(view, axis=axis), expected, rtol=1e-13, atol=1e-300)
+
+
 def test_input_array_is_not_modified():
     z = np.array([[1.0, 5.0, -3.0]] * 400)  # large enough for the blocked path
     copy = z.copy()
@@ -627,6 +637,7 @@ BAD_INPUTS = [
     (softmax, ([1.0, 2.0],), {"temperature": np.inf}, ValueError, "temperature must be finite, got inf"),
     (softmax, ([1.0, 2.0],), {"temperature": np.nan}, ValueError, "temperature must be > 0, got nan"),
     (softmax, ([1.0, 2.0],), {"temperature": "hot"}, TypeError, "temperature must be a real number"),
+    (softmax, ([1.0, 2.0],), {"temperature": 10**400}, ValueError, "temperature must be finite"),
     (log_softmax, ([1.0, np.nan],), {}, ValueError, "z contains NaN"),
     (log_softmax, ([1.0],), {"temperature": -2}, ValueError, "temperature must be > 0"),
     (logsumexp, ([np.nan],), {}, ValueError, "z contains NaN"),
@@ -657,7 +668,10 @@ BAD_INPUTS = [
     (cross_entropy, ([0, 1], [[1.0, 2.0, 3.0]]), {}, ValueError,
      r"labels has shape \(2,\) but logits has shape \(1, 3\).*ids of shape \(1,\)"),
     (cross_entropy, ([[0], [1]], np.zeros((2, 3))), {}, ValueError, "reshape"),
-    (cross_entropy, ([[0.5, 0.6]], [[1.0, 2.0]]), {}, ValueError, "must each sum to 1.*sums to 1.1"),
+    (cross_entropy, ([[0.5, 0.6]], [[1.0, 2.0]]), {}, ValueError,
+     "must each sum to 1.*the row at index 0 sums to 1.1"),
+    (cross_entropy, ([0, 2, 1], [1.0, 2.0, 3.0]), {}, ValueError,
+     r"but labels sums to 3; integer labels shaped like logits are read as one-hot rows"),
     (cross_entropy, ([[1.5, -0.5]], [[1.0, 2.0]]), {}, ValueError, "probabilities >= 0, got -0.5"),
     (cross_entropy, ([0], [[1.0, 2.0]]), {"reduction": "avg"}, ValueError, "reduction must be one of"),
     (cross_entropy, ([0], [[np.nan, 2.0]]), {}, ValueError, "logits contains NaN"),
@@ -675,7 +689,8 @@ BAD_INPUTS = [
     (one_hot, ([0, 1], 2.0), {}, TypeError, "num_classes must be an integer"),
     (one_hot, ([], 2), {}, ValueError, "labels must not be empty"),
     # probabilities
-    (entropy, ([0.5, 0.6],), {}, ValueError, "p must sum to 1"),
+    (entropy, ([0.5, 0.6],), {}, ValueError, "p must sum to 1 along axis 0, but p sums to 1.1"),
+    (entropy, ([[0.5, 0.5], [0.5, 0.6]],), {}, ValueError, "the row at index 1 sums to 1.1"),
     (entropy, ([2.0, -1.0],), {}, ValueError, r"p must be probabilities in \[0, 1\]"),
     (entropy, ([0.5, 0.5],), {"base": 1}, ValueError, "base must not be 1"),
     (top_k, ([0.1, 0.9], 3), {}, ValueError, "k must be between 1 and 2"),
