@@ -11,6 +11,7 @@ notebook can tabulate or plot without knowing how they were taken.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
 import tracemalloc
@@ -33,6 +34,7 @@ __all__ = [
     "measure",
     "measure_softmax_variants",
     "measure_attention_variants",
+    "single_threaded_blas",
 ]
 
 MB = 1024 * 1024
@@ -328,6 +330,23 @@ def measure(fn: Callable, *args, method: str, size: int, repeats: int = 5) -> Me
                        input_bytes=int(sum(np.asarray(a).nbytes for a in args)))
 
 
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit NumPy's BLAS to one thread inside the block (a no-op without ``threadpoolctl``).
+
+    On a shared machine with few cores, a multi-threaded matrix product waits for cores that other
+    processes hold, and its time jumps by factors of ten between runs. One thread is slower but
+    steady, and the comparison between methods stays fair. ``threadpoolctl`` comes with scikit-learn.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn, a dependency of the lab, installs it
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def _validate_shapes(shapes, name: str) -> list[tuple[int, int]]:
     try:
         shapes = [tuple(s) for s in shapes]
@@ -350,6 +369,7 @@ def measure_softmax_variants(
     seed: int = 0,
     chunk_rows: int = 256,
     block: int = 128,
+    single_thread: bool = True,
 ) -> ScalingResult:
     """Time and peak memory of each softmax variant on float64 logits of each shape.
 
@@ -365,6 +385,8 @@ def measure_softmax_variants(
         Seed for the logits (standard normal times 3).
     chunk_rows, block : int
         Passed to :func:`softmax_variants`.
+    single_thread : bool, default True
+        Measure with NumPy's BLAS limited to one thread (see :func:`single_threaded_blas`).
 
     Returns
     -------
@@ -392,12 +414,13 @@ def measure_softmax_variants(
         raise ValueError(f"unknown methods {unknown}; choose from {list(variants)}")
     rng = np.random.default_rng(seed)
     result = ScalingResult(size_label="logits")
-    for rows, cols in shapes:
-        logits = 3.0 * rng.standard_normal((rows, cols))
-        for method in methods:
-            result.measurements.append(
-                measure(variants[method], logits, method=method, size=rows * cols, repeats=repeats))
-        del logits
+    with single_threaded_blas() if single_thread else contextlib.nullcontext():
+        for rows, cols in shapes:
+            logits = 3.0 * rng.standard_normal((rows, cols))
+            for method in methods:
+                result.measurements.append(measure(variants[method], logits, method=method,
+                                                   size=rows * cols, repeats=repeats))
+            del logits
     return result
 
 
@@ -407,6 +430,7 @@ def measure_attention_variants(
     block: int = 128,
     repeats: int = 3,
     seed: int = 0,
+    single_thread: bool = True,
 ) -> ScalingResult:
     """Time and peak memory of full vs blockwise (online-softmax) self-attention.
 
@@ -426,6 +450,8 @@ def measure_attention_variants(
         Timed runs per method and length.
     seed : int, default 0
         Seed for the random queries, keys and values.
+    single_thread : bool, default True
+        Measure with NumPy's BLAS limited to one thread (see :func:`single_threaded_blas`).
 
     Returns
     -------
@@ -455,8 +481,10 @@ def measure_attention_variants(
         "blockwise": lambda q, k, v: blockwise_attention(q, k, v, block=block),
     }
     result = ScalingResult(size_label="sequence length")
-    for n in lengths:
-        q, k, v = (rng.standard_normal((n, d_k)) for _ in range(3))
-        for method, fn in variants.items():
-            result.measurements.append(measure(fn, q, k, v, method=method, size=n, repeats=repeats))
+    with single_threaded_blas() if single_thread else contextlib.nullcontext():
+        for n in lengths:
+            q, k, v = (rng.standard_normal((n, d_k)) for _ in range(3))
+            for method, fn in variants.items():
+                result.measurements.append(measure(fn, q, k, v, method=method, size=n,
+                                                   repeats=repeats))
     return result

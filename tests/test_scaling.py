@@ -214,3 +214,17 @@ def test_measure_attention_variants_rejects_bad_input():
         measure_attention_variants(lengths=[0])
     with pytest.raises(TypeError, match="d_k"):
         measure_attention_variants(lengths=[4], d_k=2.0)
+
+
+def test_single_threaded_blas_limits_and_restores_blas_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpoolctl.threadpool_info()
+                if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    assert before, "NumPy should report a BLAS thread pool"
+    with scaling.single_threaded_blas():
+        assert set(blas_threads()) == {1}
+    assert blas_threads() == before
