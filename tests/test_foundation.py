@@ -214,7 +214,10 @@ def test_notebook_has_goals_navigation_summary_and_exercises(path):
     markdown = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
     first = "".join(notebook["cells"][0]["source"])
     assert first.lstrip().startswith("# "), f"{path.name} does not open with a title"
-    assert re.search(r"learning goals|you will learn|by the end", markdown, re.I), f"{path.name}: no learning goals"
+    heading = re.search(r"learning goals|you will learn|by the end|after this notebook", first, re.I)
+    assert heading, f"{path.name}: the first cell does not state learning goals"
+    goals = re.findall(r"^\s*(?:\d+\.|[-*]) ", first[heading.end():], re.M)
+    assert 3 <= len(goals) <= 6, f"{path.name}: 3-5 learning goals expected, found {len(goals)}"
     assert re.search(r"^#+ .*summary", markdown, re.I | re.M), f"{path.name}: no Summary section"
     assert re.search(r"^#+ .*exercises?", markdown, re.I | re.M), f"{path.name}: no Exercises section"
     linked = re.findall(r"\]\((\d\d_[A-Za-z0-9_]+\.ipynb)\)", markdown)
