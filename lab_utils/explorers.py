@@ -221,7 +221,11 @@ def _make_canvas(figure: Figure, use_ipympl: bool):
     from ipympl.backend_nbagg import FigureManager
 
     canvas = _explorer_canvas_class()(figure)
-    manager = FigureManager(canvas, 1)
+    with warnings.catch_warnings():
+        # ipympl 0.10's Toolbar passes the canvas on to traitlets, which warns; nothing to act on.
+        warnings.filterwarnings("ignore", category=DeprecationWarning,
+                                message=r"Passing unrecognized arguments to super\(Toolbar\)")
+        manager = FigureManager(canvas, 1)
     # Matplotlib's default key bindings ('q' closes, 'l' toggles log scale, ...) make no sense
     # here; the explorer is driven by its widgets.
     for cid in (manager.key_press_handler_id, manager.button_press_handler_id,
@@ -348,6 +352,10 @@ class Explorer:
             self.axes = list(axes)
             animated = self._build(self.axes)
         self._blitter = _Blitter(self.canvas, animated)
+        # Lay the figure out once, then freeze it: a layout re-run on a later full draw could
+        # shift the axes by a pixel and leave the saved background out of step with the screen.
+        self.figure.get_layout_engine().execute(self.figure)
+        self.figure.set_layout_engine("none")
         if self._ipympl:
             self.canvas.blitter = self._blitter
             self._view = self.canvas
@@ -428,10 +436,11 @@ class Explorer:
         if self._ipympl:
             # What ipympl itself stores, so an embedded widget state shows the figure too.
             self.canvas._data_url = f"data:image/png;base64,{png}"
-        view = (self.widget._repr_mimebundle_() or {}).get(
-            "application/vnd.jupyter.widget-view+json")
-        if view is not None and not self._closed:
-            bundle["application/vnd.jupyter.widget-view+json"] = view
+        if not self._closed:  # a closed widget has no view to show
+            view = (self.widget._repr_mimebundle_() or {}).get(
+                "application/vnd.jupyter.widget-view+json")
+            if view is not None:
+                bundle["application/vnd.jupyter.widget-view+json"] = view
         if include:
             bundle = {k: v for k, v in bundle.items() if k in include}
         if exclude:
@@ -597,7 +606,10 @@ def check_student_softmax(fn: Callable, logits: np.ndarray, reference: np.ndarra
         return done("returned None",
                     f"{name} returned None: is the `return` statement missing?{warned_text}")
     try:
-        values = np.asarray(output, dtype=float)
+        values = np.asarray(output)
+        if values.dtype.kind not in "iuf":  # NumPy would even turn "0.25" into a number
+            raise TypeError
+        values = values.astype(float)
     except (TypeError, ValueError):
         return done(f"returned a {type(output).__name__}",
                     f"{name} returned a {type(output).__name__}, not an array of numbers."
