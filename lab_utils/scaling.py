@@ -370,8 +370,9 @@ def measure_softmax_variants(
     chunk_rows: int = 256,
     block: int = 128,
     single_thread: bool = True,
+    dtype: str | np.dtype = "float64",
 ) -> ScalingResult:
-    """Time and peak memory of each softmax variant on float64 logits of each shape.
+    """Time and peak memory of each softmax variant on logits of each shape.
 
     Parameters
     ----------
@@ -382,11 +383,13 @@ def measure_softmax_variants(
     repeats : int, default 5
         Timed runs per method and shape (the median is kept).
     seed : int, default 0
-        Seed for the logits (standard normal times 3).
+        Seed for the logits (standard normal times 3, drawn in float64 and then cast).
     chunk_rows, block : int
         Passed to :func:`softmax_variants`.
     single_thread : bool, default True
         Measure with NumPy's BLAS limited to one thread (see :func:`single_threaded_blas`).
+    dtype : str or numpy.dtype, default "float64"
+        Floating dtype of the logits (models usually compute in ``"float32"``).
 
     Returns
     -------
@@ -412,11 +415,17 @@ def measure_softmax_variants(
     unknown = [m for m in methods if m not in variants]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(variants)}")
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be a NumPy floating dtype, got {dtype!r}") from None
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"dtype must be a floating dtype such as 'float32', got {dtype}")
     rng = np.random.default_rng(seed)
     result = ScalingResult(size_label="logits")
     with single_threaded_blas() if single_thread else contextlib.nullcontext():
         for rows, cols in shapes:
-            logits = 3.0 * rng.standard_normal((rows, cols))
+            logits = (3.0 * rng.standard_normal((rows, cols))).astype(dtype, copy=False)
             for method in methods:
                 result.measurements.append(measure(variants[method], logits, method=method,
                                                    size=rows * cols, repeats=repeats))

@@ -187,6 +187,15 @@ def test_measure_softmax_variants_memory_is_what_each_method_must_allocate():
         assert ratio["chunked", size] < 1.05 and ratio["online", size] < 1.1
 
 
+def test_measure_softmax_variants_in_float32_halves_the_memory():
+    r64 = measure_softmax_variants(shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1)
+    r32 = measure_softmax_variants(shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1,
+                                   dtype="float32")
+    for m64, m32 in zip(r64.measurements, r32.measurements):
+        assert m32.input_bytes * 2 == m64.input_bytes
+        assert m32.peak_bytes == pytest.approx(m64.peak_bytes / 2, rel=0.05)
+
+
 def test_measure_softmax_variants_rejects_bad_input():
     with pytest.raises(ValueError, match="unknown methods"):
         measure_softmax_variants(shapes=[(2, 2)], methods=["fast"])
@@ -196,6 +205,10 @@ def test_measure_softmax_variants_rejects_bad_input():
         measure_softmax_variants(shapes=[])
     with pytest.raises(ValueError, match="shapes"):
         measure_softmax_variants(shapes=[(0, 3)])
+    with pytest.raises(TypeError, match="floating"):
+        measure_softmax_variants(shapes=[(2, 2)], dtype="int32")
+    with pytest.raises(TypeError, match="dtype"):
+        measure_softmax_variants(shapes=[(2, 2)], dtype="bogus")
 
 
 def test_blockwise_attention_memory_grows_linearly_full_quadratically():
