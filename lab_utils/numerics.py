@@ -1,4 +1,4 @@
-"""The softmax family in plain NumPy: stable, exact to a few ulp, with errors a student can act on.
+"""The softmax family in plain NumPy: stable, accurate to a few ulp, with errors a student can act on.
 
 Every function here is pure (no plotting, no widgets, no TensorFlow) and checks its inputs first.
 Conventions used throughout:
@@ -12,8 +12,9 @@ Conventions used throughout:
 * A ``mask`` is True where an entry takes part ("keep") and False where it is masked out.
 * Booleans are not accepted as logits (a mask passed in the wrong place is the usual cause), nor
   complex numbers, strings or objects; every check raises an error that names the argument.
-* Nothing here warns: where NumPy would (an overflow towards -inf whose exp is 0 anyway), the
-  warning is silenced at that one line, with the reason next to it.
+* Nothing here warns. Where NumPy would, about a value that is provably right (an overflow to
+  -inf whose exp is 0 either way) or never returned (a row about to be rejected), the warning is
+  silenced at that one place, with the reason next to it.
 """
 
 from __future__ import annotations
