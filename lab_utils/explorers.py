@@ -70,6 +70,7 @@ __all__ = [
     "temperature_explorer",
     "cross_entropy_explorer",
     "overflow_explorer",
+    "check_student_softmax",
     "MIN_CLASSES",
     "MAX_CLASSES",
     "LOGIT_LIMIT",
