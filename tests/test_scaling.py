@@ -26,9 +26,6 @@ from lab_utils.scaling import (
     time_call,
 )
 
-MB = 1024 * 1024
-
-
 # ---------------------------------------------------------------- chunked softmax
 @settings(max_examples=50, deadline=None)
 @given(rows=st.integers(1, 30), cols=st.integers(1, 12), chunk=st.integers(1, 40),
@@ -102,6 +99,19 @@ def test_peak_memory_counts_numpy_allocations():
     assert peak_memory(lambda a: a.shape, z) < 10_000
 
 
+def test_peak_memory_keeps_the_smallest_of_several_runs():
+    calls = []
+
+    def grows_then_shrinks(a):
+        calls.append(1)
+        return np.ones(len(calls) % 2 * 100_000 + 1000)  # 808 kB on odd calls, 8 kB on even ones
+
+    assert peak_memory(grows_then_shrinks, None, runs=3) == pytest.approx(8000, abs=1000)
+    assert len(calls) == 3
+    with pytest.raises(ValueError, match="runs"):
+        peak_memory(np.exp, np.zeros(3), runs=0)
+
+
 def test_peak_memory_leaves_tracemalloc_as_it_found_it():
     assert not tracemalloc.is_tracing()
     peak_memory(np.exp, np.zeros(10))
@@ -161,6 +171,7 @@ def test_scaling_result_series_and_growth():
     assert result.growth("square", "peak_bytes") == pytest.approx(2.0)
     assert result.growth("linear", "seconds") == pytest.approx(1.0)
     assert result.measurements[1].peak_over_input == 2.0
+    assert result.measurements[1].peak_mb == 16 * 10 / 1e6
     assert len(result.to_rows()) == 6 and result.to_rows()[0]["method"] == "square"
     with pytest.raises(KeyError, match="cubic"):
         result.series("cubic", "seconds")
