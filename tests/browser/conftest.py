@@ -1,0 +1,81 @@
+"""Fixtures for the browser tests: a headless Chromium driven by Playwright, and private JupyterLabs.
+
+Chromium is Playwright's own build if one is installed, else the system one (Debian's ``chromium``).
+Without any, the tests skip on a laptop but fail under ``CI=true``: CI installs Chromium, so a missing
+browser there is a broken pipeline, not a reason to pass.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from browser_support import (  # noqa: E402
+    ARTIFACTS,
+    NO_CHROMIUM_HINT,
+    NOTEBOOKS,
+    find_chromium,
+    jupyterlab_server,
+    launch_chromium,
+)
+
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def _unavailable(reason: str):
+    if _in_ci():
+        pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright for Python is not installed (it is in requirements-test.txt)")
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture(scope="module")
+def browser(playwright):
+    executable = find_chromium(playwright)
+    if executable is None:
+        _unavailable(NO_CHROMIUM_HINT)
+    browser = launch_chromium(playwright, executable)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A new page in its own browser context (fresh storage), closed after the test."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def notebooks_lab(browser, tmp_path_factory):
+    """JupyterLab serving a temporary copy of ``notebooks/`` (started only once a browser is there)."""
+    with jupyterlab_server(NOTEBOOKS, tmp_path_factory.mktemp("lab-notebooks")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    """Where screenshots go (``test-artifacts/browser``, ignored by git, kept by CI)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

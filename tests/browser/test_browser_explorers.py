@@ -1,0 +1,225 @@
+"""The four explorers answer the keyboard and the mouse in JupyterLab, in a real Chromium.
+
+A temporary notebook displays each explorer once (the course notebooks are checked as a whole in
+test_browser_notebooks.py; here each control is worked on its own). For one slider of every explorer
+the tests press the arrow keys on the focused handle, then drag the handle with the mouse; after each
+they wait for the figure's pixels to change and for the printed readout to show the slider's new
+value, and check every printed number against SciPy. The cross-entropy target and the overflow dtype
+are changed the way a student would: the dropdown and the toggle buttons.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+from browser_support import ExplorerView, NotebookPage, jupyterlab_server, write_notebook
+from scipy import special
+
+pytestmark = pytest.mark.browser
+
+EXPLORER_CELLS = [
+    "%matplotlib widget\nimport lab_utils",
+    "lab_utils.softmax_explorer()",
+    "lab_utils.temperature_explorer()",
+    "lab_utils.cross_entropy_explorer()",
+    "lab_utils.overflow_explorer()",
+]
+OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLOW_LOGITS, restated
+
+
+# ------------------------------------------------------------------------------------------ fixtures
+
+
+@pytest.fixture(scope="module")
+def explorers_page(browser, tmp_path_factory, artifacts_dir):
+    """One page with the explorers notebook run in JupyterLab; shared by this module's tests."""
+    folder = tmp_path_factory.mktemp("explorer-notebook")
+    write_notebook(folder / "explorers.ipynb", EXPLORER_CELLS)
+    with jupyterlab_server(folder, tmp_path_factory.mktemp("lab-explorers")) as server:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(30_000)
+        page = context.new_page()
+        lab = NotebookPage(page, server).open("explorers.ipynb", timeout_s=90)
+        lab.hide_left_sidebar()
+        lab.clear_and_run_all(timeout_s=180)
+        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1}, timeout_s=60)
+        errors = [o for s in lab.cell_states() for o in s["outputs"] if o["output_type"] == "error"]
+        assert not errors, f"the explorers notebook failed: {errors}"
+        assert [c["painted"] for c in counts[1:]] == [1, 1, 1, 1], f"explorer canvases not painted: {counts}"
+        yield page
+        try:
+            lab.screenshot_whole_notebook(artifacts_dir / "explorers-after-interaction.png")
+        finally:
+            context.close()
+
+
+# ------------------------------------------------------------------------------- reading the readout
+
+
+def _number_text(text: str) -> str:
+    return r"(-?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|inf|NaN))"
+
+
+def number(text: str, label: str) -> float:
+    """The number printed right after ``label = `` in the readout."""
+    match = re.search(re.escape(label) + r"\s*=\s*" + _number_text(text), text)
+    assert match, f"no '{label} = <number>' in the readout:\n{text}"
+    return float(match.group(1))
+
+
+def vector(text: str, label: str) -> np.ndarray:
+    """The bracketed vector printed right after ``label = `` in the readout."""
+    match = re.search(re.escape(label) + r"\s*=\s*\[([^\]]*)\]", text)
+    assert match, f"no '{label} = [...]' in the readout:\n{text}"
+    return np.array([float(v) for v in match.group(1).split(",")])
+
+
+def slider_value(explorer: ExplorerView, name: str) -> float:
+    return float(explorer.slider_text(name))
+
+
+# ------------------------------------------------------------------- what the readout must say (SciPy)
+
+
+def check_softmax_readout(text: str) -> None:
+    z, p = vector(text, "z"), vector(text, "p")
+    np.testing.assert_allclose(p, special.softmax(z), atol=6e-5, err_msg=text)
+    assert number(text, "sum(p)") == pytest.approx(1.0, abs=1e-4), text
+
+
+def check_temperature_readout(text: str) -> None:
+    z, temperature, p = vector(text, "z"), number(text, "T"), vector(text, "p")
+    # T is printed to 4 significant digits: allow for that in p and H.
+    np.testing.assert_allclose(p, special.softmax(z / temperature), atol=2e-3, err_msg=text)
+    entropy = float(special.entr(special.softmax(z / temperature)).sum())
+    assert number(text, "H") == pytest.approx(entropy, abs=2e-3), text
+    assert number(text, "max log 4") == pytest.approx(math.log(4), abs=1e-4), text
+
+
+def check_cross_entropy_readout(text: str) -> None:
+    z, p, grad = vector(text, "z"), vector(text, "p"), vector(text, "grad = p - onehot(y)")
+    target = int(number(text, "y"))
+    np.testing.assert_allclose(p, special.softmax(z), atol=6e-5, err_msg=text)
+    loss = float(special.logsumexp(z) - z[target])
+    assert number(text, f"loss = -log p[{target}]") == pytest.approx(loss, abs=6e-5), text
+    np.testing.assert_allclose(grad, special.softmax(z) - np.eye(z.size)[target], atol=6e-5, err_msg=text)
+
+
+def check_overflow_readout(text: str) -> None:
+    dtype = np.dtype(re.search(r"dtype = (float\d+)", text).group(1))
+    scale = number(text, "scale s")
+    z = vector(text, f"z = s * [{', '.join(repr(float(v)) for v in OVERFLOW_LOGITS)}]")
+    naive, stable = vector(text, "naive"), vector(text, "stable")
+    threshold = math.log(float(np.finfo(dtype).max))
+    assert number(text, "exp overflows past z") == pytest.approx(threshold, abs=1e-4), text
+    # z is scale * logits in the chosen dtype (the scale is printed to 4 significant digits).
+    np.testing.assert_allclose(z, scale * OVERFLOW_LOGITS, rtol=2e-3, atol=1e-2, err_msg=text)
+    tolerance = 2e-3 if dtype == np.float16 else 6e-5
+    np.testing.assert_allclose(stable, special.softmax(z), atol=tolerance, err_msg=text)
+    if z.max() > threshold + 0.01:
+        # exp(z) is inf where z passes the threshold: inf / inf = NaN there, finite / inf = 0 elsewhere.
+        overflowed = z > threshold
+        assert np.all(np.isnan(naive[overflowed])), text
+        np.testing.assert_array_equal(naive[~overflowed], 0.0, err_msg=text)
+    elif z.max() < threshold - 0.01:
+        np.testing.assert_allclose(naive, special.softmax(z), atol=tolerance, err_msg=text)
+
+
+CHECKS = {
+    "softmax-explorer": check_softmax_readout,
+    "temperature-explorer": check_temperature_readout,
+    "cross-entropy-explorer": check_cross_entropy_readout,
+    "overflow-explorer": check_overflow_readout,
+}
+
+# The slider each test moves, and how the readout prints that slider's value.
+SLIDERS = {
+    "softmax-explorer": ("z0", lambda text: vector(text, "z")[0]),
+    "temperature-explorer": ("T", lambda text: number(text, "T")),
+    "cross-entropy-explorer": ("z1", lambda text: vector(text, "z")[1]),
+    "overflow-explorer": ("scale", lambda text: number(text, "scale s")),
+}
+
+
+def readout_follows(explorer: ExplorerView, slider: str, printed_value) -> str:
+    """Wait until the readout prints the slider's current value; return the readout."""
+    target = slider_value(explorer, slider)
+
+    def shows_target(text: str) -> bool:
+        try:
+            return math.isclose(printed_value(text), target, rel_tol=6e-3, abs_tol=6e-3)
+        except AssertionError:
+            return False
+
+    return explorer.wait_for_readout(shows_target, f"{slider} = {target}")
+
+
+# ------------------------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("kind", list(SLIDERS))
+def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
+    explorer = ExplorerView(explorers_page, kind)
+    slider, printed_value = SLIDERS[kind]
+    CHECKS[kind](explorer.readout())
+    before_pixels, before_value = explorer.pixels(), slider_value(explorer, slider)
+
+    explorer.press_on_slider(slider, "ArrowRight", times=5)
+
+    explorer.wait_for_pixels_to_change(before_pixels)
+    text = readout_follows(explorer, slider, printed_value)
+    after_value = slider_value(explorer, slider)
+    if kind in ("temperature-explorer", "overflow-explorer"):
+        # Log sliders: 5 steps of 0.01 in log10 multiply the value by 10 ** 0.05.
+        assert after_value == pytest.approx(before_value * 10**0.05, rel=1e-2), (before_value, after_value)
+    else:
+        assert after_value == pytest.approx(before_value + 5 * 0.1, abs=1e-9), (before_value, after_value)
+    CHECKS[kind](text)
+
+
+@pytest.mark.parametrize("kind", list(SLIDERS))
+def test_mouse_drag_moves_slider_and_figure_follows(explorers_page, kind):
+    explorer = ExplorerView(explorers_page, kind)
+    slider, printed_value = SLIDERS[kind]
+    before_pixels, before_value = explorer.pixels(), slider_value(explorer, slider)
+
+    explorer.drag_handle(slider, dx=40)
+
+    explorer.wait_for_pixels_to_change(before_pixels)
+    text = readout_follows(explorer, slider, printed_value)
+    assert slider_value(explorer, slider) > before_value, "dragging right did not increase the value"
+    CHECKS[kind](text)
+
+
+def test_cross_entropy_target_dropdown(explorers_page):
+    explorer = ExplorerView(explorers_page, "cross-entropy-explorer")
+    assert number(explorer.readout(), "y") == 0
+    for target in (2, 3, 0):
+        before = explorer.pixels()
+        explorer.control("target").locator("select").select_option(str(target))
+        explorer.wait_for_pixels_to_change(before)
+        text = explorer.wait_for_readout(lambda t: number(t, "y") == target, f"y = {target}")
+        CHECKS["cross-entropy-explorer"](text)
+
+
+def test_overflow_dtype_buttons(explorers_page):
+    explorer = ExplorerView(explorers_page, "overflow-explorer")
+    # Type s = 100 into the slider's own readout: z = [100, 80, 20, -100] passes log(max) of float16
+    # (11.09) and of float32 (88.72) but not of float64 (709.78).
+    before = explorer.pixels()
+    explorer.type_into_slider_readout("scale", "100")
+    explorer.wait_for_pixels_to_change(before)
+    explorer.wait_for_readout(lambda t: number(t, "scale s") == 100, "s = 100")
+    naive_broke = {}
+    for dtype in ("float64", "float16", "float32"):
+        before = explorer.pixels()
+        explorer.control("dtype").get_by_role("button", name=dtype, exact=True).click()
+        explorer.wait_for_pixels_to_change(before)
+        text = explorer.wait_for_readout(lambda t: f"dtype = {dtype}" in t, f"dtype = {dtype}")
+        CHECKS["overflow-explorer"](text)
+        naive_broke[dtype] = bool(np.isnan(vector(text, "naive")).any())
+        assert np.isfinite(vector(text, "stable")).all(), text
+    assert naive_broke == {"float64": False, "float16": True, "float32": True}

@@ -1,0 +1,132 @@
+"""Every notebook, run top to bottom in JupyterLab in headless Chromium, shows what a student should see.
+
+For each ``notebooks/*.ipynb`` (new notebooks are picked up automatically): open it, clear its saved
+outputs, Run All from the Run menu and wait until the kernel is idle with every code cell executed.
+Then no cell may show an error, a traceback or stderr (in its own output or inside a widget), no
+widget may have fallen back to its bare text repr (``Canvas(toolbar=...)``), every explorer the
+notebook displays must be a painted ipympl canvas, and every other figure canvas must be painted too.
+A screenshot of the whole notebook goes to ``test-artifacts/browser/<notebook>.png`` either way.
+
+A deliberately broken notebook checks that each of these checks does catch what it is meant to.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from browser_support import NOTEBOOKS, NotebookPage, explorer_calls, notebook_cells, write_notebook
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+def _first_line(source: str) -> str:
+    lines = [line for line in source.splitlines() if line.strip()]
+    return (lines[0][:70] + ("..." if len(lines[0]) > 70 else "")) if lines else "(empty)"
+
+
+def run_in_jupyterlab(
+    page, server, notebook: Path, screenshot: Path, canvas_timeout_s: float = 60.0
+) -> dict[str, list[str]]:
+    """Run ``notebook`` (a file in the server's root) with Run All; return what went wrong, by check.
+
+    Canvases are waited for up to ``canvas_timeout_s`` after the run (the whole wait only when one
+    is missing)."""
+    cells = notebook_cells(notebook)
+    # Cell index -> how many explorers that cell displays.
+    explorers = {i: len(explorer_calls(c["source"])) for i, c in enumerate(cells) if c["cell_type"] == "code"}
+    explorers = {i: n for i, n in explorers.items() if n}
+
+    lab = NotebookPage(page, server)
+    try:
+        lab.open(notebook.name, timeout_s=90)
+        lab.hide_left_sidebar()
+        lab.seconds = lab.clear_and_run_all(timeout_s=300)
+        canvases = lab.wait_for_painted_canvases(explorers, timeout_s=canvas_timeout_s)
+        states = lab.cell_states()
+        problems = lab.visible_problems()
+        lab.dismiss_notifications()
+    finally:
+        try:
+            lab.screenshot_whole_notebook(screenshot)
+        finally:
+            server.shutdown_kernels()
+
+    found = {"cells": [], "outputs": [], "page": [], "explorers": [], "blank": [], "seconds": [lab.seconds]}
+    if len(states) != len(cells):
+        found["cells"].append(f"JupyterLab shows {len(states)} cells, the file has {len(cells)}")
+    for i, state in enumerate(states):
+        if state["type"] != "code":
+            continue
+        where = f"cell {i} `{_first_line(state['source'])}`"
+        for output in state["outputs"]:
+            if output["output_type"] == "error":
+                found["outputs"].append(f"{where} raised {output['ename']}: {output['evalue']}")
+            elif output["output_type"] == "stream" and output["name"] == "stderr":
+                found["outputs"].append(f"{where} wrote to stderr: {output['text'][:300]!r}")
+        if state["source"].strip() and state["count"] is None:
+            found["outputs"].append(f"{where} never ran")
+    found["page"] = [f"cell {p['cell']}: {p['kind']}: {p['text']!r}" for p in problems]
+    found["explorers"] = [
+        f"cell {i} `{_first_line(cells[i]['source'])}` displays {n} explorer(s) but shows "
+        f"{canvases[i]['painted']} painted figure canvas(es) ({canvases[i]['canvases']} in all)"
+        for i, n in explorers.items()
+        if canvases[i]["painted"] < n
+    ]
+    found["blank"] = [
+        f"cell {i} `{_first_line(cells[i]['source'])}`: {c['canvases'] - c['painted']} of {c['canvases']} blank"
+        for i, c in enumerate(canvases)
+        if c["painted"] < c["canvases"]
+    ]
+    return found
+
+
+def test_there_are_notebooks_to_run():
+    assert NOTEBOOK_PATHS, f"no notebooks in {NOTEBOOKS}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOK_PATHS, ids=[p.stem for p in NOTEBOOK_PATHS])
+def test_notebook_runs_clean_in_jupyterlab(notebook, page, notebooks_lab, artifacts_dir):
+    found = run_in_jupyterlab(page, notebooks_lab, notebook, artifacts_dir / f"{notebook.stem}.png")
+    # Kept beside the screenshot for whoever looks at CI's artifacts; never asserted (shared machines).
+    (artifacts_dir / f"{notebook.stem}.json").write_text(
+        json.dumps({"notebook": notebook.name, "run_all_seconds": round(found.pop("seconds")[0], 1), **found}, indent=1)
+    )
+    messages = {
+        "cells": "cells",
+        "outputs": "errors or stderr after Run All",
+        "page": "problems shown in the page",
+        "explorers": "explorers not rendered",
+        "blank": "figure canvases that stayed blank",
+    }
+    report = [f"{messages[key]}:\n  " + "\n  ".join(items) for key, items in found.items() if items]
+    assert not report, f"{notebook.name} in JupyterLab (screenshot test-artifacts/browser/{notebook.stem}.png):\n" + "\n".join(report)
+
+
+BROKEN_CELLS = [
+    "%matplotlib widget\nimport sys\nimport lab_utils\nfrom IPython.display import display",
+    "lab_utils.softmax_explorer()",
+    "print('a warning a student should not see', file=sys.stderr)",
+    "display({'text/plain': 'Canvas(toolbar=Toolbar(toolitems=[...]))'}, raw=True)",
+    "hidden = lab_utils.temperature_explorer()  # made but never displayed",
+    "1 / 0",
+]
+
+
+def test_checks_catch_a_broken_notebook(page, notebooks_lab, artifacts_dir):
+    """Each check fires on the fault it exists for (so a clean pass above means something)."""
+    path = write_notebook(notebooks_lab.root_dir / "zz_broken_on_purpose.ipynb", BROKEN_CELLS)
+    # One explorer is missing on purpose, so the wait for canvases runs to its end: keep it short.
+    found = run_in_jupyterlab(page, notebooks_lab, path, artifacts_dir / "zz_broken_on_purpose.png", canvas_timeout_s=15)
+    text = {key: "\n".join(items) for key, items in found.items() if key != "seconds"}
+    assert "cell 5 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
+    assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], text
+    assert "cell 2: stderr or traceback" in text["page"], text
+    assert "cell 5: stderr or traceback" in text["page"], text
+    assert "cell 3: bare widget repr" in text["page"], text
+    assert text["explorers"].startswith("cell 4 `hidden = lab_utils.temperature_explorer()"), text
+    assert "cell 1" not in text["explorers"], text  # the displayed explorer did render
+    assert text["cells"] == "" and text["blank"] == "", text
