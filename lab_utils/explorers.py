@@ -455,7 +455,6 @@ class Explorer:
         if self._closed:
             return
         self._closed = True
-        self._blitter.disconnect()
         for control in self.controls.values():
             control.unobserve(self._on_change, names="value")
         for widget in [*self.controls.values(), self.readout, self.message, self._view,

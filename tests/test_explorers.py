@@ -568,7 +568,16 @@ def test_close_disconnects(backend):
     explorer.close()  # twice is fine
     assert explorer.widget.comm is None
     bundle = explorer._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" not in bundle and "image/png" in bundle
+    assert "application/vnd.jupyter.widget-view+json" not in bundle
+    # The static picture is still complete (bars included).
+    png = np.asarray(Image.open(io.BytesIO(base64.b64decode(bundle["image/png"]))).convert("RGB"))
+    explorer.figure.set_size_inches(7.0, 3.0)  # forces a full draw on the next render
+    np.testing.assert_array_equal(png[..., :3].shape[:2], (320, 720))
+    resized = np.asarray(Image.open(io.BytesIO(explorer.png())).convert("RGB"))
+    bars = explorer._p_bars.bars[0]
+    x0, y0, x1, y1 = bars.get_window_extent().extents
+    row, col = int(resized.shape[0] - (y0 + y1) / 2), int((x0 + x1) / 2)
+    np.testing.assert_allclose(resized[row, col] / 255, matplotlib_rgb(style.ROLE["probs"]), atol=0.01)
 
 
 def test_no_figure_pile_up(backend):
