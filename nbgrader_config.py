@@ -33,3 +33,9 @@ c.Execute.timeout = 600
 
 # Keep checkpoints and caches out of released and collected assignments.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".DS_Store"]
+
+# `nbgrader zip_collect <assignment>`: files downloaded from an LMS, placed (zipped or not) in
+# course/downloaded/<assignment>/archive/. This pattern reads Canvas-style names such as
+# "alice_1234_5678_01_softmax_basics.ipynb" or "bob_late_1235_5679_01_softmax_basics.ipynb"
+# (student id, optional "late", two numbers, the notebook's name); change it for your LMS.
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+)"

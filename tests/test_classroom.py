@@ -289,3 +289,19 @@ def test_grades_export_to_csv(course):
         if key not in expected:
             assert value[0] == 0.0, key
     assert {key: got[key] for key in expected} == expected
+
+
+def test_zip_collect_files_downloaded_from_an_lms(tmp_path):
+    # Canvas-style download names, as nbgrader_config.py's FileNameCollectorPlugin pattern reads them.
+    import zipfile
+
+    archive = tmp_path / "downloaded" / "01_softmax_basics" / "archive"
+    archive.mkdir(parents=True)
+    notebook = nbformat.v4.new_notebook()
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as bundle:
+        bundle.writestr("alice_1234_5678_01_softmax_basics.ipynb", nbformat.writes(notebook))
+        bundle.writestr("bob_late_1235_5679_01_softmax_basics.ipynb", nbformat.writes(notebook))
+    _run_nbgrader(["zip_collect", "01_softmax_basics"], tmp_path)
+    collected = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "submitted").rglob("*.ipynb"))
+    assert collected == ["submitted/alice/01_softmax_basics/01_softmax_basics.ipynb",
+                         "submitted/bob/01_softmax_basics/01_softmax_basics.ipynb"]
