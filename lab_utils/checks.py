@@ -629,8 +629,23 @@ def grade(exercise: str, fn: Callable, part: str) -> None:
     AssertionError
         When any case of the part fails, or fn is not written yet; the message says which input,
         what came back, what was expected, and a hint.
-    ValueError, TypeError
-        When exercise or part is unknown, or fn is not callable (a broken autograder cell).
+    ValueError
+        When exercise or part is unknown (a broken autograder cell).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> def naive(z):
+    ...     return np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)
+    >>> grade("my_softmax", naive, "values")  # passes: returns None
+    >>> grade("my_softmax", naive, "extreme")
+    Traceback (most recent call last):
+    AssertionError: my_softmax: part 'extreme' (2 points) fails
+      input:    z = [1000., 1000., 1000.]
+      returned: [nan, nan, nan]
+      expected: [0.3333, 0.3333, 0.3333]
+      hint:     exp overflowed (or 0/0 happened): subtract the largest logit of each row
+                before exp; softmax(z - max(z)) equals softmax(z) exactly.
     """
     spec = _exercise(exercise)
     chosen = spec.part(part)
@@ -696,6 +711,13 @@ def check_my_softmax(fn: Callable) -> None:
 
     Prints a verdict per graded part and, for each failing part, the input, what came back against
     what was expected, and a hint. Never raises.
+
+    Examples
+    --------
+    >>> def my_softmax(z):
+    ...     raise NotImplementedError()
+    >>> check_my_softmax(my_softmax)
+    my_softmax: 0/4 points. my_softmax is not written yet: replace `raise NotImplementedError()` in my_softmax(z) with your code.
     """
     _check("my_softmax", fn)
 

@@ -493,3 +493,10 @@ def test_missing_from_logits_verdict_names_the_loss_and_the_accuracy():
 def test_trains_part_is_deterministic():
     first = outcome_of_grade("build_preferred_model", model_without_from_logits, "trains")
     assert outcome_of_grade("build_preferred_model", model_without_from_logits, "trains") == first
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    results = doctest.testmod(checks, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert results.attempted >= 4 and results.failed == 0
