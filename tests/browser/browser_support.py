@@ -45,8 +45,12 @@ NO_CHROMIUM_HINT = (
 )
 
 # Cells that display an explorer call one of these (see lab_utils/explorers.py).
-EXPLORER_NAMES = ("softmax_explorer", "temperature_explorer", "cross_entropy_explorer", "overflow_explorer")
-_EXPLORER_CALL = re.compile(r"(?<![\w.])(?:lab_utils\.)?(?:explorers\.)?(" + "|".join(EXPLORER_NAMES) + r")\s*\(")
+EXPLORER_NAMES = (
+    "softmax_explorer", "temperature_explorer", "cross_entropy_explorer", "overflow_explorer",
+)
+_EXPLORER_CALL = re.compile(
+    r"(?<![\w.])(?:lab_utils\.)?(?:explorers\.)?(" + "|".join(EXPLORER_NAMES) + r")\s*\("
+)
 
 # The ipympl figure: the first canvas holds the picture, the second (z-index 1) the rubber band.
 FIGURE_CANVAS = ".jupyter-matplotlib-canvas-div > canvas:first-of-type"
@@ -94,7 +98,8 @@ def notebook_cells(path: Path) -> list[dict]:
     cells = []
     for cell in notebook["cells"]:
         source = cell.get("source", "")
-        cells.append({"cell_type": cell["cell_type"], "source": "".join(source) if isinstance(source, list) else source})
+        source = "".join(source) if isinstance(source, list) else source
+        cells.append({"cell_type": cell["cell_type"], "source": source})
     return cells
 
 
@@ -102,11 +107,14 @@ def write_notebook(path: Path, code_cells: list[str]) -> Path:
     """Write a minimal python3 notebook with the given code cells (no outputs)."""
     notebook = {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {}, "outputs": [], "source": src}
-            for i, src in enumerate(code_cells)
+            {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {},
+             "outputs": [], "source": source}
+            for i, source in enumerate(code_cells)
         ],
         "metadata": {
-            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "kernelspec": {
+                "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3",
+            },
             "language_info": {"name": "python"},
         },
         "nbformat": 4,
@@ -176,7 +184,9 @@ def _write_user_settings(settings_dir: Path) -> None:
 
 
 @contextmanager
-def jupyterlab_server(notebooks: Path, work_dir: Path, startup_timeout_s: float = 120.0) -> Iterator[LabServer]:
+def jupyterlab_server(
+    notebooks: Path, work_dir: Path, startup_timeout_s: float = 120.0
+) -> Iterator[LabServer]:
     """Serve a copy of ``notebooks`` with a private JupyterLab on 127.0.0.1; stop it afterwards.
 
     The server gets its own config, runtime, data, settings and workspace folders under ``work_dir``
@@ -187,8 +197,10 @@ def jupyterlab_server(notebooks: Path, work_dir: Path, startup_timeout_s: float 
     root_dir = work_dir / "notebooks"
     if root_dir.exists():
         shutil.rmtree(root_dir)
-    shutil.copytree(notebooks, root_dir, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    dirs = {name: work_dir / name for name in ("config", "runtime", "data", "user-settings", "workspaces", "ipython")}
+    ignore = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+    shutil.copytree(notebooks, root_dir, ignore=ignore)
+    names = ("config", "runtime", "data", "user-settings", "workspaces", "ipython")
+    dirs = {name: work_dir / name for name in names}
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     _write_user_settings(dirs["user-settings"])
@@ -235,14 +247,17 @@ def jupyterlab_server(notebooks: Path, work_dir: Path, startup_timeout_s: float 
         deadline = time.monotonic() + startup_timeout_s
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}")
+                raise RuntimeError(
+                    f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}"
+                )
             try:
                 server.api("/api/status")
                 break
             except (urllib.error.URLError, ConnectionError, OSError):
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"JupyterLab did not answer /api/status within {startup_timeout_s:.0f} s:\n{server.log_tail()}"
+                        f"JupyterLab did not answer /api/status within {startup_timeout_s:.0f} s:\n"
+                        f"{server.log_tail()}"
                     ) from None
                 time.sleep(0.2)
         yield server
@@ -306,7 +321,8 @@ _RUN_FINISHED_JS = f"""() => {{
   const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
   if (!kernel || kernel.status !== 'idle') return null;
   const code = panel.content.widgets.filter(c => c.model.type === 'code');
-  const pending = code.filter(c => c.model.sharedModel.getSource().trim() && c.model.executionCount === null);
+  const pending = code.filter(c => c.model.sharedModel.getSource().trim()
+                                   && c.model.executionCount === null);
   const failed = code.some(c => c.model.outputs.toJSON().some(o => o.output_type === 'error'));
   return (pending.length === 0 || failed) ? {{pending: pending.length, failed}} : null;
 }}"""
@@ -314,8 +330,10 @@ _RUN_FINISHED_JS = f"""() => {{
 _RUN_PROGRESS_JS = f"""() => {{
   const panel = {_CURRENT};
   const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
-  const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim());
-  return {{kernel: kernel ? kernel.status + '/' + kernel.connectionStatus : 'none', prompts: prompts.join(' ')}};
+  const prompts = [...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+      .map(e => e.textContent.trim());
+  return {{kernel: kernel ? kernel.status + '/' + kernel.connectionStatus : 'none',
+           prompts: prompts.join(' ')}};
 }}"""
 
 # Everything a student would see as a failure, read from the page itself (so it includes errors
@@ -325,11 +343,13 @@ _VISIBLE_PROBLEMS_JS = """(bareRepr) => {
   const re = new RegExp(bareRepr);
   const cellIndex = el => [...root.querySelectorAll('.jp-Cell')].indexOf(el.closest('.jp-Cell'));
   const problems = [];
-  for (const el of root.querySelectorAll('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'))
+  const stderr = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]';
+  for (const el of root.querySelectorAll(stderr))
     problems.push({cell: cellIndex(el), kind: 'stderr or traceback', text: el.innerText.slice(0, 800)});
   for (const el of root.querySelectorAll('.jp-OutputArea-output'))
     if (/Error displaying widget|Failed to load model class|Loading widget\\.\\.\\./.test(el.innerText))
-      problems.push({cell: cellIndex(el), kind: 'widget not rendered', text: el.innerText.slice(0, 300)});
+      problems.push({cell: cellIndex(el), kind: 'widget not rendered',
+                     text: el.innerText.slice(0, 300)});
   for (const el of root.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/plain"]'))
     if (re.test(el.innerText))
       problems.push({cell: cellIndex(el), kind: 'bare widget repr', text: el.innerText.slice(0, 300)});
@@ -344,7 +364,8 @@ _CANVASES_PER_CELL_JS = """(selector) => {
     const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
     let differing = 0;
     for (let i = 0; i < data.length; i += 4)
-      if (data[i] !== data[0] || data[i + 1] !== data[1] || data[i + 2] !== data[2] || data[i + 3] !== data[3]) differing++;
+      if (data[i] !== data[0] || data[i + 1] !== data[1] || data[i + 2] !== data[2]
+          || data[i + 3] !== data[3]) differing++;
     return differing > 0.01 * canvas.width * canvas.height;
   };
   return [...root.querySelectorAll('.jp-Cell')].map(cell => {
@@ -364,10 +385,18 @@ class NotebookPage:
     def __init__(self, page, server: LabServer):
         self.page = page
         self.server = server
+        # Errors the page logs (a widget that fails to set up says so only there) and uncaught ones.
+        self.console_errors: list[str] = []
+        page.on("console", lambda message: self._on_console(message))
+        page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
+
+    def _on_console(self, message) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text[:500])
 
     # -- opening -----------------------------------------------------------------------------------
     def open(self, name: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> "NotebookPage":
-        """Open ``name`` (relative to the server's root) and wait until its kernel is connected and idle."""
+        """Open ``name`` (relative to the server's root); wait until its kernel is connected, idle."""
         self.name = name
         self.page.goto(self.server.url(f"/lab/tree/{name}"), timeout=timeout_s * 1000)
         deadline = time.monotonic() + timeout_s
@@ -376,11 +405,13 @@ class NotebookPage:
             if remaining <= 0:
                 raise LabError(f"{name}: the kernel did not become ready within {timeout_s:.0f} s")
             try:
-                state = self.page.wait_for_function(_KERNEL_READY_JS, timeout=remaining * 1000).json_value()
+                state = self.page.wait_for_function(_KERNEL_READY_JS, timeout=remaining * 1000)
+                state = state.json_value()
             except Exception as error:  # Playwright's TimeoutError
                 raise LabError(
                     f"{name}: the notebook did not open with a connected, idle kernel within "
-                    f"{timeout_s:.0f} s ({error.__class__.__name__}).\nServer log:\n{self.server.log_tail()}"
+                    f"{timeout_s:.0f} s ({error.__class__.__name__}).\n"
+                    f"Server log:\n{self.server.log_tail()}"
                 ) from None
             if state.get("ready"):
                 break
@@ -394,7 +425,7 @@ class NotebookPage:
             select = dialog.locator("select")
             if select.count():
                 # Pick the python3 kernel by its value (the kernelspec name) when it is offered.
-                values = select.first.locator("option").evaluate_all("options => options.map(o => o.value)")
+                values = select.first.locator("option").evaluate_all("os => os.map(o => o.value)")
                 for value in values:
                     if "python3" in value:
                         select.first.select_option(value)
@@ -447,7 +478,8 @@ class NotebookPage:
             progress = self.page.evaluate(_RUN_PROGRESS_JS)
             raise LabError(
                 f"{self.name}: Run All did not finish within {timeout_s:.0f} s; kernel "
-                f"{progress['kernel']}, prompts: {progress['prompts']}\nServer log:\n{self.server.log_tail()}"
+                f"{progress['kernel']}, prompts: {progress['prompts']}\n"
+                f"Server log:\n{self.server.log_tail()}"
             ) from None
         return time.monotonic() - start
 
@@ -460,14 +492,18 @@ class NotebookPage:
     def canvases_per_cell(self) -> list[dict]:
         return self.page.evaluate(_CANVASES_PER_CELL_JS, FIGURE_CANVAS)
 
-    def wait_for_painted_canvases(self, expected: dict[int, int], timeout_s: float = 60.0) -> list[dict]:
+    def wait_for_painted_canvases(
+        self, expected: dict[int, int], timeout_s: float = 60.0
+    ) -> list[dict]:
         """Wait until cell ``i`` shows at least ``expected[i]`` painted figure canvases and every
         figure canvas on the page is painted; return the per-cell counts (as they are at the deadline
         if that never happens, for the caller's assertion message)."""
         deadline = time.monotonic() + timeout_s
         while True:
             counts = self.canvases_per_cell()
-            explorers_done = all(i < len(counts) and counts[i]["painted"] >= n for i, n in expected.items())
+            explorers_done = all(
+                i < len(counts) and counts[i]["painted"] >= n for i, n in expected.items()
+            )
             all_painted = all(c["painted"] == c["canvases"] for c in counts)
             if (explorers_done and all_painted) or time.monotonic() > deadline:
                 return counts
@@ -543,7 +579,9 @@ class ExplorerView:
                 polling=50,
             )
         except Exception:
-            raise LabError(f"{self.kind}: the figure's pixels did not change within {timeout_s:.0f} s") from None
+            raise LabError(
+                f"{self.kind}: the figure's pixels did not change within {timeout_s:.0f} s"
+            ) from None
         return self.pixels()
 
     def wait_for_readout(self, predicate, what: str, timeout_s: float = 20.0) -> str:
@@ -554,7 +592,10 @@ class ExplorerView:
             if predicate(text):
                 return text
             if time.monotonic() > deadline:
-                raise LabError(f"{self.kind}: the readout did not show {what} within {timeout_s:.0f} s; it says:\n{text}")
+                raise LabError(
+                    f"{self.kind}: the readout did not show {what} within {timeout_s:.0f} s; "
+                    f"it says:\n{text}"
+                )
             self.page.wait_for_timeout(50)
 
     def drag_handle(self, name: str, dx: float, steps: int = 8) -> None:

@@ -48,7 +48,8 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir):
         counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1}, timeout_s=60)
         errors = [o for s in lab.cell_states() for o in s["outputs"] if o["output_type"] == "error"]
         assert not errors, f"the explorers notebook failed: {errors}"
-        assert [c["painted"] for c in counts[1:]] == [1, 1, 1, 1], f"explorer canvases not painted: {counts}"
+        painted = [c["painted"] for c in counts[1:]]
+        assert painted == [1, 1, 1, 1], f"explorer canvases not painted: {counts}"
         yield page
         try:
             lab.screenshot_whole_notebook(artifacts_dir / "explorers-after-interaction.png")
@@ -105,7 +106,8 @@ def check_cross_entropy_readout(text: str) -> None:
     np.testing.assert_allclose(p, special.softmax(z), atol=6e-5, err_msg=text)
     loss = float(special.logsumexp(z) - z[target])
     assert number(text, f"loss = -log p[{target}]") == pytest.approx(loss, abs=6e-5), text
-    np.testing.assert_allclose(grad, special.softmax(z) - np.eye(z.size)[target], atol=6e-5, err_msg=text)
+    expected_grad = special.softmax(z) - np.eye(z.size)[target]
+    np.testing.assert_allclose(grad, expected_grad, atol=6e-5, err_msg=text)
 
 
 def check_overflow_readout(text: str) -> None:
@@ -174,9 +176,10 @@ def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
     after_value = slider_value(explorer, slider)
     if kind in ("temperature-explorer", "overflow-explorer"):
         # Log sliders: 5 steps of 0.01 in log10 multiply the value by 10 ** 0.05.
-        assert after_value == pytest.approx(before_value * 10**0.05, rel=1e-2), (before_value, after_value)
+        expected = pytest.approx(before_value * 10**0.05, rel=1e-2)
     else:
-        assert after_value == pytest.approx(before_value + 5 * 0.1, abs=1e-9), (before_value, after_value)
+        expected = pytest.approx(before_value + 5 * 0.1, abs=1e-9)
+    assert after_value == expected, f"{slider}: {before_value} -> {after_value} after 5 x ArrowRight"
     CHECKS[kind](text)
 
 
