@@ -59,6 +59,28 @@ def _as_mask(mask, name: str, target_shape: tuple[int, ...]) -> np.ndarray:
         ) from None
 
 
+def _check_qkv(queries, keys, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validate queries (..., n_q, d_k), keys (..., n_k, d_k) and values (..., n_k, d_v) together."""
+    queries = _as_float_array(queries, "queries", 2)
+    keys = _as_float_array(keys, "keys", 2)
+    values = _as_float_array(values, "values", 2)
+    if queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(
+            f"queries and keys must have the same last dimension d_k, got {queries.shape[-1]} "
+            f"(queries shape {queries.shape}) and {keys.shape[-1]} (keys shape {keys.shape})"
+        )
+    if keys.shape[-2] != values.shape[-2]:
+        raise ValueError(
+            f"keys and values must have the same number of rows n_k, got {keys.shape[-2]} "
+            f"(keys shape {keys.shape}) and {values.shape[-2]} (values shape {values.shape})"
+        )
+    if keys.shape[-2] == 0:
+        raise ValueError("keys must have at least one row (n_k >= 1)")
+    if queries.shape[-1] == 0:
+        raise ValueError("queries and keys must have d_k >= 1, got 0")
+    return queries, keys, values
+
+
 def scaled_dot_product_attention(
     queries, keys, values, mask=None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -104,22 +126,8 @@ def scaled_dot_product_attention(
     >>> np.round(out, 4)
     array([[13.3024]])
     """
-    queries = _as_float_array(queries, "queries", 2)
-    keys = _as_float_array(keys, "keys", 2)
-    values = _as_float_array(values, "values", 2)
-    if queries.shape[-1] != keys.shape[-1]:
-        raise ValueError(
-            f"queries and keys must have the same last dimension d_k, got {queries.shape[-1]} "
-            f"(queries shape {queries.shape}) and {keys.shape[-1]} (keys shape {keys.shape})"
-        )
-    if keys.shape[-2] != values.shape[-2]:
-        raise ValueError(
-            f"keys and values must have the same number of rows n_k, got {keys.shape[-2]} "
-            f"(keys shape {keys.shape}) and {values.shape[-2]} (values shape {values.shape})"
-        )
+    queries, keys, values = _check_qkv(queries, keys, values)
     d_k = queries.shape[-1]
-    if d_k == 0:
-        raise ValueError("queries and keys must have d_k >= 1, got 0")
     try:
         scores = queries @ np.swapaxes(keys, -1, -2) / np.sqrt(d_k)
     except ValueError:
@@ -352,24 +360,8 @@ def blockwise_attention(queries, keys, values, block: int = 128) -> np.ndarray:
         raise TypeError(f"block must be an int, got {type(block).__name__}")
     if block < 1:
         raise ValueError(f"block must be >= 1, got {block}")
-    queries = _as_float_array(queries, "queries", 2)
-    keys = _as_float_array(keys, "keys", 2)
-    values = _as_float_array(values, "values", 2)
-    if queries.shape[-1] != keys.shape[-1]:
-        raise ValueError(
-            f"queries and keys must have the same last dimension d_k, got {queries.shape[-1]} "
-            f"and {keys.shape[-1]}"
-        )
-    if keys.shape[-2] != values.shape[-2]:
-        raise ValueError(
-            f"keys and values must have the same number of rows n_k, got {keys.shape[-2]} "
-            f"and {values.shape[-2]}"
-        )
+    queries, keys, values = _check_qkv(queries, keys, values)
     n_k = keys.shape[-2]
-    if n_k == 0:
-        raise ValueError("keys must have at least one row (n_k >= 1)")
-    if queries.shape[-1] == 0:
-        raise ValueError("queries and keys must have d_k >= 1, got 0")
     scale = 1.0 / np.sqrt(queries.shape[-1])
     batch = np.broadcast_shapes(queries.shape[:-2], keys.shape[:-2], values.shape[:-2])
     dtype = np.result_type(queries, keys, values)

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .datasets import _check_int
 from .environment import import_tensorflow
 
 __all__ = [
@@ -35,14 +36,6 @@ __all__ = [
     "set_seed",
     "train_full_batch",
 ]
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def _check_learning_rate(learning_rate) -> float:
