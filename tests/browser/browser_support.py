@@ -76,6 +76,20 @@ def find_chromium(playwright=None) -> str | None:
     return None
 
 
+def in_ci() -> bool:
+    """True under a CI runner (``CI=true``, as GitHub Actions and ``.ci/run`` set it)."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def browser_unavailable(reason: str):
+    """Skip the calling test on a laptop; fail it under CI, where a missing browser is a bug."""
+    import pytest
+
+    if in_ci():
+        pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
 def launch_chromium(playwright, executable: str):
     """Launch headless Chromium with a fresh profile (a plain launch uses a new temporary one)."""
     return playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
@@ -103,8 +117,12 @@ def notebook_cells(path: Path) -> list[dict]:
     return cells
 
 
-def write_notebook(path: Path, code_cells: list[str]) -> Path:
-    """Write a minimal python3 notebook with the given code cells (no outputs)."""
+def write_notebook(path: Path, code_cells: list[str], kernelspec: bool = True) -> Path:
+    """Write a minimal notebook with the given code cells (no outputs).
+
+    With ``kernelspec=False`` the file names no kernel, like a notebook made by another tool, and
+    JupyterLab asks which kernel to start.
+    """
     notebook = {
         "cells": [
             {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {},
@@ -120,6 +138,8 @@ def write_notebook(path: Path, code_cells: list[str]) -> Path:
         "nbformat": 4,
         "nbformat_minor": 5,
     }
+    if not kernelspec:
+        notebook["metadata"] = {}
     path.write_text(json.dumps(notebook, indent=1), encoding="utf-8")
     return path
 

@@ -7,7 +7,6 @@ browser there is a broken pipeline, not a reason to pass.
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from browser_support import (  # noqa: E402
     ARTIFACTS,
     NO_CHROMIUM_HINT,
     NOTEBOOKS,
+    browser_unavailable,
     find_chromium,
     jupyterlab_server,
     launch_chromium,
@@ -27,22 +27,12 @@ from browser_support import (  # noqa: E402
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
-
-
-def _unavailable(reason: str):
-    if _in_ci():
-        pytest.fail(f"CI=true but the browser tests cannot run: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _unavailable("Playwright for Python is not installed (it is in requirements-test.txt)")
+        browser_unavailable("Playwright for Python is not installed (it is in requirements-test.txt)")
     with sync_playwright() as instance:
         yield instance
 
@@ -51,7 +41,7 @@ def playwright():
 def browser(playwright):
     executable = find_chromium(playwright)
     if executable is None:
-        _unavailable(NO_CHROMIUM_HINT)
+        browser_unavailable(NO_CHROMIUM_HINT)
     browser = launch_chromium(playwright, executable)
     yield browser
     browser.close()

@@ -37,7 +37,9 @@ OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLO
 def explorers_page(browser, tmp_path_factory, artifacts_dir):
     """One page with the explorers notebook run in JupyterLab; shared by this module's tests."""
     folder = tmp_path_factory.mktemp("explorer-notebook")
-    write_notebook(folder / "explorers.ipynb", EXPLORER_CELLS)
+    # No kernel named in the file: JupyterLab asks which kernel to start, and NotebookPage.open
+    # answers its dialog, as a student would, on every run.
+    write_notebook(folder / "explorers.ipynb", EXPLORER_CELLS, kernelspec=False)
     with jupyterlab_server(folder, tmp_path_factory.mktemp("lab-explorers")) as server:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(30_000)
