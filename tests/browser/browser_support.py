@@ -370,7 +370,10 @@ _VISIBLE_PROBLEMS_JS = """(bareRepr) => {
     if (/Error displaying widget|Failed to load model class|Loading widget\\.\\.\\./.test(el.innerText))
       problems.push({cell: cellIndex(el), kind: 'widget not rendered',
                      text: el.innerText.slice(0, 300)});
-  for (const el of root.querySelectorAll('.jp-OutputArea-output[data-mime-type="text/plain"]'))
+  // Text outputs only (plain text and printed streams): a rendered widget never shows its repr.
+  const textual = '.jp-OutputArea-output[data-mime-type="text/plain"], '
+      + '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stdout"]';
+  for (const el of root.querySelectorAll(textual))
     if (re.test(el.innerText))
       problems.push({cell: cellIndex(el), kind: 'bare widget repr', text: el.innerText.slice(0, 300)});
   return problems;

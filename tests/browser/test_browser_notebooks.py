@@ -117,13 +117,15 @@ def test_notebook_runs_clean_in_jupyterlab(notebook, page, notebooks_lab, artifa
 
 
 BROKEN_CELLS = [
-    "%matplotlib widget\nimport sys\nimport lab_utils\nfrom IPython.display import display",
+    "%matplotlib widget\nimport sys\nimport ipywidgets\nimport lab_utils\n"
+    "from IPython.display import display",
     "lab_utils.softmax_explorer()",
     "print('a warning a student should not see', file=sys.stderr)",
-    "display({'text/plain': 'Canvas(toolbar=Toolbar(toolitems=[...]))'}, raw=True)",
+    "display({'text/plain': 'Canvas(toolbar=Toolbar(toolitems=[...]))'}, raw=True)\n"
+    "print(ipywidgets.VBox([ipywidgets.IntSlider()]))",
     "hidden = lab_utils.temperature_explorer()  # made but never displayed",
     # ipympl 0.10 cannot show a canvas drawn before its view exists inside a box: blank, console error.
-    "import matplotlib.pyplot as plt, ipywidgets\nplt.ioff(); fig, ax = plt.subplots(); ax.plot([0, 1])\n"
+    "import matplotlib.pyplot as plt\nplt.ioff(); fig, ax = plt.subplots(); ax.plot([0, 1])\n"
     "fig.canvas.draw(); ipywidgets.VBox([fig.canvas])",
     "1 / 0",
 ]
@@ -140,9 +142,10 @@ def test_checks_catch_a_broken_notebook(page, notebooks_lab, artifacts_dir):
     assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], text
     assert "cell 2: stderr or traceback" in text["page"], text
     assert "cell 6: stderr or traceback" in text["page"], text
-    assert "cell 3: bare widget repr" in text["page"], text
+    assert "cell 3: bare widget repr: 'Canvas(toolbar=" in text["page"], text
+    assert "cell 3: bare widget repr: 'VBox(children=" in text["page"], text
     assert text["explorers"].startswith("cell 4 `hidden = lab_utils.temperature_explorer()"), text
     assert "cell 1" not in text["explorers"], text  # the displayed explorer did render
-    assert text["blank"].startswith("cell 5 `import matplotlib.pyplot as plt, ipywidgets`: 1 of 1"), text
+    assert text["blank"].startswith("cell 5 `import matplotlib.pyplot as plt`: 1 of 1 blank"), text
     assert "Error setting state" in text["console"], text
     assert text["cells"] == "", text
