@@ -62,13 +62,13 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir):
 # ------------------------------------------------------------------------------- reading the readout
 
 
-def _number_text(text: str) -> str:
-    return r"(-?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|inf|NaN))"
+# A number as the explorers print it: 0.6381, -1.0000, 1000, 1.5e+03, inf, NaN.
+NUMBER = r"(-?(?:\d+(?:\.\d*)?(?:e[+-]?\d+)?|inf|NaN))"
 
 
 def number(text: str, label: str) -> float:
     """The number printed right after ``label = `` in the readout."""
-    match = re.search(re.escape(label) + r"\s*=\s*" + _number_text(text), text)
+    match = re.search(re.escape(label) + r"\s*=\s*" + NUMBER, text)
     assert match, f"no '{label} = <number>' in the readout:\n{text}"
     return float(match.group(1))
 
