@@ -20,12 +20,13 @@ background (taken on every full draw, via ``draw_event``). On a change the explo
 and texts on the existing artists, pastes the background back and draws only the changing artists on
 top: the axes, ticks, titles and static curves are never re-rendered. Then:
 
-* with ipympl (``%matplotlib widget``) the explorer asks the browser for a frame (``draw_idle``),
-  and when the browser asks back it answers with that partial redraw and ``canvas.blit``, which
-  sends only the changed pixels. Waiting for the browser's request keeps at most one frame in
-  flight, so no partial frame is dropped (dropped frames are why Matplotlib does not advertise
-  blitting for WebAgg); anything else that asks for a draw (a resize, a DPI change, user code)
-  gets a full draw.
+* with ipympl (``%matplotlib widget``) the explorer sends the frame to the browser at once,
+  from the slider's callback, instead of ipympl's two trips (``draw_idle`` tells the browser a
+  frame is ready and the browser asks for it). ipympl's frontend drops a frame that is still
+  loading when the next one arrives, so no frame builds on the one before: a diff frame holds
+  every pixel changed since the last full frame, frames just after a full frame are full, and a
+  full frame repaints the canvas once the changes stop. Anything else that asks for a draw (a
+  resize, a DPI change, user code) gets a full draw.
 * with any other backend (Agg in tests and scripts, ``%matplotlib inline``) the partial redraw is
   done at once on the Agg canvas and the picture is shown through an ``ipywidgets.Image``.
 
@@ -52,6 +53,7 @@ import html
 import io
 import math
 import sys
+import time
 import warnings
 import weakref
 from typing import Callable, Sequence
@@ -185,47 +187,125 @@ def _ipympl_active() -> bool:
 
 
 _EXPLORER_CANVAS = None
+#: After a full frame, the frames sent within this many seconds are full frames too (see
+#: ``ExplorerCanvas.get_diff_image``): time for the browser to load it before diffs build on it.
+FULL_FRAME_GUARD_S = 0.5
+#: A full frame repaints the canvas this long after the last pushed frame (see ``_repaint``).
+TRAILING_FRAME_DELAY_S = 1.0
 
 
 def _explorer_canvas_class():
-    """ipympl's canvas, answering the browser's draw requests with a blit when it can."""
+    """ipympl's canvas, pushing the explorer's blitted frames to the browser as they change."""
     global _EXPLORER_CANVAS
     if _EXPLORER_CANVAS is None:
         from ipympl.backend_nbagg import Canvas
 
         class ExplorerCanvas(Canvas):
-            """An ipympl canvas that knows which draw requests only need the explorer's artists.
+            """An ipympl canvas that sends a frame as soon as the explorer's state changes.
 
-            ``request_blit`` asks the browser for a frame; every other ``draw_idle`` (resize, DPI
-            change, toolbar, user code) marks the next frame as a full draw.
+            ipympl's own path is two trips: ``draw_idle`` tells the browser a frame is ready, the
+            browser asks for it, then the kernel draws and sends it. ``show_update`` skips the
+            first trip: it draws (a blit when it can) and sends the frame at once. Every other
+            ``draw_idle`` (resize, DPI change, toolbar, user code) marks the next frame as a full
+            draw, and the browser's own requests are still answered.
+
+            ipympl's frontend replaces the picture of a frame that is still loading, so a frame
+            may be dropped in a fast drag. Frames therefore never build on one another: a diff
+            frame holds every pixel that differs from the last *full* frame (the union of all
+            changes since then), so drawing any one of them over that full frame gives the exact
+            picture, whichever frames before it were lost. Frames sent within
+            ``FULL_FRAME_GUARD_S`` of that full frame are full themselves (a diff must not replace
+            the full frame it builds on), and a full frame repaints the canvas once the
+            changes stop (``TRAILING_FRAME_DELAY_S``), so what stays on screen is always exact.
             """
 
             blitter = None
             full_draw_needed = True
+            errors = None  # the explorer's list of errors, for the errors of a timed repaint
 
             def draw_idle(self, *args, **kwargs):
                 self.full_draw_needed = True
                 super().draw_idle(*args, **kwargs)
 
             def request_blit(self):
+                """Tell the browser a frame is ready; it asks for it (ipympl's two-trip path)."""
                 Canvas.draw_idle(self)
+
+            def show_update(self):
+                """Draw the explorer's changed artists and send the frame to the browser now."""
+                if self.syncing_data_url:
+                    # No view has connected yet (ipympl stops syncing the data URL when one
+                    # does): nobody to send to. The view asks for a full frame when it appears.
+                    self.request_blit()
+                    return
+                self._send_frame()
+                self._schedule_repaint()
 
             def draw(self):
                 self.full_draw_needed = False
                 super().draw()
 
             def handle_draw(self, event):
-                # The browser is ready for one frame (it never asks again before this one arrives).
+                # The browser asks for a frame.
+                self._send_frame()
+                self._schedule_repaint()
+
+            def _send_frame(self):
                 if not self.full_draw_needed and self.blitter is not None and self.blitter.update():
                     self.blit(self.figure.bbox)
                 else:
                     self.draw()
 
-            def get_diff_image(self):
-                """WebAgg's frame encoder (Matplotlib 3.11), with PNG compression level 1.
+            # -- the trailing full frame ---------------------------------------------------------
+            _repaint_handle = None
+            _frame_mode = "full"
 
-                The frame goes over a local socket, where the default level 6 costs several ms per
-                frame for a few KB saved. Falls back to Matplotlib's own if its internals differ.
+            def _schedule_repaint(self):
+                import asyncio
+
+                if self._repaint_handle is not None:
+                    self._repaint_handle.cancel()
+                    self._repaint_handle = None
+                if self._frame_mode != "diff":
+                    return  # the last frame was a full one: nothing to make sure of
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:  # no event loop (a script or a test): no timed repaint
+                    return
+                self._repaint_handle = loop.call_later(TRAILING_FRAME_DELAY_S, self._repaint)
+
+            def _repaint(self):
+                """Send the current picture as a full frame (a dropped frame can leave no trace)."""
+                self._repaint_handle = None
+                try:
+                    if self.comm is None:  # closed meanwhile
+                        return
+                    self._repaint_full = True
+                    self._png_is_old = True
+                    self.manager.refresh_all()
+                except Exception as error:  # noqa: BLE001 (a timer callback: nobody would see it)
+                    if self.errors is not None:
+                        self.errors.append(f"{type(error).__name__}: {error}")
+                finally:
+                    self._repaint_full = False
+
+            def cancel_repaint(self):
+                if self._repaint_handle is not None:
+                    self._repaint_handle.cancel()
+                    self._repaint_handle = None
+
+            # -- frames --------------------------------------------------------------------------
+            _repaint_full = False
+            _base_buff = None  # the last full frame that later diffs build on
+            _changed = None  # pixels that differ, or differed, from it since
+            _base_sent_at = -math.inf
+
+            def get_diff_image(self):
+                """The next frame as PNG: full, or every pixel changed since the last full frame.
+
+                PNG compression level 1: the frame goes over a local socket, where WebAgg's
+                default level 6 costs several ms per frame for a few KB saved. Falls back to
+                Matplotlib's own encoder if its internals differ from Matplotlib 3.11's.
                 """
                 if not all(hasattr(self, name) for name in ("_png_is_old", "_force_full",
                                                             "_last_buff", "set_image_mode")):
@@ -234,14 +314,26 @@ def _explorer_canvas_class():
                     return None
                 pixels = np.asarray(self.get_renderer().buffer_rgba())
                 buff = pixels.view(np.uint32).squeeze(2)
-                if (self._force_full or buff.shape != self._last_buff.shape
-                        or (pixels[:, :, 3] != 255).any()):
+                now = time.monotonic()
+                new_base = (self._force_full or self._base_buff is None
+                            or buff.shape != self._base_buff.shape
+                            # A diff cannot make a pixel transparent again.
+                            or (pixels[:, :, 3] != 255).any())
+                if new_base:
+                    self._base_buff = buff.copy()
+                    self._changed = np.zeros(buff.shape, dtype=bool)
+                    self._base_sent_at = now
+                else:
+                    self._changed |= buff != self._base_buff
+                if new_base or self._repaint_full or now - self._base_sent_at < FULL_FRAME_GUARD_S:
                     self.set_image_mode("full")
                     output = buff
                 else:
                     self.set_image_mode("diff")
-                    output = np.where(buff != self._last_buff, buff, 0)
-                self._last_buff = buff.copy()
+                    # 0 is "keep the pixel"; the figure is opaque, so no drawn pixel is 0.
+                    output = np.where(self._changed, buff, 0)
+                self._frame_mode = self._current_image_mode
+                self._last_buff = buff.copy()  # ipympl's data URL is made from this
                 self._force_full = False
                 self._png_is_old = False
                 return _png(output.view(dtype=np.uint8).reshape((*output.shape, 4)))
@@ -393,6 +485,7 @@ class Explorer:
         self.figure.set_layout_engine("none")
         if self._ipympl:
             self.canvas.blitter = self._blitter
+            self.canvas.errors = self.errors
             self._view = self.canvas
         else:
             width, _ = self.canvas.get_width_height()
@@ -455,6 +548,8 @@ class Explorer:
         if self._closed:
             return
         self._closed = True
+        if self._ipympl:
+            self.canvas.cancel_repaint()
         for control in self.controls.values():
             control.unobserve(self._on_change, names="value")
         for widget in [*self.controls.values(), self.readout, self.message, self._view,
@@ -507,7 +602,7 @@ class Explorer:
 
     def _redraw(self) -> None:
         if self._ipympl:
-            self.canvas.request_blit()
+            self.canvas.show_update()
             return
         self._render_now()
         self._view.value = self._encode_png()
@@ -548,13 +643,17 @@ class Explorer:
 # --------------------------------------------------------------------------- controls
 
 
+# A label as wide as its text: a fixed width cut "scale s" to "scal…" (fonts differ by system).
+_LABEL_STYLE = {"description_width": "initial"}
+
+
 def _logit_sliders(values: np.ndarray) -> dict:
     limit = _slider_limit(values)
     return {
         f"z{i}": widgets.FloatSlider(
             value=float(v), min=-limit, max=limit, step=0.1, description=f"z{subscript(i)}",
             continuous_update=True, readout=True, readout_format=".2f",
-            layout=widgets.Layout(width="330px"), style={"description_width": "40px"})
+            layout=widgets.Layout(width="330px"), style=_LABEL_STYLE)
         for i, v in enumerate(values)
     }
 
@@ -564,7 +663,7 @@ def _log_slider(value, low, high, description, readout_format=".3g") -> widgets.
         value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.01,
         description=description, continuous_update=True, readout=True,
         readout_format=readout_format, layout=widgets.Layout(width="330px"),
-        style={"description_width": "40px"})
+        style=_LABEL_STYLE)
 
 
 def _logits_from(controls: dict, n: int) -> np.ndarray:
@@ -946,7 +1045,7 @@ class CrossEntropyExplorer(Explorer):
         controls = _logit_sliders(values)
         controls["target"] = widgets.Dropdown(
             options=[(f"{i}", i) for i in range(self.n)], value=0, description="target y",
-            layout=widgets.Layout(width="200px"), style={"description_width": "60px"})
+            layout=widgets.Layout(width="200px"), style=_LABEL_STYLE)
         super().__init__(controls, n_panels=3, figsize=(9.6, style.FIGURE_HEIGHT))
 
     def _build(self, axes) -> list:
@@ -1061,8 +1160,7 @@ class OverflowExplorer(Explorer):
             "scale": _log_slider(10.0, SCALE_MIN, SCALE_MAX, "scale s", readout_format=".4g"),
             "dtype": widgets.ToggleButtons(options=list(DTYPES), value="float32",
                                            description="dtype",
-                                           style={"description_width": "40px",
-                                                  "button_width": "72px"}),
+                                           style={**_LABEL_STYLE, "button_width": "72px"}),
         }
         super().__init__(controls, n_panels=2)
 

@@ -524,6 +524,7 @@ def test_ipympl_answers_a_browser_frame_request_with_a_blit(monkeypatch):
 
 def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
     monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     canvas = explorer.canvas
     sent = []
@@ -537,6 +538,127 @@ def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
     diff = np.asarray(Image.open(io.BytesIO(sent[1])))
     assert canvas._current_image_mode == "diff"
     assert 0 < np.count_nonzero(diff[..., 3]) < 0.5 * diff[..., 3].size
+
+
+class FrameSpy:
+    """Records the frames an ipympl canvas sends (PNG bytes and image mode) and the events."""
+
+    def __init__(self, canvas, monkeypatch):
+        self.canvas, self.frames, self.events = canvas, [], []
+        monkeypatch.setattr(canvas, "send_binary",
+                            lambda data: self.frames.append((canvas._current_image_mode, data)))
+        send_event = canvas.send_event
+        monkeypatch.setattr(canvas, "send_event", lambda kind, **kw: (
+            self.events.append(kind), send_event(kind, **kw)))
+
+    def picture(self, frames=None) -> np.ndarray:
+        """What ipympl's frontend shows after drawing ``frames`` (default: all) in order: a full
+        frame replaces the picture, a diff is drawn over it (its transparent pixels keep it)."""
+        shown_now = None
+        for mode, data in self.frames if frames is None else frames:
+            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
+            if mode == "full":
+                shown_now = image.copy()
+            else:
+                keep = image[..., 3] == 0
+                shown_now = np.where(keep[..., None], shown_now, image)
+        return shown_now
+
+
+def connect_frontend(canvas):
+    """What ipympl's frontend sends once its view of the canvas exists."""
+    canvas._handle_message(canvas, {"type": "initialized"}, [])
+    canvas.handle_event({"type": "refresh"})
+    canvas.handle_event({"type": "draw"})
+
+
+def test_ipympl_pushes_a_frame_on_a_change_without_waiting_to_be_asked(monkeypatch):
+    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    explorer = softmax_explorer()
+    spy = FrameSpy(explorer.canvas, monkeypatch)
+    connect_frontend(explorer.canvas)
+    assert [mode for mode, _ in spy.frames] == ["full"]
+    del spy.events[:]
+    full_draws = explorer._blitter.full_draws
+    explorer.controls["z1"].value = 4.5
+    # One frame went out at once, a blitted diff, and the browser was not asked to ask for one.
+    assert [mode for mode, _ in spy.frames] == ["full", "diff"]
+    assert "draw" not in spy.events
+    assert explorer._blitter.full_draws == full_draws and explorer._blitter.partial_draws >= 1
+    np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))
+
+
+def test_ipympl_without_a_frontend_pushes_nothing(monkeypatch):
+    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    explorer = softmax_explorer()
+    spy = FrameSpy(explorer.canvas, monkeypatch)
+    explorer.controls["z1"].value = 4.5  # e.g. nbval or nbconvert: no view, so no frames
+    assert spy.frames == [] and spy.events == ["draw"]
+
+
+def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
+    """The frontend drops a frame whose successor arrives before it has loaded; whichever frames
+    are lost in a fast drag, the last one drawn over the full frame shows the exact figure."""
+    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    explorer = softmax_explorer()
+    spy = FrameSpy(explorer.canvas, monkeypatch)
+    connect_frontend(explorer.canvas)
+    expected = []
+    for name, value in [("z0", 9.0), ("z0", -9.0), ("z2", 6.0), ("z0", 2.0), ("z2", 0.1),
+                        ("z3", 3.3)]:
+        explorer.controls[name].value = value
+        expected.append(np.asarray(explorer.canvas.buffer_rgba()).copy())
+    first, pushed = spy.frames[0], spy.frames[1:]
+    assert first[0] == "full" and [mode for mode, _ in pushed] == ["diff"] * len(expected)
+    for frame, picture in zip(pushed, expected):
+        np.testing.assert_array_equal(spy.picture([first, frame]), picture)
+    # Drawn all in order, or with every other frame lost, the end is the same exact picture.
+    np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))
+    np.testing.assert_array_equal(spy.picture([first, *pushed[::2], pushed[-1]]), expected[-1])
+    # z2 went back to its start (0.1): its pixels are sent again, over whatever was shown.
+    np.testing.assert_array_equal(spy.picture([first, pushed[2], pushed[-1]]), expected[-1])
+
+
+def test_ipympl_frames_right_after_a_full_frame_are_full(monkeypatch):
+    """A diff must not replace the full frame it builds on before the browser has drawn it."""
+    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 60.0)
+    explorer = softmax_explorer()
+    spy = FrameSpy(explorer.canvas, monkeypatch)
+    connect_frontend(explorer.canvas)
+    explorer.controls["z0"].value = 5.0
+    explorer.controls["z0"].value = 6.0
+    assert [mode for mode, _ in spy.frames] == ["full", "full", "full"]
+    np.testing.assert_array_equal(spy.picture(spy.frames[-1:]), full_redraw(explorer))
+
+
+def test_ipympl_repaints_with_a_full_frame_when_the_changes_stop(monkeypatch):
+    import asyncio
+
+    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(explorers, "TRAILING_FRAME_DELAY_S", 0.05)
+    explorer = softmax_explorer()
+    spy = FrameSpy(explorer.canvas, monkeypatch)
+    connect_frontend(explorer.canvas)
+
+    async def drag():  # the kernel runs the widget callbacks in its event loop
+        for value in (3.0, 4.0, 5.0):
+            explorer.controls["z0"].value = value
+        await asyncio.sleep(0.3)
+
+    asyncio.run(drag())
+    assert [mode for mode, _ in spy.frames] == ["full", "diff", "diff", "diff", "full"]
+    np.testing.assert_array_equal(spy.picture(spy.frames[-1:]), full_redraw(explorer))
+    assert explorer.errors == []
+
+
+def test_control_labels_are_never_cut():
+    for make in MAKERS.values():
+        for name, control in make().controls.items():
+            assert control.style.description_width == "initial", name
 
 
 def test_resize_invalidates_the_background(backend):
