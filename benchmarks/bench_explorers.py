@@ -7,15 +7,15 @@ run are reported)::
 
 What is measured
 ----------------
-(a) *slider change*: ``explorer.controls["z0"].value = v`` (the observer recomputes the numbers,
-    sets bar heights and label texts in place and asks for a frame), then the drawing that frame
-    costs in the kernel. With ipympl this is the browser's "draw" request, replayed here exactly as
-    the browser sends it (``canvas.handle_event({"type": "draw"})``): paste the saved background,
-    draw the bars and labels, ``canvas.blit``, and webagg's diff-PNG encoding of the changed pixels
-    (``get_diff_image``) that is sent to the browser. The canvas is first told the browser is there
-    (the ``initialized`` message), as in a live JupyterLab, so ipympl does not also re-encode the
-    whole frame as a data URL. With Agg (``%matplotlib inline``, scripts) it is the blit plus the
-    PNG sent to the ``ipywidgets.Image``.
+(a) *slider change*: ``explorer.controls["z0"].value = v``: the observer recomputes the numbers,
+    sets bar heights and label texts in place and draws the frame. With ipympl the frame is sent
+    to the browser from the callback itself: paste the saved background, draw the bars and
+    labels, ``canvas.blit``, and the diff-PNG encoding (``get_diff_image``) of the pixels changed
+    since the last full frame. The canvas is first told the browser is there (the
+    ``initialized`` message) and sends its first, full frame, as in a live JupyterLab; the run
+    then waits out the explorer's ``FULL_FRAME_GUARD_S`` (the frames right after a full frame
+    are full ones). With Agg (``%matplotlib inline``, scripts) it is the blit plus the PNG sent to
+    the ``ipywidgets.Image``.
 (b) *full redraw*, the baseline (what the usual lab does per change): remove the bars and labels,
     make new ones with the same plotting code, and ``fig.canvas.draw()`` the whole figure (layout,
     axes, ticks, titles, everything), plus the same frame encoding as in (a). Same figure size,
@@ -108,26 +108,30 @@ def bench_slider(use_ipympl: bool, repeats: int) -> dict:
     import matplotlib
 
     matplotlib.use(IPYMPL if use_ipympl else "Agg")
-    from lab_utils.explorers import softmax_explorer
+    from lab_utils import explorers
 
-    explorer = softmax_explorer()
+    explorer = explorers.softmax_explorer()
     canvas = explorer.canvas
     values = [3.0, -2.5]
     if use_ipympl:
         canvas._handle_message(canvas, {"type": "initialized"}, [])
         canvas.handle_event({"type": "draw"})  # the browser's first frame: a full draw
+        time.sleep(explorers.FULL_FRAME_GUARD_S)
+        sent = []
+        send_binary = canvas.send_binary
+        canvas.send_binary = lambda data: (sent.append(canvas._current_image_mode),
+                                           send_binary(data))
 
-        def slider_change(v):
-            explorer.controls["z0"].value = v
-            canvas.handle_event({"type": "draw"})  # the frame the browser then asks for
-    else:
-        def slider_change(v):
-            explorer.controls["z0"].value = v  # blit and PNG for the Image widget, synchronously
+    def slider_change(v):
+        # ipympl: blit, encode and send the frame; Agg: blit and PNG for the Image widget.
+        explorer.controls["z0"].value = v
 
     for i in range(5):
         slider_change(values[i % 2])
     partial = [_timed(slider_change, values[i % 2] + 0.1 * (i % 7)) for i in range(repeats)]
     assert not explorer.errors, explorer.errors
+    if use_ipympl:  # one diff frame per change, none asked for
+        assert len(sent) >= repeats and set(sent) == {"diff"}, sent
     blits = explorer._blitter.partial_draws
 
     fig, base_canvas, change = _baseline_figure(use_ipympl, explorer.state()["logits"])
