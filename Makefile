@@ -9,6 +9,8 @@ FIRST_NOTEBOOK := $(firstword $(sort $(wildcard notebooks/01_*.ipynb)))
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 NB ?= notebooks/*.ipynb
 LAB_ARGS ?=
+# Jupyter refuses to start as root unless told to (containers, CI machines).
+ROOT_ARGS := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: help setup setup-test lab test test-unit test-notebooks test-notebook notebooks binder clean
 
@@ -39,7 +41,7 @@ setup-test: $(TEST_STAMP)
 
 lab: $(RUNTIME_STAMP)
 	@echo "Serving JupyterLab on $(FIRST_NOTEBOOK); open the http://127.0.0.1:... URL printed below (Ctrl-C to stop)."
-	$(JUPYTER) lab --ServerApp.root_dir=. $(LAB_ARGS) $(FIRST_NOTEBOOK)
+	$(JUPYTER) lab --ServerApp.root_dir=. $(ROOT_ARGS) $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
 # Unit, property, classroom and browser tests, then nbval over every notebook; fails if either fails.
 test: $(TEST_STAMP)
