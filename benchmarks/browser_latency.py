@@ -10,7 +10,9 @@ What is measured
 A private JupyterLab (as in ``tests/browser``) runs a notebook that shows, one under the other,
 
 (a) ``lab_utils.softmax_explorer()``: bars and labels are updated in place and only they are
-    redrawn over a saved background (a blit, of which ipympl sends only the changed pixels);
+    redrawn over a saved background (a blit); the changed rectangles go to the browser as raw
+    pixels through the explorer's frame bridge (``lab_utils.frames``), JupyterLab being local;
+(a') the same explorer with its patches deflated, as they travel to a remote browser;
 (b) *classic*: the pattern of the best-known softmax course lab: bars updated in place
     (``set_height``), then ``fig.canvas.draw_idle()``, which renders the whole figure;
 (c) *redraw*: an ipywidgets slider whose callback clears both axes, plots new bars and value
@@ -30,9 +32,13 @@ kernel is idle and the page has been quiet for a moment, so every sample meets t
 pipeline. The first few rounds are a warm-up and are not counted.
 
 Goal: median of (a) well under 100 ms, and at most a third of a full-redraw baseline's median.
-Where the time goes: (a) and (b) both make two trips (the value to the kernel; then ipympl's
-``draw_idle`` asks the browser for a frame and the browser asks back), (c) and (d) one; a trip costs
-about the floor's time here, more than the blit itself (about 10 ms of kernel time).
+Where the time goes: every case pays one trip browser -> kernel -> browser (the floor), and (b)
+a second one (ipympl's ``draw_idle`` asks the browser to ask for a frame). (b) and (c) then render
+the whole figure in the kernel (about 40 ms of CPU alone, more beside a busy browser) and send a
+whole-canvas PNG that the browser loads through an ``<img>``. (a) blits a few artists (about 6 ms
+of CPU) and sends only the changed rectangles, which the bridge paints in the message handler.
+The printout ends with how many frames each figure's canvas drew as patches: (a) must draw them
+all that way, or the bridge was not live and (a) measured ipympl's own path.
 """
 
 from __future__ import annotations
@@ -78,7 +84,16 @@ def logits_and_probs(z0):
     z = np.array([z0, 1.0, 0.1, -1.0])
     return z, np.exp(z - z.max()) / np.exp(z - z.max()).sum()"""
 
-EXPLORER = "lab_utils.softmax_explorer()"
+EXPLORER = """\
+explorer = lab_utils.softmax_explorer()
+explorer.widget.add_class("latency-explorer")
+explorer"""
+
+DEFLATED = """\
+deflated = lab_utils.softmax_explorer()
+deflated.canvas.bridge.encoding = "deflate"  # as for a browser on another machine
+deflated.widget.add_class("latency-deflated")
+deflated"""
 
 CLASSIC = '''\
 fig_c, (ax_z, ax_p), slider_c = baseline_figure()
@@ -138,7 +153,8 @@ box'''
 # name -> (notebook cell, CSS selector of its box, label in the printout); all but the floor draw
 # their figure in an ipympl canvas.
 FIGURES = {
-    "explorer": (EXPLORER, ".softmax-lab-softmax-explorer", "softmax_explorer (blit)"),
+    "explorer": (EXPLORER, ".latency-explorer", "softmax_explorer (blit, raw patches)"),
+    "deflated": (DEFLATED, ".latency-deflated", "softmax_explorer, deflated patches"),
     "classic": (CLASSIC, ".latency-classic", "classic: in place + draw_idle()"),
     "redraw": (REDRAW, ".latency-redraw", "clear + replot + draw()"),
     "floor": (FLOOR, ".latency-floor", "floor: slider -> text, no figure"),
@@ -253,6 +269,9 @@ def run(presses: int, warmup: int) -> dict:
                     latency = measure(page, handles[name], name, key)
                     if i >= warmup:
                         samples[name].append(latency)
+            patches = page.evaluate("""(selectors) => Object.fromEntries(Object.entries(selectors)
+                .map(([id, selector]) => [id, Number(
+                    document.querySelector(selector).dataset.softmaxLabPatches || 0)]))""", canvases)
             chromium = browser.version
             page.close()
         browser.close()
@@ -264,6 +283,7 @@ def run(presses: int, warmup: int) -> dict:
         "cpus": os.cpu_count(),
         "load_average": os.getloadavg(),
         "samples_ms": samples,
+        "patches_drawn": patches,
         "summary": {name: summary(values) for name, values in samples.items()},
     }
 
@@ -287,17 +307,22 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['load_average'][0]:.1f}), {explorer['n']} key presses each after "
         f"{args.warmup} warm-up, {time.monotonic() - start:.0f} s"
     )
-    print(f"{'':34s}{'median':>10s}{'p95':>10s}{'min':>10s}{'max':>10s}")
+    print(f"{'':38s}{'median':>10s}{'p95':>10s}{'min':>10s}{'max':>10s}")
     for name, (_, _, label) in FIGURES.items():
         s = stats[name]
-        print(f"{label:34s}{s['median_ms']:7.1f} ms{s['p95_ms']:7.1f} ms"
+        print(f"{label:38s}{s['median_ms']:7.1f} ms{s['p95_ms']:7.1f} ms"
               f"{s['min_ms']:7.1f} ms{s['max_ms']:7.1f} ms")
     result["ratios"] = {}
     for name in BASELINES:
         ratio_median = explorer["median_ms"] / stats[name]["median_ms"]
         ratio_p95 = explorer["p95_ms"] / stats[name]["p95_ms"]
         result["ratios"][name] = {"median": ratio_median, "p95": ratio_p95}
-        print(f"{'explorer / ' + name:34s}{ratio_median:10.2f}{ratio_p95:10.2f}")
+        print(f"{'explorer / ' + name:38s}{ratio_median:10.2f}{ratio_p95:10.2f}")
+    drawn = result["patches_drawn"]
+    print("frames drawn as patches: " + ", ".join(f"{name} {count}" for name, count in drawn.items())
+          + f" (of {explorer['n'] + args.warmup} presses each)")
+    if drawn["explorer"] < explorer["n"] + args.warmup:
+        print("the explorer's frame bridge was not live for every press: see lab_utils/frames.py")
     for name in BASELINES:
         met = explorer["median_ms"] < 100 and result["ratios"][name]["median"] <= 1 / 3
         verdict = "met" if met else "NOT met"

@@ -41,7 +41,7 @@ _LAZY_NAMES = {
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
-    "calibration", "attention", "scaling",
+    "calibration", "attention", "scaling", "frames",
 }
 
 __all__ = [

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 import sys
 import time
@@ -63,7 +62,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import numerics, plots, style
+from . import frames, numerics, plots, style
 from .style import ROLE, subscript
 
 __all__ = [
@@ -166,15 +165,6 @@ def _pre(lines: Sequence[str]) -> str:
 # --------------------------------------------------------------------------- backends and canvases
 
 
-def _png(pixels: np.ndarray) -> bytes:
-    """Encode an RGB(A) uint8 image as PNG, favouring speed (level 1) over size."""
-    from PIL import Image
-
-    with io.BytesIO() as buffer:
-        Image.fromarray(pixels).save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
-
-
 def _ipympl_active() -> bool:
     """True when Matplotlib's backend is ipympl (``%matplotlib widget``); never selects one."""
     import matplotlib
@@ -238,7 +228,7 @@ def _explorer_canvas_class():
                     # does): nobody to send to. The view asks for a full frame when it appears.
                     self.request_blit()
                     return
-                self._send_frame()
+                self._send_frame(patch=True)
                 self._schedule_repaint()
 
             def draw(self):
@@ -246,15 +236,40 @@ def _explorer_canvas_class():
                 super().draw()
 
             def handle_draw(self, event):
-                # The browser asks for a frame.
-                self._send_frame()
+                # The browser asks for a frame, and waits for one through ipympl's own path (it
+                # asks for no other frame until one has come): never answer with a patch.
+                self._send_frame(patch=False)
                 self._schedule_repaint()
 
-            def _send_frame(self):
+            def _send_frame(self, patch: bool):
                 if not self.full_draw_needed and self.blitter is not None and self.blitter.update():
-                    self.blit(self.figure.bbox)
+                    if not (patch and self._send_patch()):
+                        self.blit(self.figure.bbox)
                 else:
                     self.draw()
+
+            # -- patches (see lab_utils.frames) ----------------------------------------------------
+            bridge = None  # a FrameBridge when anywidget is installed
+
+            def _send_patch(self) -> bool:
+                """Send only the changed rectangles; False if the browser cannot take patches."""
+                last = getattr(self, "_last_buff", None)
+                if self.bridge is None or not self.bridge.ready or last is None:
+                    return False
+                pixels = np.asarray(self.get_renderer().buffer_rgba())
+                buff = pixels.view(np.uint32).squeeze(2)
+                if buff.shape != last.shape:
+                    return False
+                rects = frames.changed_rects(last, buff)
+                if rects:
+                    content, buffers = frames.patch_message(
+                        pixels, rects, deflate=self.bridge.deflate)
+                    self.send(content, buffers=buffers)
+                    self._last_buff = buff.copy()  # what the browser shows now
+                    # The next frame through ipympl's own path is a whole one and a new base.
+                    self._force_full = True
+                    self._frame_mode = "patch"
+                return True
 
             # -- the trailing full frame ---------------------------------------------------------
             _repaint_handle = None
@@ -266,7 +281,7 @@ def _explorer_canvas_class():
                 if self._repaint_handle is not None:
                     self._repaint_handle.cancel()
                     self._repaint_handle = None
-                if self._frame_mode != "diff":
+                if self._frame_mode == "full":
                     return  # the last frame was a full one: nothing to make sure of
                 try:
                     loop = asyncio.get_running_loop()
@@ -336,7 +351,7 @@ def _explorer_canvas_class():
                 self._last_buff = buff.copy()  # ipympl's data URL is made from this
                 self._force_full = False
                 self._png_is_old = False
-                return _png(output.view(dtype=np.uint8).reshape((*output.shape, 4)))
+                return frames.encode_png(output.view(dtype=np.uint8).reshape((*output.shape, 4)))
 
         _EXPLORER_CANVAS = ExplorerCanvas
     return _EXPLORER_CANVAS
@@ -363,6 +378,9 @@ def _make_canvas(figure: Figure, use_ipympl: bool):
     canvas.header_visible = False
     canvas.footer_visible = False
     canvas.resizable = False
+    bridge_class = frames.frame_bridge_class()
+    if bridge_class is not None:
+        canvas.bridge = bridge_class(canvas)
     return canvas
 
 
@@ -548,13 +566,16 @@ class Explorer:
         if self._closed:
             return
         self._closed = True
+        bridge = None
         if self._ipympl:
             self.canvas.cancel_repaint()
+            bridge = self.canvas.bridge
         for control in self.controls.values():
             control.unobserve(self._on_change, names="value")
         for widget in [*self.controls.values(), self.readout, self.message, self._view,
-                       self.widget]:
-            widget.close()
+                       self.widget, bridge]:
+            if widget is not None:
+                widget.close()
 
     def __repr__(self) -> str:
         return self._summary()
@@ -590,9 +611,9 @@ class Explorer:
             state = self._compute()
             self._state = state
             self._show(state)
+            self._redraw()  # first: the picture is what the eye waits for
             self.readout.value = _pre(self._readout_lines(state))
             self.message.value = self._message_html(state)
-            self._redraw()
         except Exception as error:  # noqa: BLE001 (shown to the user, see docstring)
             text = f"{type(error).__name__}: {error}"
             self.errors.append(text)
@@ -619,7 +640,7 @@ class Explorer:
 
     def _encode_png(self) -> bytes:
         # The figure is opaque: RGB is enough.
-        return _png(np.asarray(self.canvas.buffer_rgba())[..., :3])
+        return frames.encode_png(np.asarray(self.canvas.buffer_rgba())[..., :3])
 
     def _register(self) -> None:
         """Close explorers made by an earlier run of the same notebook cell (no pile-up)."""

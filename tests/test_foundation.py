@@ -49,7 +49,10 @@ def test_runtime_stack_has_the_versions_the_lab_is_built_on():
         name, version = line.split(";", 1)[0].strip().split("==")
         pins.setdefault(name.lower().replace("_", "-"), version)
     expected_prefixes = {
-        "jupyterlab": "4.6.", "ipywidgets": "8.1.", "ipympl": "0.10.", "matplotlib": "3.11.",
+        # lab_utils/static/frame_bridge.js uses ipympl 0.10's canvas model and anywidget's
+        # model.widget_manager: a new version of either must pass the browser tests first.
+        "jupyterlab": "4.6.", "ipywidgets": "8.1.", "ipympl": "0.10.", "anywidget": "0.11.",
+        "matplotlib": "3.11.",
         "scikit-learn": "1.9.", "tensorflow": "2.21.", "tensorflow-cpu": "2.21.",
     }
     for name, prefix in expected_prefixes.items():
@@ -105,7 +108,8 @@ def test_import_lab_utils_is_light():
     """The NumPy parts of the lab never pay for TensorFlow, scikit-learn or matplotlib."""
     result = run_python(
         "import sys, lab_utils\n"
-        "heavy = [m for m in ('tensorflow', 'keras', 'sklearn', 'matplotlib', 'ipywidgets')"
+        "heavy = [m for m in ('tensorflow', 'keras', 'sklearn', 'matplotlib', 'ipywidgets',"
+        " 'anywidget')"
         " if m in sys.modules]\n"
         "print(','.join(heavy))"
     )

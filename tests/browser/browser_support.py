@@ -593,6 +593,40 @@ class ExplorerView:
         """The figure canvas as a data URL: equal strings, equal pixels."""
         return self.canvas.evaluate("canvas => canvas.toDataURL()")
 
+    def frames(self) -> dict:
+        """Frames drawn so far, as ``lab_utils/static/frame_bridge.js`` counts them on the canvas.
+
+        ``patches``: patches (changed rectangles) painted by the explorer's frame bridge;
+        ``pending``: patches received but still being decoded or waiting for a whole frame;
+        ``whole``: whole frames loaded through ipympl's own path since the bridge was installed.
+        Zeros before the bridge has drawn anything. ``pixels``: the canvas as a data URL, read in
+        the same instant.
+        """
+        return self.canvas.evaluate("""canvas => ({
+            patches: Number(canvas.dataset.softmaxLabPatches || 0),
+            pending: Number(canvas.dataset.softmaxLabPending || 0),
+            whole: Number(canvas.dataset.softmaxLabWholeFrames || 0),
+            pixels: canvas.toDataURL(),
+        })""")
+
+    def wait_for_frames(self, predicate: str, what: str, timeout_s: float = 20.0) -> dict:
+        """Wait until ``predicate`` (JavaScript over ``patches``, ``pending``, ``whole``) holds."""
+        try:
+            self.page.wait_for_function(
+                f"""canvas => {{
+                    const patches = Number(canvas.dataset.softmaxLabPatches || 0);
+                    const pending = Number(canvas.dataset.softmaxLabPending || 0);
+                    const whole = Number(canvas.dataset.softmaxLabWholeFrames || 0);
+                    return {predicate};
+                }}""",
+                arg=self.canvas.element_handle(), timeout=timeout_s * 1000, polling=20,
+            )
+        except Exception:
+            raise LabError(f"{self.kind}: {what} within {timeout_s:.0f} s "
+                           f"(frames now: {self.frames()['patches']} patches, "
+                           f"{self.frames()['whole']} whole)") from None
+        return self.frames()
+
     def wait_for_pixels_to_change(self, before: str, timeout_s: float = 20.0) -> str:
         try:
             self.page.wait_for_function(

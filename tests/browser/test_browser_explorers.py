@@ -1,6 +1,7 @@
 """The four explorers answer the keyboard and the mouse in JupyterLab, in a real Chromium.
 
-A temporary notebook displays each explorer once (the course notebooks are checked as a whole in
+A temporary notebook displays each explorer once, and the softmax explorer a second time with its
+frame patches deflated (the course notebooks are checked as a whole in
 test_browser_notebooks.py; here each control is worked on its own). For one slider of every explorer
 the tests press the arrow keys on the focused handle, then drag the handle with the mouse; after each
 they wait for the figure's pixels to change and for the printed readout to show the slider's new
@@ -26,6 +27,8 @@ EXPLORER_CELLS = [
     "lab_utils.temperature_explorer()",
     "lab_utils.cross_entropy_explorer()",
     "lab_utils.overflow_explorer()",
+    # A second softmax explorer whose patches travel deflated, as they do to a remote browser.
+    "deflated = lab_utils.softmax_explorer()\ndeflated.canvas.bridge.encoding = 'deflate'\ndeflated",
 ]
 OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLOW_LOGITS, restated
 
@@ -47,11 +50,11 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir):
         lab = NotebookPage(page, server).open("explorers.ipynb", timeout_s=90)
         lab.hide_left_sidebar()
         lab.clear_and_run_all(timeout_s=180)
-        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1}, timeout_s=60)
+        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1, 5: 1}, timeout_s=60)
         errors = [o for s in lab.cell_states() for o in s["outputs"] if o["output_type"] == "error"]
         assert not errors, f"the explorers notebook failed: {errors}"
         painted = [c["painted"] for c in counts[1:]]
-        assert painted == [1, 1, 1, 1], f"explorer canvases not painted: {counts}"
+        assert painted == [1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
         yield page
         try:
             lab.screenshot_whole_notebook(artifacts_dir / "explorers-after-interaction.png")
@@ -197,6 +200,38 @@ def test_mouse_drag_moves_slider_and_figure_follows(explorers_page, kind):
     text = readout_follows(explorer, slider, printed_value)
     assert slider_value(explorer, slider) > before_value, "dragging right did not increase the value"
     CHECKS[kind](text)
+
+
+@pytest.mark.parametrize("kind, index", [(kind, 0) for kind in SLIDERS]
+                         + [("softmax-explorer", 1)], ids=[*SLIDERS, "softmax-explorer-deflated"])
+def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
+    """The frame bridge is live, and its patches leave exactly the picture a whole frame gives.
+
+    Key presses are answered with patches (changed rectangles, lab_utils.frames); about a second
+    after the last one the kernel sends a whole frame through ipympl's own path. The canvas read
+    after the patches and before that whole frame must equal the canvas after it, pixel for pixel.
+    JupyterLab runs on 127.0.0.1, so patches travel raw; the second softmax explorer of the page
+    sends them deflated, as to a remote browser.
+    """
+    explorer = ExplorerView(explorers_page, kind, index)
+    slider, printed_value = SLIDERS[kind]
+    start = explorer.frames()
+
+    explorer.press_on_slider(slider, "ArrowLeft", times=4)
+    readout_follows(explorer, slider, printed_value)
+    # The kernel sends the frame before the readout; a deflated patch may still be decoding.
+    patched = explorer.wait_for_frames(
+        f"patches > {start['patches']} && pending === 0",
+        "the key presses were not answered by patches (is the frame bridge live?)")
+    if patched["whole"] != start["whole"]:
+        pytest.fail(f"a whole frame came in before the patches were read: "
+                    f"{start['whole']} -> {patched['whole']}")
+
+    healed = explorer.wait_for_frames(f"whole > {patched['whole']}",
+                                      "no whole frame followed the patches")
+    assert healed["patches"] == patched["patches"], "patches kept coming after the last key press"
+    assert patched["pixels"] == healed["pixels"], (
+        f"{kind}: the patched canvas differs from the kernel's whole frame drawn after it")
 
 
 def test_cross_entropy_target_dropdown(explorers_page):

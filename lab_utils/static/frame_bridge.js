@@ -1,0 +1,130 @@
+// Softmax Lab frame bridge: paints an explorer's changed pixels straight onto its ipympl canvas.
+//
+// Loaded by anywidget for lab_utils.frames.FrameBridge; no build step.
+//
+// ipympl's own frame path sends a whole-canvas PNG, loads it through an <img> from a blob URL and
+// encodes the whole canvas back to PNG for its data URL, on every frame. For an explorer, whose
+// kernel side redraws only a few bars and labels, that is most of the time from slider to pixels.
+// This module adds one message type to the explorer's ipympl canvas model, "softmax_lab_patch":
+// rectangles of RGBA pixels with their positions, raw (JupyterLab on this machine) or deflated
+// (a remote server), drawn where ipympl draws its own frames (the model's offscreen canvas, then
+// every view), strictly in the order they were sent.
+//
+// ipympl's whole frames still come through its own handler. A patch waits until the whole frame
+// before it has loaded, and is dropped if a newer whole frame arrived meanwhile (that frame holds
+// its pixels already). The kernel sends patches only after this module has answered
+// {type: "ready", ok: true}; if anything is missing it answers {ok: false, reason} and the kernel
+// keeps ipympl's path.
+
+const PREFIX = "IPY_MODEL_";
+// What this module uses of ipympl's canvas model (ipympl 0.10).
+const IPYMPL_PARTS = ["offscreen_canvas", "offscreen_context", "image", "_for_each_view",
+                      "handle_binary"];
+
+function missingParts(canvasModel) {
+  const missing = IPYMPL_PARTS.filter((name) => canvasModel[name] === undefined);
+  if (typeof DecompressionStream !== "function") missing.push("DecompressionStream");
+  return missing;
+}
+
+function isLoopback(hostname) {
+  return hostname === "localhost" || hostname === "[::1]" || /^127\./.test(hostname);
+}
+
+function bytesOf(data) {
+  return ArrayBuffer.isView(data)
+    ? new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength)
+    : new Uint8ClampedArray(data);
+}
+
+async function inflate(data) {
+  const stream = new Blob([bytesOf(data)]).stream()
+    .pipeThrough(new DecompressionStream("deflate"));
+  return new Uint8ClampedArray(await new Response(stream).arrayBuffer());
+}
+
+function imageSettled(image) {
+  if (!image.src || image.complete) return null;
+  return new Promise((resolve) => {
+    image.addEventListener("load", resolve, { once: true });
+    image.addEventListener("error", resolve, { once: true });
+  });
+}
+
+function install(canvasModel) {
+  if (canvasModel.__softmaxLabBridge) return;
+  canvasModel.__softmaxLabBridge = true;
+
+  // Counts, also written on every view's canvas element (data-softmax-lab-patches, -pending and
+  // -whole-frames) for the browser tests and for anyone debugging a figure.
+  let wholeFrames = 0; // whole frames received through ipympl's own handler
+  let wholeFramesDrawn = 0;
+  let patchesDrawn = 0;
+  let queued = 0; // patches waiting in the queue below
+  const mark = () => canvasModel._for_each_view((view) => {
+    view.canvas.dataset.softmaxLabPatches = String(patchesDrawn);
+    view.canvas.dataset.softmaxLabPending = String(queued);
+    view.canvas.dataset.softmaxLabWholeFrames = String(wholeFramesDrawn);
+  });
+  const handleBinary = canvasModel.handle_binary;
+  canvasModel.handle_binary = function (...args) {
+    wholeFrames += 1;
+    return handleBinary.apply(this, args);
+  };
+  // ipympl draws a loaded whole frame in the image's onload; this listener runs after it.
+  canvasModel.image.addEventListener("load", () => { wholeFramesDrawn += 1; mark(); });
+
+  const draw = (patch, pixels) => {
+    if (patch.seen !== wholeFrames) return; // a newer whole frame holds these pixels already
+    const context = canvasModel.offscreen_context;
+    patch.rects.forEach(([x, y, width, height], i) =>
+      context.putImageData(new ImageData(pixels[i], width, height), x, y));
+    patchesDrawn += 1;
+    canvasModel._for_each_view((view) => view.update_canvas());
+    mark();
+  };
+  const report = (error) => console.warn("softmax-lab: a frame patch was not drawn:", error);
+
+  // Patches are drawn in order. A raw patch with nothing before it is drawn at once, in the
+  // message handler; anything else (a whole frame still loading, deflated pixels) goes through
+  // this queue.
+  let queue = null;
+  canvasModel.handle_softmax_lab_patch = function (msg, buffers) {
+    const patch = { seen: wholeFrames, rects: msg.rects };
+    const loading = imageSettled(canvasModel.image);
+    if (msg.encoding === "raw" && queued === 0 && loading === null) {
+      try { draw(patch, buffers.map(bytesOf)); } catch (error) { report(error); }
+      return;
+    }
+    const pixels = msg.encoding === "raw"
+      ? Promise.resolve(buffers.map(bytesOf)) : Promise.all(buffers.map(inflate));
+    queued += 1;
+    mark();
+    queue = (queue || Promise.resolve())
+      .then(() => loading)
+      .then(() => pixels)
+      .then((decoded) => draw(patch, decoded))
+      .catch(report)
+      .finally(() => { queued -= 1; mark(); });
+  };
+}
+
+export default {
+  async initialize({ model }) {
+    const ref = model.get("canvas") || "";
+    let canvasModel = null;
+    try {
+      canvasModel = await model.widget_manager.get_model(ref.slice(PREFIX.length));
+    } catch (error) {
+      model.send({ type: "ready", ok: false, reason: `no canvas model (${error})` });
+      return;
+    }
+    const missing = missingParts(canvasModel);
+    if (missing.length) {
+      model.send({ type: "ready", ok: false, reason: `missing: ${missing.join(", ")}` });
+      return;
+    }
+    install(canvasModel);
+    model.send({ type: "ready", ok: true, local: isLoopback(window.location.hostname) });
+  },
+};
