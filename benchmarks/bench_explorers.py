@@ -16,6 +16,9 @@ What is measured
     then waits out the explorer's ``FULL_FRAME_GUARD_S`` (the frames right after a full frame
     are full ones). With Agg (``%matplotlib inline``, scripts) it is the blit plus the PNG sent to
     the ``ipywidgets.Image``.
+(a') the same with the explorer's frame bridge live (``lab_utils.frames``, as in JupyterLab once
+    the browser has installed it): after the blit, the changed rectangles are found and sent as
+    raw pixels instead of a diff PNG.
 (b) *full redraw*, the baseline (what the usual lab does per change): remove the bars and labels,
     make new ones with the same plotting code, and ``fig.canvas.draw()`` the whole figure (layout,
     axes, ticks, titles, everything), plus the same frame encoding as in (a). Same figure size,
@@ -104,7 +107,7 @@ def _encode_png(canvas) -> bytes:
         return buffer.getvalue()
 
 
-def bench_slider(use_ipympl: bool, repeats: int) -> dict:
+def bench_slider(use_ipympl: bool, repeats: int, patches: bool = False) -> dict:
     import matplotlib
 
     matplotlib.use(IPYMPL if use_ipympl else "Agg")
@@ -121,6 +124,12 @@ def bench_slider(use_ipympl: bool, repeats: int) -> dict:
         send_binary = canvas.send_binary
         canvas.send_binary = lambda data: (sent.append(canvas._current_image_mode),
                                            send_binary(data))
+        if patches:  # what frame_bridge.js answers once installed in a local JupyterLab
+            canvas.bridge._on_browser_message(canvas.bridge,
+                                              {"type": "ready", "ok": True, "local": True}, [])
+            send = canvas.send
+            canvas.send = lambda content, buffers=None: (sent.append("patch"),
+                                                         send(content, buffers=buffers))
 
     def slider_change(v):
         # ipympl: blit, encode and send the frame; Agg: blit and PNG for the Image widget.
@@ -130,8 +139,8 @@ def bench_slider(use_ipympl: bool, repeats: int) -> dict:
         slider_change(values[i % 2])
     partial = [_timed(slider_change, values[i % 2] + 0.1 * (i % 7)) for i in range(repeats)]
     assert not explorer.errors, explorer.errors
-    if use_ipympl:  # one diff frame per change, none asked for
-        assert len(sent) >= repeats and set(sent) == {"diff"}, sent
+    if use_ipympl:  # one diff frame (or patch) per change, none asked for
+        assert len(sent) >= repeats and set(sent) == {"patch" if patches else "diff"}, sent
     blits = explorer._blitter.partial_draws
 
     fig, base_canvas, change = _baseline_figure(use_ipympl, explorer.state()["logits"])
@@ -148,7 +157,7 @@ def bench_slider(use_ipympl: bool, repeats: int) -> dict:
     for i in range(5):
         full_redraw(values[i % 2])
     full = [_timed(full_redraw, values[i % 2] + 0.1 * (i % 7)) for i in range(repeats)]
-    result = {"backend": "ipympl" if use_ipympl else "agg", "blits": blits}
+    result = {"backend": "ipympl" if use_ipympl else "agg", "patches": patches, "blits": blits}
     for column, clock in ((0, "wall"), (1, "cpu")):
         change_ms = _median_ms([sample[column] for sample in partial])
         full_ms = _median_ms([sample[column] for sample in full])
@@ -183,12 +192,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     results = {"load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()}
-    for name, use_ipympl in (("ipympl", True), ("agg", False)):
+    cases = (("ipympl+bridge", True, True), ("ipympl", True, False), ("agg", False, False))
+    for name, use_ipympl, patches in cases:
         # Each backend in its own interpreter: the backend is chosen once per process.
         out = subprocess.run(
             [sys.executable, "-c",
              "import json, sys; sys.path.insert(0, 'benchmarks'); import bench_explorers as b; "
-             f"print(json.dumps(b.bench_slider({use_ipympl}, {args.repeats})))"],
+             f"print(json.dumps(b.bench_slider({use_ipympl}, {args.repeats}, {patches})))"],
             capture_output=True, text=True, check=True,
             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -197,10 +207,10 @@ def main() -> None:
         print(json.dumps(results, indent=2))
         return
     print(f"load average at start: {results['load_average']:.1f} on {results['cpu_count']} cores")
-    for name in ("ipympl", "agg"):
+    for name, _, _ in cases:
         r = results[name]
         verdict = "ok" if r["ratio_cpu"] <= 0.25 else "ABOVE GOAL"
-        print(f"{name:6s} one slider change {r['slider_change_cpu_ms']:6.2f} ms CPU "
+        print(f"{name:13s} one slider change {r['slider_change_cpu_ms']:6.2f} ms CPU "
               f"({r['slider_change_wall_ms']:6.2f} wall) | full redraw "
               f"{r['full_redraw_cpu_ms']:6.2f} ms CPU ({r['full_redraw_wall_ms']:6.2f} wall) | "
               f"ratio {r['ratio_cpu']:.3f} CPU, {r['ratio_wall']:.3f} wall "

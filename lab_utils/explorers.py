@@ -22,11 +22,14 @@ top: the axes, ticks, titles and static curves are never re-rendered. Then:
 
 * with ipympl (``%matplotlib widget``) the explorer sends the frame to the browser at once,
   from the slider's callback, instead of ipympl's two trips (``draw_idle`` tells the browser a
-  frame is ready and the browser asks for it). ipympl's frontend drops a frame that is still
-  loading when the next one arrives, so no frame builds on the one before: a diff frame holds
-  every pixel changed since the last full frame, frames just after a full frame are full, and a
-  full frame repaints the canvas once the changes stop. Anything else that asks for a draw (a
-  resize, a DPI change, user code) gets a full draw.
+  frame is ready and the browser asks for it). Once the browser has installed the explorer's
+  frame bridge (:mod:`lab_utils.frames`, a tiny anywidget) the frame is just the changed
+  rectangles, painted straight onto ipympl's canvas; until then, or where it cannot be installed,
+  ipympl's own PNG frames carry it. ipympl's frontend drops a PNG frame that is still loading when
+  the next one arrives, so no PNG frame builds on the one before: a diff frame holds every pixel
+  changed since the last full frame, frames just after a full frame are full, and a full frame
+  repaints the canvas once the changes stop. Anything else that asks for a draw (a resize, a DPI
+  change, user code) gets a full draw.
 * with any other backend (Agg in tests and scripts, ``%matplotlib inline``) the partial redraw is
   done at once on the Agg canvas and the picture is shown through an ``ipywidgets.Image``.
 

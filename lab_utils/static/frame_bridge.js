@@ -109,12 +109,25 @@ function install(canvasModel) {
   };
 }
 
+// When a page reloads, ipywidgets restores every widget of the kernel at once, and the canvas may
+// be registered a moment after this bridge: ask again for a while before giving up.
+async function canvasModelOf(model, attempts = 50, delayMs = 100) {
+  const id = (model.get("canvas") || "").slice(PREFIX.length);
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await model.widget_manager.get_model(id);
+    } catch (error) {
+      if (attempt >= attempts) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
 export default {
   async initialize({ model }) {
-    const ref = model.get("canvas") || "";
     let canvasModel = null;
     try {
-      canvasModel = await model.widget_manager.get_model(ref.slice(PREFIX.length));
+      canvasModel = await canvasModelOf(model);
     } catch (error) {
       model.send({ type: "ready", ok: false, reason: `no canvas model (${error})` });
       return;
