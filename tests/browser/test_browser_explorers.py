@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -202,6 +203,43 @@ def test_mouse_drag_moves_slider_and_figure_follows(explorers_page, kind):
     CHECKS[kind](text)
 
 
+def wait_for_quiet_canvas(explorer: ExplorerView, quiet_s: float = 1.5,
+                          timeout_s: float = 30.0) -> dict:
+    """Wait until no frame has come for ``quiet_s`` (a new view's first frames, an earlier test's
+    trailing whole frame); return the frame counts then."""
+    deadline = time.monotonic() + timeout_s
+    last = explorer.frames()
+    quiet_since = time.monotonic()
+    while time.monotonic() - quiet_since < quiet_s:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{explorer.kind}: frames kept coming for {timeout_s:.0f} s")
+        explorer.page.wait_for_timeout(100)
+        now = explorer.frames()
+        if (now["patches"], now["whole"]) != (last["patches"], last["whole"]):
+            last, quiet_since = now, time.monotonic()
+    return last
+
+
+def assert_patches_give_the_whole_frames_picture(explorer: ExplorerView, slider: str,
+                                                 printed_value) -> None:
+    """Press keys on ``slider``; the patches must be drawn and equal the next whole frame."""
+    start = wait_for_quiet_canvas(explorer)
+    explorer.press_on_slider(slider, "ArrowLeft", times=4)
+    readout_follows(explorer, slider, printed_value)
+    # The kernel sends the frame before the readout; a deflated patch may still be decoding.
+    patched = explorer.wait_for_frames(
+        f"patches > {start['patches']} && pending === 0",
+        "the key presses were not answered by patches (is the frame bridge live?)")
+    if patched["whole"] != start["whole"]:
+        pytest.fail(f"a whole frame came in before the patches were read: "
+                    f"{start['whole']} -> {patched['whole']}")
+    healed = explorer.wait_for_frames(f"whole > {patched['whole']}",
+                                      "no whole frame followed the patches")
+    assert healed["patches"] == patched["patches"], "patches kept coming after the last key press"
+    assert patched["pixels"] == healed["pixels"], (
+        f"{explorer.kind}: the patched canvas differs from the kernel's whole frame drawn after it")
+
+
 @pytest.mark.parametrize("kind, index", [(kind, 0) for kind in SLIDERS]
                          + [("softmax-explorer", 1)], ids=[*SLIDERS, "softmax-explorer-deflated"])
 def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
@@ -213,25 +251,40 @@ def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
     JupyterLab runs on 127.0.0.1, so patches travel raw; the second softmax explorer of the page
     sends them deflated, as to a remote browser.
     """
-    explorer = ExplorerView(explorers_page, kind, index)
     slider, printed_value = SLIDERS[kind]
-    start = explorer.frames()
+    assert_patches_give_the_whole_frames_picture(
+        ExplorerView(explorers_page, kind, index), slider, printed_value)
 
-    explorer.press_on_slider(slider, "ArrowLeft", times=4)
-    readout_follows(explorer, slider, printed_value)
-    # The kernel sends the frame before the readout; a deflated patch may still be decoding.
-    patched = explorer.wait_for_frames(
-        f"patches > {start['patches']} && pending === 0",
-        "the key presses were not answered by patches (is the frame bridge live?)")
-    if patched["whole"] != start["whole"]:
-        pytest.fail(f"a whole frame came in before the patches were read: "
-                    f"{start['whole']} -> {patched['whole']}")
 
-    healed = explorer.wait_for_frames(f"whole > {patched['whole']}",
-                                      "no whole frame followed the patches")
-    assert healed["patches"] == patched["patches"], "patches kept coming after the last key press"
-    assert patched["pixels"] == healed["pixels"], (
-        f"{kind}: the patched canvas differs from the kernel's whole frame drawn after it")
+def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tmp_path):
+    """A student reloads the tab: ipywidgets restores the explorer from the running kernel, and
+    its frame bridge installs itself again (the canvas may be restored after it)."""
+    write_notebook(tmp_path / "reload.ipynb", [EXPLORER_CELLS[0], EXPLORER_CELLS[1]])
+    with jupyterlab_server(tmp_path, tmp_path / "lab") as server:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.set_default_timeout(30_000)
+        try:
+            page = context.new_page()
+            lab = NotebookPage(page, server).open("reload.ipynb", timeout_s=90)
+            lab.clear_and_run_all(timeout_s=120)
+            assert lab.wait_for_painted_canvases({1: 1}, timeout_s=60)[1]["painted"] == 1
+            page.keyboard.press("ControlOrMeta+s")  # saved: the reload asks nothing
+            page.wait_for_function(
+                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+
+            page.reload()
+            explorer = ExplorerView(page, "softmax-explorer")
+            explorer.canvas.wait_for(state="visible", timeout=60_000)
+            assert explorer.frames()["patches"] == 0, "the reloaded page counts afresh"
+            slider, printed_value = SLIDERS["softmax-explorer"]
+            # The restored view asked for a full draw while the figure was being restored; the
+            # first change answers it with a whole frame. Patches follow from the next one.
+            explorer.press_on_slider(slider, "ArrowRight")
+            readout_follows(explorer, slider, printed_value)
+            assert_patches_give_the_whole_frames_picture(explorer, slider, printed_value)
+            assert lab.console_errors == []
+        finally:
+            context.close()
 
 
 def test_cross_entropy_target_dropdown(explorers_page):
