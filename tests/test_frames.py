@@ -21,6 +21,7 @@ from PIL import Image
 
 from lab_utils import explorers, frames
 from lab_utils.explorers import softmax_explorer
+from test_explorers import connect_frontend  # what ipympl's frontend sends when its view appears
 
 
 def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarray:
@@ -169,12 +170,6 @@ class Sent:
             else:
                 shown = paint(shown, first, second)
         return shown
-
-
-def connect_frontend(canvas):
-    canvas._handle_message(canvas, {"type": "initialized"}, [])
-    canvas.handle_event({"type": "refresh"})
-    canvas.handle_event({"type": "draw"})
 
 
 def test_an_ipympl_explorer_has_a_bridge_tied_to_its_canvas(monkeypatch):
