@@ -28,7 +28,8 @@ event's timestamp is the start; the end is the moment the figure's canvas holds 
 caught by wrapping ``CanvasRenderingContext2D.drawImage`` (which is how ipympl puts every frame on
 the canvas) and hashing the canvas after each draw on it (for (d): a MutationObserver on the text).
 Both clocks are the page's ``performance.now()``. Presses go round (a) to (d); each waits until the
-kernel is idle and the page has been quiet for a moment, so every sample meets the same, unloaded
+kernel is idle and the page has been quiet for a moment (and, after an explorer's press, until
+the whole frame it sends a second later has come), so every sample meets the same, unloaded
 pipeline. The first few rounds are a warm-up and are not counted.
 
 Goal: median of (a) well under 100 ms, and at most a third of a full-redraw baseline's median.
@@ -160,6 +161,7 @@ FIGURES = {
     "floor": (FLOOR, ".latency-floor", "floor: slider -> text, no figure"),
 }
 BASELINES = ("classic", "redraw")
+EXPLORERS = ("explorer", "deflated")
 
 INSTALL_PROBE_JS = """([selectors, floorSelector]) => {
   const lat = window.__latency = {keys: [], changes: {}, hashes: {}, last: performance.now()};
@@ -207,9 +209,22 @@ QUIET_JS = """(quietMs) => {
 }"""
 
 
-def measure(page, handle, canvas_id: str, key: str, quiet_ms: float = 250.0) -> float:
-    """Press ``key`` on the focused slider ``handle``; return ms until the canvas' pixels changed."""
+WHOLE_FRAMES_JS = """(selector) => Number(
+    document.querySelector(selector).dataset.softmaxLabWholeFrames || 0)"""
+
+
+def measure(page, handle, canvas_id: str, key: str, canvas_selector: str,
+            quiet_ms: float = 250.0) -> float:
+    """Press ``key`` on the focused slider ``handle``; return ms until the canvas' pixels changed.
+
+    Then wait until the page is quiet. An explorer also sends a whole frame about a second after
+    its last change (``lab_utils.explorers.TRAILING_FRAME_DELAY_S``), which changes no pixel but
+    costs both sides some work: wait for that frame too, so that it never lands in the next
+    measurement.
+    """
+    explorer = canvas_id in EXPLORERS
     before = page.evaluate(f"() => window.__latency.changes['{canvas_id}'].length")
+    whole_before = page.evaluate(WHOLE_FRAMES_JS, canvas_selector) if explorer else 0
     handle.focus()
     page.keyboard.press(key)
     page.wait_for_function(
@@ -219,6 +234,9 @@ def measure(page, handle, canvas_id: str, key: str, quiet_ms: float = 250.0) -> 
     latency = page.evaluate(
         f"(n) => window.__latency.changes['{canvas_id}'][n] - window.__latency.keys.at(-1)", before
     )
+    if explorer:
+        page.wait_for_function(f"(selector) => ({WHOLE_FRAMES_JS})(selector) > {whole_before}",
+                               arg=canvas_selector, timeout=30_000, polling=50)
     page.wait_for_function(QUIET_JS, arg=quiet_ms, timeout=30_000, polling=20)
     return float(latency)
 
@@ -266,7 +284,7 @@ def run(presses: int, warmup: int) -> dict:
             samples = {name: [] for name in FIGURES}
             for i, key in enumerate(keys):
                 for name in FIGURES:
-                    latency = measure(page, handles[name], name, key)
+                    latency = measure(page, handles[name], name, key, canvases.get(name, ""))
                     if i >= warmup:
                         samples[name].append(latency)
             patches = page.evaluate("""(selectors) => Object.fromEntries(Object.entries(selectors)
