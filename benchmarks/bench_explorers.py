@@ -96,15 +96,12 @@ def _baseline_figure(use_ipympl: bool, logits):
 
 
 def _encode_png(canvas) -> bytes:
-    import io
-
+    """The PNG an Agg explorer sends to its ``ipywidgets.Image`` (the same encoder, RGB)."""
     import numpy as np
-    from PIL import Image
 
-    with io.BytesIO() as buffer:
-        Image.fromarray(np.asarray(canvas.buffer_rgba())[..., :3]).save(
-            buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+    from lab_utils import frames
+
+    return frames.encode_png(np.asarray(canvas.buffer_rgba())[..., :3])
 
 
 def bench_slider(use_ipympl: bool, repeats: int, patches: bool = False) -> dict:

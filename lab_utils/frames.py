@@ -1,14 +1,15 @@
 """Frames for the browser: what changed between two pictures, and the bridge that paints it.
 
 An explorer redraws only its changing artists (see :mod:`lab_utils.explorers`); this module gets
-those pixels to the browser cheaply. ipympl's own path sends a whole-canvas PNG per frame, which
-the browser loads through an ``<img>`` and which makes the browser encode the whole canvas again
-for ipympl's data URL; on a small figure that costs more than the kernel's part of the frame.
+those pixels to the browser cheaply. ipympl's own path encodes a canvas-sized PNG per frame in the
+kernel, which the browser then loads through an ``<img>``; for a blitted explorer that costs more
+than the blit itself.
 
 :class:`FrameBridge` is a tiny anywidget (no build step; its JavaScript is
 ``lab_utils/static/frame_bridge.js``) tied to one ipympl canvas. In the browser it adds a message
-type to that canvas: a few PNG rectangles with their positions, drawn in the order sent. It answers
-whether it could, and the kernel uses patches only after a yes; otherwise ipympl's path stays.
+type to that canvas: the changed rectangles' RGBA pixels with their positions (raw, or deflated
+for a remote browser), drawn in the order sent. It answers whether it could install itself, and
+the kernel sends patches only after a yes; otherwise ipympl's path stays.
 
 Examples
 --------
@@ -34,7 +35,7 @@ import numpy as np
 
 __all__ = ["changed_rects", "encode_png", "patch_message", "frame_bridge_class", "MERGE_GAP"]
 
-#: Changed columns closer than this many pixels go into one rectangle (fewer, larger PNGs).
+#: Changed columns closer than this many pixels go into one rectangle (fewer, larger ones).
 MERGE_GAP = 16
 
 _BRIDGE_JS = Path(__file__).with_name("static") / "frame_bridge.js"
@@ -129,15 +130,22 @@ def frame_bridge_class():
                 self.ready = False
                 self.local = False
                 self.problem = None
-                self.encoding = None
+                self._encoding = None
                 self.on_msg(self._on_browser_message)
+
+            @property
+            def encoding(self):
+                return self._encoding
+
+            @encoding.setter
+            def encoding(self, value):
+                if value not in (None, "raw", "deflate"):
+                    raise ValueError(f"encoding must be 'raw', 'deflate' or None, got {value!r}")
+                self._encoding = value
 
             @property
             def deflate(self) -> bool:
                 """Whether the next patch is sent deflated (see ``encoding``)."""
-                if self.encoding not in (None, "raw", "deflate"):
-                    raise ValueError(f"encoding must be 'raw', 'deflate' or None, "
-                                     f"got {self.encoding!r}")
                 return self.encoding == "deflate" or (self.encoding is None and not self.local)
 
             def _on_browser_message(self, _widget, content, _buffers):

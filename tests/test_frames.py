@@ -195,9 +195,9 @@ def test_the_bridges_answer_sets_ready_local_and_the_problem(monkeypatch):
     bridge.encoding = "raw"
     assert not bridge.deflate
     bridge._on_browser_message(bridge, "not a dict", [])  # ignored
-    bridge.encoding = "gzip"
     with pytest.raises(ValueError, match="encoding must be"):
-        bridge.deflate
+        bridge.encoding = "gzip"
+    assert bridge.encoding == "raw" and not bridge.deflate
 
 
 @pytest.mark.parametrize("local", [True, False])

@@ -2,9 +2,10 @@
 //
 // Loaded by anywidget for lab_utils.frames.FrameBridge; no build step.
 //
-// ipympl's own frame path sends a whole-canvas PNG, loads it through an <img> from a blob URL and
-// encodes the whole canvas back to PNG for its data URL, on every frame. For an explorer, whose
-// kernel side redraws only a few bars and labels, that is most of the time from slider to pixels.
+// ipympl's own frame path has the kernel encode a PNG of the canvas (a diff, but canvas-sized) and
+// the browser load it through an <img> from a blob URL, on every frame. For an explorer, whose
+// kernel side redraws only a few bars and labels, that is most of the time from slider to pixels
+// (measured: about 3 ms of kernel CPU and 7 ms in the browser, against a 5 ms blit).
 // This module adds one message type to the explorer's ipympl canvas model, "softmax_lab_patch":
 // rectangles of RGBA pixels with their positions, raw (JupyterLab on this machine) or deflated
 // (a remote server), drawn where ipympl draws its own frames (the model's offscreen canvas, then
