@@ -46,7 +46,7 @@ c.Autograde.autograde_preprocessors = [
 ]
 # Seconds a solution or self-check cell (student code) may run; each graded part has its own limit
 # (lab_utils/exercises, 30 s for the NumPy exercises), scaled by part_timeout_scale.
-c.SandboxedExecute.student_cell_timeout = 60
+c.SandboxedExecute.student_cell_timeout = int(os.environ.get("SOFTMAX_LAB_STUDENT_CELL_TIMEOUT", "60"))
 c.SandboxedExecute.part_timeout_scale = float(os.environ.get("SOFTMAX_LAB_PART_TIMEOUT_SCALE", "1.0"))
 # Limits of the sandboxed kernel: address space (TensorFlow reserves about 3 GB), CPU seconds, and
 # processes plus threads it may add.

@@ -67,7 +67,7 @@ def encode(value, depth: int = 0):
     if isinstance(value, np.generic) and value.dtype.kind in "biufc":
         value = np.asarray(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
-        data = np.ascontiguousarray(value)
+        data = value.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         return {"__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
                 "dtype": data.dtype.str, "shape": list(data.shape)}
     if isinstance(value, tuple):
@@ -94,7 +94,7 @@ def decode(data, opaque=None):
         if dtype.kind not in "biuf":
             raise ValueError(f"refusing array data of dtype {dtype}")
         raw = base64.b64decode(data["__ndarray__"])
-        return np.frombuffer(raw, dtype=dtype).reshape(data["shape"]).copy()
+        return np.frombuffer(raw, dtype=dtype).reshape(tuple(data["shape"])).copy()
     if "__float__" in data:
         return float(data["__float__"])
     if "__tuple__" in data:
@@ -124,24 +124,39 @@ class CallMonitor:
         self._inside = 0
         self.switched_off = False
 
-    def _forbidden_file(self, filename: str) -> bool:
+    def _kind(self, code) -> str | None:
+        """"forbidden", "allowed" (an allowed lab module, whose own calls are not watched) or None."""
+        filename = code.co_filename
         if filename.startswith(_LAB_DIR):
-            return not filename.startswith(self._allowed) if self._allowed else True
-        return any(part in filename for part in FORBIDDEN_PATHS)
+            return "allowed" if self._allowed and filename.startswith(self._allowed) else "forbidden"
+        if any(part in filename for part in FORBIDDEN_PATHS):
+            return "forbidden"
+        return None
 
     def __call__(self, frame, event, arg):
-        if event == "call":
-            if self._forbidden_file(frame.f_code.co_filename):
-                if self._inside == 0:
+        try:
+            self._watch(frame, event, arg)
+        except Exception:  # a profile hook that raises is removed by Python: never let that happen
+            pass
+
+    def _watch(self, frame, event, arg):
+        if event in ("call", "return"):
+            code = frame.f_code
+            if code.co_name == "<module>":
+                return  # importing a module is not calling it
+            kind = self._kind(code)
+            if kind is None:
+                return
+            if event == "call":
+                if self._inside == 0 and kind == "forbidden":
                     module = frame.f_globals.get("__name__", "?")
-                    self._note(f"{module}.{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)}")
+                    self._note(f"{module}.{getattr(code, 'co_qualname', code.co_name)}")
                 self._inside += 1
-        elif event == "return":
-            if self._inside and self._forbidden_file(frame.f_code.co_filename):
+            elif self._inside:
                 self._inside -= 1
         elif event == "c_call" and self._inside == 0:
-            module = getattr(arg, "__module__", None) or ""
-            if module.split(".")[0] in FORBIDDEN_MODULES:
+            module = getattr(arg, "__module__", None)
+            if isinstance(module, str) and module.split(".")[0] in FORBIDDEN_MODULES:
                 self._note(f"{module}.{getattr(arg, '__qualname__', getattr(arg, '__name__', '?'))}")
 
     def _note(self, name: str) -> None:

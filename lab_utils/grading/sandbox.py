@@ -65,7 +65,7 @@ def bwrap_command(kernel_cmd: list[str], *, work_dir: str, work_copy: str, excha
     bwrap = bwrap_path()
     if bwrap is None:
         raise FileNotFoundError("bwrap (bubblewrap) is not installed")
-    args = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc",
+    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--ro-bind", "/", "/",
             "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc",
             "--perms", "1777", "--tmpfs", "/tmp"]
@@ -168,6 +168,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         return bwrap_command(kernel_cmd, work_dir=self.work_dir, work_copy=self.work_copy,
                              exchange_dir=self.exchange_dir, hidden=list(self.hidden),
                              env=dict(self.sandbox_env), limits=limits, user=user)
+
+    async def _async_interrupt_kernel(self) -> None:
+        """Interrupt by message: a SIGINT to the process group would stop bwrap, and the kernel with it."""
+        if not self.use_bwrap:
+            await super()._async_interrupt_kernel()
+            return
+        self._connect_control_socket()
+        self.session.send(self._control_socket, self.session.msg("interrupt_request", content={}))
+
+    interrupt_kernel = _async_interrupt_kernel
 
     async def _async_pre_start_kernel(self, **kw):
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
