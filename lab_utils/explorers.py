@@ -60,7 +60,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import canvas as explorer_canvas
-from . import cells, frames, numerics, plots, style
+from . import cells, frames, numerics, plots, style, validation
 from .canvas import FULL_FRAME_GUARD_S, TRAILING_FRAME_DELAY_S  # noqa: F401 (public, as before)
 from .plots import class_labels, format_setting, format_settings, format_vector
 from .student import check_student_softmax
@@ -101,27 +101,20 @@ _DEFAULT_LOGITS = (2.0, 1.0, 0.1, -1.0, 0.5, -0.5, 1.5, -2.0, 3.0, 0.0)
 
 def _check_logits(logits, name: str = "logits") -> np.ndarray:
     """Validate user logits: 1-D, MIN..MAX_CLASSES entries, all finite numbers."""
-    try:
-        values = np.asarray(logits, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a sequence of numbers, got {logits!r}") from None
+    values = validation.as_float_array(logits, name).astype(float)
     if values.ndim != 1:
         raise ValueError(f"{name} must be a 1-D sequence of numbers, got shape {values.shape}")
     if not MIN_CLASSES <= values.size <= MAX_CLASSES:
         raise ValueError(
             f"{name} must have between {MIN_CLASSES} and {MAX_CLASSES} values, got {values.size}")
-    if not np.all(np.isfinite(values)):
-        bad = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ValueError(f"{name} must be finite numbers, got {values[bad]} at index {bad}")
+    # A slider cannot stand at -inf: here logits must be finite.
+    validation.check_finite(values, name)
     return values
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int (the number of classes), got {n!r}")
-    if not MIN_CLASSES <= n <= MAX_CLASSES:
-        raise ValueError(f"n must be between {MIN_CLASSES} and {MAX_CLASSES}, got {n}")
-    return int(n)
+    return validation.as_int(n, "n (the number of classes)", minimum=MIN_CLASSES,
+                             maximum=MAX_CLASSES)
 
 
 def _initial_logits(n: int | None, logits) -> np.ndarray:

@@ -17,13 +17,19 @@ The two reference models of notebook 04 differ only in their last layer and thei
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Sequence
 
 import numpy as np
 
-from .datasets import _check_int
 from .environment import import_tensorflow
+from .validation import (
+    as_class_ids,
+    as_float_array,
+    as_int,
+    as_positive,
+    as_real,
+    check_finite,
+)
 
 __all__ = [
     "build_obvious_model",
@@ -36,14 +42,6 @@ __all__ = [
     "set_seed",
     "train_full_batch",
 ]
-
-
-def _check_learning_rate(learning_rate) -> float:
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
-    if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate}")
-    return float(learning_rate)
 
 
 def set_seed(seed: int) -> None:
@@ -62,7 +60,7 @@ def set_seed(seed: int) -> None:
     TypeError, ValueError
         If ``seed`` is not a non-negative integer.
     """
-    seed = _check_int("seed", seed, 0)
+    seed = as_int(seed, "seed", minimum=0)
     tf = import_tensorflow()
     tf.keras.utils.set_random_seed(seed)
     # Without this, some kernels (e.g. reductions on a GPU) may add numbers in a different order
@@ -79,12 +77,12 @@ def _dense_classifier(
     hidden_units: Sequence[int],
     learning_rate: float,
 ):
-    n_features = _check_int("n_features", n_features, 1)
-    n_classes = _check_int("n_classes", n_classes, 2)
+    n_features = as_int(n_features, "n_features", minimum=1)
+    n_classes = as_int(n_classes, "n_classes", minimum=2)
     if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
         raise TypeError(f"hidden_units must be a sequence of layer sizes, got {hidden_units!r}")
-    hidden_units = [_check_int("each entry of hidden_units", units, 1) for units in hidden_units]
-    learning_rate = _check_learning_rate(learning_rate)
+    hidden_units = [as_int(units, "each entry of hidden_units", minimum=1) for units in hidden_units]
+    learning_rate = as_positive(learning_rate, "learning_rate")
 
     tf = import_tensorflow()
     keras = tf.keras
@@ -184,9 +182,9 @@ def build_softmax_regression(n_features: int, n_classes: int, learning_rate: flo
     keras.Sequential
         A compiled model named ``"softmax_regression"``; its one layer, ``"logits"``, outputs logits.
     """
-    n_features = _check_int("n_features", n_features, 1)
-    n_classes = _check_int("n_classes", n_classes, 2)
-    learning_rate = _check_learning_rate(learning_rate)
+    n_features = as_int(n_features, "n_features", minimum=1)
+    n_classes = as_int(n_classes, "n_classes", minimum=2)
+    learning_rate = as_positive(learning_rate, "learning_rate")
     tf = import_tensorflow()
     keras = tf.keras
     model = keras.Sequential(
@@ -232,10 +230,10 @@ def build_small_cnn(
     if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
             or len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
-    input_shape = tuple(_check_int("each entry of input_shape", n, 1) for n in input_shape)
-    n_classes = _check_int("n_classes", n_classes, 2)
-    filters = _check_int("filters", filters, 1)
-    learning_rate = _check_learning_rate(learning_rate)
+    input_shape = tuple(as_int(n, "each entry of input_shape", minimum=1) for n in input_shape)
+    n_classes = as_int(n_classes, "n_classes", minimum=2)
+    filters = as_int(filters, "filters", minimum=1)
+    learning_rate = as_positive(learning_rate, "learning_rate")
     tf = import_tensorflow()
     keras = tf.keras
     model = keras.Sequential(
@@ -319,8 +317,8 @@ def fit_compact(
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
     if not getattr(model, "compiled", True) or getattr(model, "optimizer", None) is None:
         raise ValueError("model must be compiled first: call model.compile(loss=..., optimizer=...)")
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    epochs = as_int(epochs, "epochs", minimum=1)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
     if "verbose" in fit_kwargs:
         raise TypeError("fit_compact is always quiet; do not pass verbose")
     n_x, n_y = len(X), len(y)
@@ -397,16 +395,11 @@ def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np
     >>> round(float(loss[0]), 4), grad.round(4).tolist()
     (25.0, [[1.0, 0.0, -1.0]])
     """
-    logits = np.asarray(logits, dtype=np.float32)
-    labels = np.asarray(labels)
+    logits = as_float_array(logits, "logits").astype(np.float32)
     if logits.ndim != 2 or logits.shape[1] < 2:
         raise ValueError(f"logits must have shape (n, n_classes) with n_classes >= 2, got {logits.shape}")
-    if labels.shape != logits.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be {logits.shape[0]} integer class ids, got shape "
-                         f"{labels.shape} and dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
-        raise ValueError(f"labels must be class ids in [0, {logits.shape[1] - 1}], "
-                         f"got values from {labels.min()} to {labels.max()}")
+    check_finite(logits, "logits", logits=True)
+    labels = as_class_ids(labels, logits.shape[1], "labels", shape=logits.shape[:1])
     tf = import_tensorflow()
     z = tf.constant(logits)
     with tf.GradientTape() as tape:
@@ -457,7 +450,7 @@ def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -
     if not hasattr(loss_fn, "get_config"):
         raise ValueError("model must be compiled with a Keras loss object, e.g. "
                          "SparseCategoricalCrossentropy(from_logits=True)")
-    steps = _check_int("steps", steps, 1)
+    steps = as_int(steps, "steps", minimum=1)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     if len(X) != len(y):
@@ -513,9 +506,8 @@ def decision_grid(predict, X, resolution: int = 200, margin: float = 1.0):
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2), got {X.shape}")
-    resolution = _check_int("resolution", resolution, 2)
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or margin < 0:
-        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+    resolution = as_int(resolution, "resolution", minimum=2)
+    margin = as_real(margin, "margin", low=0)
     if not callable(predict):
         raise TypeError(f"predict must be a model or a function, got {type(predict).__name__}")
     lo = X.min(axis=0) - margin

@@ -22,6 +22,7 @@ import numpy as np
 
 from .attention import blockwise_attention, scaled_dot_product_attention
 from .numerics import naive_softmax, online_softmax, softmax
+from .validation import as_int
 
 __all__ = [
     "Measurement",
@@ -38,14 +39,6 @@ __all__ = [
 ]
 
 MB = 1_000_000  # decimal megabytes: 1000 x 1000 float32 logits are exactly 4 MB
-
-
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
 
 
 def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
@@ -85,7 +78,7 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
     >>> p is z
     True
     """
-    chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
+    chunk_rows = as_int(chunk_rows, "chunk_rows", minimum=1)
     logits = np.asarray(logits)
     if not np.issubdtype(logits.dtype, np.floating):
         raise TypeError(f"logits must be a floating-point array, got dtype {logits.dtype}")
@@ -167,8 +160,8 @@ def softmax_variants(chunk_rows: int = 256, block: int = 128) -> dict[str, Calla
     >>> all(np.allclose(fn(z), softmax(z)) for fn in variants.values())
     True
     """
-    chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
-    block = _check_positive_int(block, "block")
+    chunk_rows = as_int(chunk_rows, "chunk_rows", minimum=1)
+    block = as_int(block, "block", minimum=1)
     return {
         "naive": naive_softmax,
         "stable": stable_softmax,
@@ -193,7 +186,7 @@ def time_call(fn: Callable, *args, repeats: int = 5) -> float:
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    repeats = _check_positive_int(repeats, "repeats")
+    repeats = as_int(repeats, "repeats", minimum=1)
     fn(*args)  # warm-up: first-call costs (page faults, caches) are not what is being compared
     samples = []
     for _ in range(repeats):
@@ -241,7 +234,7 @@ def peak_memory(fn: Callable, *args, runs: int = 1) -> int:
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    runs = _check_positive_int(runs, "runs")
+    runs = as_int(runs, "runs", minimum=1)
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -388,7 +381,7 @@ def _validate_shapes(shapes, name: str) -> list[tuple[int, int]]:
         if len(shape) != 2:
             raise ValueError(f"each entry of {name} must be a (rows, cols) pair, got {shape}")
         for value in shape:
-            _check_positive_int(value, f"each entry of {name}")
+            as_int(value, f"each entry of {name}", minimum=1)
     return shapes
 
 
@@ -438,7 +431,7 @@ def measure_softmax_variants(
     (['naive', 'stable', 'chunked', 'online'], [1000, 4000])
     """
     shapes = _validate_shapes(shapes, "shapes")
-    repeats = _check_positive_int(repeats, "repeats")
+    repeats = as_int(repeats, "repeats", minimum=1)
     variants = softmax_variants(chunk_rows=chunk_rows, block=block)
     if methods is None:
         methods = list(variants)
@@ -504,16 +497,16 @@ def measure_attention_variants(
     ['full', 'blockwise']
     """
     try:
-        lengths = [_check_positive_int(n, "each length") for n in lengths]
+        lengths = [as_int(n, "each length", minimum=1) for n in lengths]
     except TypeError as error:
         if "each length" in str(error):
             raise
         raise TypeError(f"lengths must be a sequence of ints, got {lengths!r}") from None
     if not lengths:
         raise ValueError("lengths must not be empty")
-    d_k = _check_positive_int(d_k, "d_k")
-    block = _check_positive_int(block, "block")
-    repeats = _check_positive_int(repeats, "repeats")
+    d_k = as_int(d_k, "d_k", minimum=1)
+    block = as_int(block, "block", minimum=1)
+    repeats = as_int(repeats, "repeats", minimum=1)
     rng = np.random.default_rng(seed)
     variants = {
         "full": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],
