@@ -14,6 +14,7 @@ from .environment import configure_tensorflow_environment
 configure_tensorflow_environment()
 
 from .numerics import (  # noqa: E402  (the environment must be set first)
+    blocked_softmax,
     cross_entropy,
     cross_entropy_from_probs,
     cross_entropy_grad,
@@ -52,7 +53,7 @@ __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
     "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", "entropy_vs_temperature",
-    "neg_log", "exp_overflow_threshold", *_LAZY_NAMES,
+    "neg_log", "exp_overflow_threshold", "blocked_softmax", *_LAZY_NAMES,
 ]
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import threading
 from typing import Literal
 
 import numpy as np
@@ -43,7 +45,7 @@ __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
     "top_k", "sample", "masked_softmax", "online_softmax", "one_hot",
-    "entropy_vs_temperature", "neg_log", "exp_overflow_threshold",
+    "entropy_vs_temperature", "neg_log", "exp_overflow_threshold", "blocked_softmax",
 ]
 
 Reduction = Literal["mean", "sum", "none"]
@@ -169,8 +171,9 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     :math:`|z_i - \max z| \cdot \varepsilon / 2`: the conditioning of the problem, shared by
     every implementation that shifts by the max (SciPy, TensorFlow).
 
-    Large batches along the last axis are processed a cache-sized block of rows at a time; the
-    result is the same bit for bit as for one row at a time.
+    Large batches along the last axis are processed a cache-sized block of rows at a time (see
+    :func:`blocked_softmax`), shared between two threads when two cores are available; the result
+    is the same bit for bit as for one row at a time.
 
     Examples
     --------
@@ -191,21 +194,11 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     # The output array is the only full-size allocation: every step below works in place in it.
     out = np.empty(z.shape, dtype=dtype)
     if axis == z.ndim - 1 and z.flags.c_contiguous and z.size > _CACHE_BLOCK_BYTES // out.itemsize:
-        # Large batch with rows next to each other in memory: handle a few rows at a time, so the
-        # max, subtract, exp, sum and divide all find their data still in the CPU cache instead of
+        # Large batch with rows next to each other in memory: a few rows at a time, so the max,
+        # subtract, exp, sum and divide all find their data still in the CPU cache instead of
         # streaming the whole array from memory five times (see benchmarks/bench_softmax.py).
-        n = z.shape[-1]
-        z2, out2 = z.reshape(-1, n), out.reshape(-1, n)
-        m = np.empty((z2.shape[0], 1), dtype=z.dtype)
-        rows = max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize))
-        # A row holding NaN or +inf, or only -inf, computes NaN (inf - inf) in the loop: that
-        # result is never returned, because the row maxima are checked right after the loop.
-        with np.errstate(invalid="ignore"):
-            for start in range(0, z2.shape[0], rows):
-                block = slice(start, start + rows)
-                np.max(z2[block], axis=-1, keepdims=True, out=m[block])
-                _softmax_into(z2[block], m[block], temperature, dtype, out2[block], axis=-1)
-        _check_row_max(m.reshape(z.shape[:-1] + (1,)), z, axis, "z")
+        m = _softmax_blocks(z, out, temperature, dtype)
+        _check_row_max(m, z, axis, "z")
     else:
         m = _row_max(z, axis, "z")
         _softmax_into(z, m, temperature, dtype, out, axis=axis)
@@ -215,6 +208,120 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
 # Bytes of output handled per step by softmax: inside a core's L2 cache (512 KiB or more on current
 # x86 and ARM cores), and large enough that Python's per-step overhead is negligible.
 _CACHE_BLOCK_BYTES = 512 * 1024
+# Outputs from this size on are shared between _THREADS threads (starting one costs ~0.1 ms).
+_THREAD_MIN_BYTES = 16 * 2**20
+_THREADS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+               else os.cpu_count() or 1)
+
+
+def _softmax_blocks(z: np.ndarray, out: np.ndarray, temperature: float, dtype: np.dtype,
+                    block_rows: int | None = None) -> np.ndarray:
+    """Softmax along the last axis of C-contiguous ``z`` into ``out`` (which may be ``z``), a block
+    of rows at a time; return the row maxima (keepdims) for the caller to check.
+
+    The one blocked implementation: :func:`softmax` and :func:`blocked_softmax` (hence
+    ``scaling.chunked_softmax``) use it. A large batch is shared between two threads (NumPy
+    releases the GIL inside each ufunc): the exponentials are the bulk of the work, and a second
+    core halves them; rows are independent, so the result is the same bit for bit.
+    """
+    n = z.shape[-1]
+    z2, out2 = z.reshape(-1, n), out.reshape(-1, n)
+    m = np.empty((z2.shape[0], 1), dtype=z.dtype)
+    rows = block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize))
+    threads = _THREADS if out.nbytes >= _THREAD_MIN_BYTES and z2.shape[0] >= 2 * rows else 1
+    # Each thread gets a contiguous share of whole blocks.
+    shares = np.array_split(np.arange(0, z2.shape[0], rows), threads)
+    ranges = [(int(share[0]), min(int(share[-1]) + rows, z2.shape[0])) for share in shares]
+
+    def run(first: int, stop: int) -> None:
+        # A row holding NaN or +inf, or only -inf, computes NaN (inf - inf) here: that result is
+        # never returned, because the caller checks the row maxima right after. (errstate is set
+        # in each thread: a new thread does not inherit the caller's.)
+        with np.errstate(invalid="ignore"):
+            for start in range(first, stop, rows):
+                block = slice(start, min(start + rows, stop))
+                np.max(z2[block], axis=-1, keepdims=True, out=m[block])
+                _softmax_into(z2[block], m[block], temperature, dtype, out2[block], axis=-1)
+
+    if threads == 1:
+        run(0, z2.shape[0])
+    else:
+        helpers = [threading.Thread(target=run, args=span) for span in ranges[1:]]
+        for helper in helpers:
+            helper.start()
+        try:
+            run(*ranges[0])
+        finally:
+            for helper in helpers:
+                helper.join()
+    return m.reshape(z.shape[:-1] + (1,))
+
+
+def blocked_softmax(z: ArrayLike, out: np.ndarray | None = None, *, block_rows: int | None = None,
+                    temperature: float = 1.0) -> np.ndarray:
+    """Softmax along the last axis, a block of rows at a time, written into one buffer.
+
+    Each block is shifted, exponentiated and normalised in place inside ``out`` while it is in
+    the CPU cache, so apart from the output the only extra memory is one number per row.
+    ``out=z`` overwrites the logits and needs no extra memory at all.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits along the last axis, a floating dtype (``-inf`` allowed, as in :func:`softmax`).
+    out : numpy.ndarray, optional
+        C-contiguous destination of ``z``'s shape and a floating dtype; may be ``z`` itself.
+        Default: a new array (float16 logits are computed in float32, as in :func:`softmax`).
+    block_rows : int, optional
+        Rows per block (after flattening the leading axes); default: a block of about 512 KiB.
+    temperature : float, default 1.0
+        ``T > 0``, as in :func:`softmax`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The probabilities (``out`` if given).
+
+    Raises
+    ------
+    TypeError
+        If ``z`` or ``out`` is not floating, or ``block_rows`` is not an int.
+    ValueError
+        As for :func:`softmax`; also if ``out`` does not fit or is not C-contiguous, or
+        ``block_rows < 1``. The values are checked through the row maxima, after the pass: with
+        ``out=z``, logits that are rejected have been overwritten already.
+
+    Examples
+    --------
+    >>> z = np.array([[2.0, 1.0, 0.1], [1000.0, 1000.0, 0.0]])
+    >>> blocked_softmax(z, block_rows=1).round(4)
+    array([[0.659 , 0.2424, 0.0986],
+           [0.5   , 0.5   , 0.    ]])
+    >>> blocked_softmax(z, out=z) is z
+    True
+    """
+    arr = np.asarray(z)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"z must be a floating-point array, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"z must have a non-empty last axis, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr)
+    temperature = as_positive(temperature, "temperature")
+    if block_rows is not None:
+        block_rows = as_int(block_rows, "block_rows", minimum=1)
+    given = out is not None
+    if not given:
+        out = np.empty(arr.shape, dtype=_work_dtype(arr))
+    elif not isinstance(out, np.ndarray) or out.shape != arr.shape:
+        raise ValueError(f"out must be an ndarray of shape {arr.shape}, got "
+                         f"{getattr(out, 'shape', type(out).__name__)}")
+    elif out.dtype.kind != "f":
+        raise TypeError(f"out must have a floating dtype, got {out.dtype}")
+    elif not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous so that it can be filled in place")
+    m = _softmax_blocks(arr, out, temperature, out.dtype, block_rows)
+    _check_row_max(m, arr, arr.ndim - 1, "z")
+    return out if given else out.astype(arr.dtype, copy=False)
 
 
 def _softmax_into(z: np.ndarray, m: np.ndarray, temperature: float, dtype: np.dtype,
@@ -311,9 +418,7 @@ def log_softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.nd
     dtype = _work_dtype(z)
     m = _row_max(z, axis, "z")
     out = _shifted(z, m, temperature, dtype)
-    # The sum of exp(shifted) is in [1, n], so its log is small and exact to an ulp.
-    log_sum = np.log(np.exp(out).sum(axis=axis, keepdims=True))
-    np.subtract(out, log_sum, out=out)
+    np.subtract(out, _log1p_rest(out, axis), out=out)
     # float16 input was computed in float32; a log-probability below float16's range rounds to -inf
     # in the cast, which is its correctly rounded value, so that overflow is not an error.
     with np.errstate(over="ignore"):
@@ -353,11 +458,26 @@ def logsumexp(z: ArrayLike, axis: int = -1) -> np.ndarray | float:
     m = _row_max(z, axis, "z", allow_empty_rows=True)
     # A row of only -inf has max -inf; shifting by 0 instead avoids -inf - (-inf) = NaN and gives
     # log(sum(exp(-inf))) = log(0) = -inf, the right answer.
-    m = np.where(np.isneginf(m), 0, m).astype(dtype)
-    sum_exp = np.exp(_shifted(z, m, 1.0, dtype)).sum(axis=axis, keepdims=True)
-    with np.errstate(divide="ignore"):  # log(0) = -inf only for all -inf rows: correct, see above
-        result = (m + np.log(sum_exp)).squeeze(axis=axis).astype(z.dtype, copy=False)
+    empty_rows = np.isneginf(m)
+    m = np.where(empty_rows, 0, m).astype(dtype)
+    result = np.where(empty_rows, -np.inf, m + _log1p_rest(_shifted(z, m, 1.0, dtype), axis))
+    result = result.squeeze(axis=axis).astype(z.dtype, copy=False)
     return float(result) if result.ndim == 0 else result
+
+
+def _log1p_rest(shifted: np.ndarray, axis: int, overwrite: bool = False) -> np.ndarray:
+    """``log(sum(exp(shifted)))`` (keepdims) for rows whose max is exactly 0, to the last bit;
+    ``overwrite`` computes the exponentials in ``shifted`` itself (no temporary).
+
+    The max contributes exp(0) = 1 exactly; the other terms sum to ``s``, and the result is
+    ``log1p(s)``. Summing 1 + s first would round away an ``s`` below half an ulp of 1
+    (``logsumexp([0, -40])`` would be 0.0 instead of 4.25e-18). SciPy's ``logsumexp`` also
+    takes ``log1p`` of the non-maximal terms.
+    """
+    terms = np.exp(shifted, out=shifted if overwrite else None)
+    # Drop one term equal to exp(0) = 1 from each row (the first largest: exp is monotonic).
+    np.put_along_axis(terms, np.argmax(terms, axis=axis, keepdims=True), 0, axis=axis)
+    return np.log1p(terms.sum(axis=axis, keepdims=True))
 
 
 def sigmoid(z: ArrayLike) -> np.ndarray | float:
@@ -665,8 +785,7 @@ def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
     dtype = _work_dtype(logits)
     m = _row_max(logits, axis, "logits")
     if kind == "sparse":
-        shifted = _shifted(logits, m, 1.0, dtype)
-        log_sum = np.log(np.exp(shifted, out=shifted).sum(axis=axis))
+        log_sum = _log1p_rest(_shifted(logits, m, 1.0, dtype), axis, overwrite=True).squeeze(axis)
         # loss = log(sum exp(z - m)) - (z_y - m); z_y - m is exact-ish and never positive.
         picked = np.take_along_axis(logits, np.expand_dims(y, axis), axis=axis)
         picked_shifted = _shifted(picked, m, 1.0, dtype).squeeze(axis=axis)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .attention import blockwise_attention, scaled_dot_product_attention
-from .numerics import naive_softmax, online_softmax, softmax
+from .numerics import blocked_softmax, naive_softmax, online_softmax, softmax
 from .validation import as_int
 
 __all__ = [
@@ -51,7 +51,8 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
     Parameters
     ----------
     logits : array_like of float, shape (..., K)
-        Finite logits (not checked, to keep the cost of this function to the softmax itself).
+        Logits (``-inf`` allowed). NaN and +inf are found through the row maxima, at no extra
+        cost, after the pass (with ``out=logits`` the logits are overwritten by then).
     chunk_rows : int, default 256
         Rows per block (after flattening the leading axes).
     out : ndarray, optional
@@ -80,32 +81,15 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
     """
     chunk_rows = as_int(chunk_rows, "chunk_rows", minimum=1)
     logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
+    if logits.dtype.kind != "f":
         raise TypeError(f"logits must be a floating-point array, got dtype {logits.dtype}")
-    if logits.ndim == 0 or logits.shape[-1] == 0:
-        raise ValueError(f"logits must have a non-empty last axis, got shape {logits.shape}")
     if out is None:
-        out = np.empty_like(logits)
-    elif not isinstance(out, np.ndarray) or out.shape != logits.shape:
-        raise ValueError(
-            f"out must be an ndarray of shape {logits.shape}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}"
-        )
-    elif not np.issubdtype(out.dtype, np.floating):
-        raise TypeError(f"out must have a floating dtype, got {out.dtype}")
-    n_cols = logits.shape[-1]
-    rows_in = logits.reshape(-1, n_cols)
-    rows_out = out.reshape(-1, n_cols)
-    if not np.shares_memory(rows_out, out):
-        raise ValueError("out must be C-contiguous so that it can be filled in place")
-    for start in range(0, rows_in.shape[0], chunk_rows):
-        block_in = rows_in[start:start + chunk_rows]
-        block_out = rows_out[start:start + chunk_rows]
-        row_max = block_in.max(axis=1, keepdims=True)
-        np.subtract(block_in, row_max, out=block_out)
-        np.exp(block_out, out=block_out)
-        block_out /= block_out.sum(axis=1, keepdims=True)
-    return out
+        out = np.empty_like(logits)  # computed in the logits' own dtype, float16 included
+    # The blocked pass itself is numerics' (one implementation for the whole lab).
+    try:
+        return blocked_softmax(logits, out=out, block_rows=chunk_rows)
+    except ValueError as error:  # numerics calls its argument z; here it is logits
+        raise ValueError(str(error).replace("z ", "logits ", 1)) from None
 
 
 def stable_softmax(logits) -> np.ndarray:

@@ -133,7 +133,10 @@ def test_softmax_of_one_hot_is_not_one_hot():
                                           (online_softmax, scipy.special.softmax)])
 def test_softmax_family_matches_scipy(shape, axis, func, oracle):
     z = np.random.default_rng(sum(shape)).normal(scale=4.0, size=shape)
-    np.testing.assert_allclose(func(z, axis=axis), oracle(z, axis=axis), rtol=1e-13, atol=1e-300)
+    # SciPy's log_softmax rounds 1 + s before its log, ours takes log1p(s) (issue 16): near 0 the
+    # two differ by a few ulp of 1, where ours is the exact value (checked with Decimal below).
+    atol = 4 * np.finfo(float).eps if func is log_softmax else 1e-300
+    np.testing.assert_allclose(func(z, axis=axis), oracle(z, axis=axis), rtol=1e-13, atol=atol)
 
 
 @pytest.mark.parametrize("shape, axis", [((7,), -1), ((4, 5), 0), ((3, 4, 5), 1)])
@@ -182,7 +185,13 @@ def test_log_softmax_is_within_few_ulp_of_exact():
     rng = np.random.default_rng(5)
     for _ in range(30):
         z = rng.integers(-500, 500, size=6).astype(np.float64)
-        exact = [p.ln() for p in exact_softmax(z)]
+        with localcontext() as ctx:
+            # log p of the largest logit is -log(1 + s) with s as small as exp(-1000): 50 digits
+            # would round 1 + s to 1 (issue 16), so this reference carries 500.
+            ctx.prec = 500
+            values = [Decimal(float(v)) for v in z]
+            total = sum((v - max(values)).exp() for v in values)
+            exact = [v - max(values) - total.ln() for v in values]
         assert ulp_errors(log_softmax(z), exact, np.float64).max() <= 2.0
 
 
@@ -788,3 +797,43 @@ def test_cross_entropy_grad_matches_tensorflow_autodiff(tf):
     with tf.GradientTape() as tape:
         s = tf.nn.softmax(z)
     np.testing.assert_allclose(softmax_jacobian(logits[0]), tape.jacobian(s, z).numpy(), atol=1e-15)
+
+
+# ---------------------------------------------------------------- issue 16: the non-maximal terms
+
+def _exact_logsumexp(row) -> float:
+    with localcontext() as context:
+        context.prec = 60
+        return float(sum(Decimal(float(v)).exp() for v in row).ln())
+
+
+def test_issue16_logsumexp_keeps_terms_below_half_an_ulp_of_one():
+    assert logsumexp([0.0, -40.0]) == np.log1p(np.exp(-40.0))  # 4.248e-18, not 0.0
+    assert logsumexp([0.0, -40.0]) == scipy.special.logsumexp([0.0, -40.0])
+    assert logsumexp([0.0, -40.0, -40.0]) == np.log1p(2 * np.exp(-40.0))
+    assert logsumexp([-40.0, 0.0, 0.0]) == np.log(2.0) + np.log1p(np.exp(-40.0) / 2)
+    assert logsumexp(np.array([0.0, -20.0], np.float32)) == np.float32(np.log1p(np.exp(-20.0)))
+
+
+def test_issue16_log_softmax_keeps_them_too():
+    assert log_softmax([0.0, -40.0])[0] == -np.log1p(np.exp(-40.0))  # -4.248e-18, not 0.0
+    column = np.random.default_rng(9).normal(scale=4.0, size=(4, 5))[:, 3]
+    # A log-probability near 0 where SciPy's log_softmax is 2.5e-13 off in relative terms.
+    with localcontext() as context:
+        context.prec = 60
+        exact = float(Decimal(float(column[2])) - sum(Decimal(float(v)).exp() for v in column).ln())
+    assert log_softmax(column)[2] == exact
+    np.testing.assert_array_equal(log_softmax([0.0, -40.0]),
+                                  [0.0, -40.0] - np.log1p(np.exp(-40.0)))
+    np.testing.assert_array_equal(log_softmax([[0.0, -np.inf]]), [[0.0, -np.inf]])
+
+
+def test_issue16_logsumexp_is_within_an_ulp_of_the_exact_value_and_of_scipy():
+    rng = np.random.default_rng(16)
+    rows = np.concatenate([rng.normal(0, 1, (50, 8)), rng.normal(0, 30, (50, 8)),
+                           np.column_stack([np.zeros(50), rng.uniform(-60, -30, (50, 7))])])
+    ours = logsumexp(rows)
+    exact = np.array([_exact_logsumexp(row) for row in rows])
+    ulp = np.spacing(np.abs(exact))
+    assert np.all(np.abs(ours - exact) <= ulp), np.max(np.abs(ours - exact) / ulp)
+    assert np.all(np.abs(ours - scipy.special.logsumexp(rows, axis=-1)) <= ulp)
