@@ -675,8 +675,8 @@ class CrossEntropyExplorer(Explorer):
             "logits": logits,
             "target": target,
             "probs": numerics.softmax(logits),
-            "loss": float(numerics.cross_entropy(target, logits)),
-            "grad": numerics.cross_entropy_grad(target, logits),
+            "loss": float(numerics.cross_entropy(logits, target)),
+            "grad": numerics.cross_entropy_grad(logits, target),
         }
 
     def _show(self, state: dict) -> None:

@@ -729,27 +729,43 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
                      f"shape {values.shape}{hint}")
 
 
+def _scores_first(scores: ArrayLike, labels: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    """``(scores, labels)``, also from a call in the lab's old order ``(labels, scores)``.
+
+    The losses take the scores first, as :mod:`lab_utils.calibration` and :mod:`lab_utils.models`
+    do (issue 16). A call in the old order is recognised, without guessing, when its labels are
+    class ids: they have one axis fewer than the scores. Deprecated; kept only until the
+    notebooks and ``checks`` use the new order.
+    """
+    try:
+        if np.ndim(scores) == np.ndim(labels) - 1:
+            return labels, scores
+    except ValueError:  # a ragged list: the checks that follow name it
+        pass
+    return scores, labels
+
+
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray | float:
     if reduction == "none":
         return losses
     return float(losses.mean() if reduction == "mean" else losses.sum())
 
 
-def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
+def cross_entropy(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
                   reduction: Reduction = "mean") -> np.ndarray | float:
     r"""Cross-entropy :math:`-\sum_i y_i \log \mathrm{softmax}(z)_i`, computed from the logits.
 
     Works in log space (via the log-sum-exp), so a confident mistake costs what it should:
-    ``cross_entropy(2, [1000, 0, -1000])`` is exactly 2000, where ``-log(softmax + eps)`` caps the
+    ``cross_entropy([1000, 0, -1000], 2)`` is exactly 2000, where ``-log(softmax + eps)`` caps the
     loss. This is what Keras does with ``from_logits=True``.
 
     Parameters
     ----------
+    logits : array_like
+        Raw scores; ``-inf`` is allowed (a true class at ``-inf`` costs ``inf``).
     labels : array_like
         Either integer class ids with the logits' shape minus ``axis`` (sparse), or rows of
         one-hot/probabilities with the logits' shape (dense; each row sums to 1).
-    logits : array_like
-        Raw scores; ``-inf`` is allowed (a true class at ``-inf`` costs ``inf``).
     axis : int, default -1
         The class axis of ``logits``.
     reduction : {"mean", "sum", "none"}, default "mean"
@@ -771,13 +787,14 @@ def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 
     Examples
     --------
-    >>> cross_entropy(2, [1000.0, 0.0, -1000.0])
+    >>> cross_entropy([1000.0, 0.0, -1000.0], 2)
     2000.0
-    >>> round(cross_entropy([0, 1], [[2.0, 0.0], [0.0, 2.0]]), 6)
+    >>> round(cross_entropy([[2.0, 0.0], [0.0, 2.0]], [0, 1]), 6)
     0.126928
-    >>> cross_entropy([[0.0, 1.0], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.0]], reduction="none").round(4)
+    >>> cross_entropy([[0.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.5, 0.5]], reduction="none").round(4)
     array([0.6931, 0.6931])
     """
+    logits, labels = _scores_first(logits, labels)
     logits = as_float_array(logits, "logits")
     axis = check_axis(axis, logits, "logits")
     reduction = _check_reduction(reduction)
@@ -798,7 +815,7 @@ def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
     return _reduce(losses.astype(logits.dtype, copy=False), reduction)
 
 
-def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7,
+def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike, eps: float = 1e-7,
                              axis: int = -1, reduction: Reduction = "mean") -> np.ndarray | float:
     r"""Cross-entropy from probabilities, exactly as Keras computes it with ``from_logits=False``.
 
@@ -813,11 +830,11 @@ def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1
 
     Parameters
     ----------
-    labels : array_like
-        Integer class ids or probability rows, as in :func:`cross_entropy`.
     probs : array_like
         Probabilities in [0, 1] (e.g. a softmax output); rows are not required to sum to 1 but
         must not be all zero.
+    labels : array_like
+        Integer class ids or probability rows, as in :func:`cross_entropy`.
     eps : float, default 1e-7
         Clipping constant, ``0 < eps < 0.5``.
     axis : int, default -1
@@ -839,11 +856,12 @@ def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1
     Examples
     --------
     >>> p = softmax([1000.0, 0.0, -1000.0])
-    >>> round(cross_entropy_from_probs(2, p), 4)      # capped, while the true loss is 2000
+    >>> round(cross_entropy_from_probs(p, 2), 4)      # capped, while the true loss is 2000
     16.1181
-    >>> round(cross_entropy_from_probs([0, 1], [[0.9, 0.1], [0.2, 0.8]]), 6)
+    >>> round(cross_entropy_from_probs([[0.9, 0.1], [0.2, 0.8]], [0, 1]), 6)
     0.164252
     """
+    probs, labels = _scores_first(probs, labels)
     probs = as_float_array(probs, "probs")
     axis = check_axis(axis, probs, "probs")
     reduction = _check_reduction(reduction)
@@ -911,7 +929,7 @@ def softmax_jacobian(z: ArrayLike) -> np.ndarray:
     return jac
 
 
-def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
+def cross_entropy_grad(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
                        reduction: Reduction = "none") -> np.ndarray:
     r"""Gradient of the cross-entropy with respect to the logits: :math:`\mathrm{softmax}(z) - y`.
 
@@ -922,10 +940,10 @@ def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 
     Parameters
     ----------
-    labels : array_like
-        Integer class ids or probability rows, as in :func:`cross_entropy`.
     logits : array_like
         Raw scores.
+    labels : array_like
+        Integer class ids or probability rows, as in :func:`cross_entropy`.
     axis : int, default -1
         The class axis.
     reduction : {"none", "sum", "mean"}, default "none"
@@ -943,12 +961,13 @@ def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 
     Examples
     --------
-    >>> cross_entropy_grad(0, [0.0, 0.0])
+    >>> cross_entropy_grad([0.0, 0.0], 0)
     array([-0.5,  0.5])
-    >>> cross_entropy_grad([1, 0], [[0.0, 0.0], [0.0, 0.0]], reduction="mean")
+    >>> cross_entropy_grad([[0.0, 0.0], [0.0, 0.0]], [1, 0], reduction="mean")
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
+    logits, labels = _scores_first(logits, labels)
     logits = as_float_array(logits, "logits")
     axis = check_axis(axis, logits, "logits")
     reduction = _check_reduction(reduction)

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "first_index", "as_int", "as_real", "as_positive", "as_float_array", "check_no_nan",
-    "check_finite", "as_mask", "as_class_ids", "check_axis", "check_choice",
+    "check_finite", "as_mask", "as_class_ids", "check_axis", "check_choice", "renamed",
 ]
 
 
@@ -231,3 +231,16 @@ def check_choice(value: Any, name: str, choices: Sequence) -> Any:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
+
+
+def renamed(value: Any, old_value: Any, name: str, old_name: str) -> Any:
+    """The value of an argument that was renamed: ``old_value`` if only the old name was given.
+
+    Keeps calls written with the old name working (the notebooks move at their own pace).
+
+    Examples
+    --------
+    >>> renamed(4, None, "num_classes", "n_classes"), renamed(4, 10, "num_classes", "n_classes")
+    (4, 10)
+    """
+    return value if old_value is None else old_value

@@ -385,10 +385,10 @@ def test_cross_entropy_target_changes_loss_grad_and_pixels(backend):
     z = np.array([2.0, 1.0, 0.1, -1.0])
     assert state["target"] == 2
     assert state["loss"] == pytest.approx(-scipy.special.log_softmax(z)[2], rel=1e-12)
-    assert state["loss"] == numerics.cross_entropy(2, z)
+    assert state["loss"] == numerics.cross_entropy(z, 2)
     np.testing.assert_allclose(state["grad"], scipy.special.softmax(z) - np.eye(4)[2],
                                atol=1e-15)
-    np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(2, z))
+    np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(z, 2))
     after = shown(explorer)
     # The probabilities do not change, but the target's colour does; loss and gradient move.
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)

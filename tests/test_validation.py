@@ -88,7 +88,7 @@ def test_class_ids_accept_whole_floats_and_refuse_the_rest():
 
 @pytest.mark.parametrize("call", [
     lambda: numerics.softmax([True, False]),
-    lambda: numerics.cross_entropy([True], [[1.0, 2.0]]),
+    lambda: numerics.cross_entropy([[1.0, 2.0]], [True]),
     lambda: numerics.one_hot([0], True),
     lambda: calibration.nll([[True, False]], [0]),
     lambda: attention.causal_mask(True),
@@ -131,7 +131,7 @@ def test_one_mask_means_the_same_in_masked_softmax_and_attention():
 
 def test_neg_inf_logits_give_probability_zero_and_are_refused_elsewhere():
     assert numerics.softmax([0.0, -np.inf])[1] == 0.0
-    assert numerics.cross_entropy(0, [0.0, -np.inf]) == 0.0
+    assert numerics.cross_entropy([0.0, -np.inf], 0) == 0.0
     with pytest.raises(ValueError, match="queries must be finite, got -inf"):
         attention.scaled_dot_product_attention([[0.0, -np.inf]], Q, Q)
     # The documented exception: calibration needs finite logits (see calibration._check_scores).
@@ -141,8 +141,8 @@ def test_neg_inf_logits_give_probability_zero_and_are_refused_elsewhere():
 
 def test_whole_float_class_ids_are_accepted_by_every_loss():
     logits = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
-    expected = numerics.cross_entropy([0, 1], logits)
-    assert numerics.cross_entropy([0.0, 1.0], logits) == expected
+    expected = numerics.cross_entropy(logits, [0, 1])
+    assert numerics.cross_entropy(logits, [0.0, 1.0]) == expected
     assert calibration.nll(logits, [0.0, 1.0]) == pytest.approx(expected, rel=1e-15)
     np.testing.assert_array_equal(numerics.one_hot([0.0, 2.0], 3), numerics.one_hot([0, 2], 3))
 
