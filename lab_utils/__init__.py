@@ -37,11 +37,12 @@ _LAZY_NAMES = {
     "temperature_explorer": "explorers",
     "cross_entropy_explorer": "explorers",
     "overflow_explorer": "explorers",
+    "training_explorer": "explorers",
     "import_tensorflow": "environment",
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
-    "calibration", "attention", "scaling", "frames",
+    "calibration", "attention", "scaling", "frames", "regression",
 }
 
 __all__ = [
