@@ -17,6 +17,7 @@ finite scores, even when the correct class's score sits thousands below its row'
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -31,6 +32,8 @@ __all__ = [
     "init_weights",
     "train_softmax",
     "search_hyperparameters",
+    "DigitsProblem",
+    "digits_problem",
 ]
 
 
@@ -249,3 +252,55 @@ def search_hyperparameters(X_train, y_train, X_val, y_val, learning_rates: Seque
             grid[i, j] = accuracy(W, X_val, y_val)
     i, j = np.unravel_index(np.argmax(grid), grid.shape)
     return float(learning_rates[i]), float(regs[j]), grid
+
+
+@dataclass(frozen=True, repr=False)
+class DigitsProblem:
+    """Notebook 05's data: digits split into training, validation and test rows, with a bias column.
+
+    ``X_*`` are float64 of shape (n, 65): the 64 pixels in [0, 1], then a 1 (so the last row of
+    ``W`` acts as the biases, CS231n's "bias trick"). ``images_*`` are the same digits as 8x8
+    pictures, row for row.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    images_train: np.ndarray
+    images_val: np.ndarray
+    images_test: np.ndarray
+
+    def __repr__(self) -> str:
+        return (f"DigitsProblem(train={len(self.y_train)}, validation={len(self.y_val)}, "
+                f"test={len(self.y_test)}, features={self.X_train.shape[1]} (64 pixels + bias), "
+                f"classes={int(self.y_train.max()) + 1})")
+
+
+def digits_problem(seed: int = 0) -> DigitsProblem:
+    """scikit-learn's digits: ``digits_split(0.25, seed)``, its training rows split again 75/25.
+
+    The second split is stratified and seeded too, so the validation rows are the same on every
+    run; the test rows are ``digits_split``'s.
+
+    Examples
+    --------
+    >>> digits_problem()
+    DigitsProblem(train=1010, validation=337, test=450, features=65 (64 pixels + bias), classes=10)
+    """
+    from sklearn.model_selection import train_test_split
+
+    from .datasets import digits_split
+
+    digits = digits_split(test_size=0.25, seed=seed)
+    rows = np.arange(len(digits.y_train))
+    train, val = train_test_split(rows, test_size=0.25, random_state=seed, stratify=digits.y_train)
+    with_bias = lambda X: np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])  # noqa: E731
+    return DigitsProblem(
+        X_train=with_bias(digits.X_train[train]), y_train=digits.y_train[train],
+        X_val=with_bias(digits.X_train[val]), y_val=digits.y_train[val],
+        X_test=with_bias(digits.X_test), y_test=digits.y_test,
+        images_train=digits.images_train[train], images_val=digits.images_train[val],
+        images_test=digits.images_test)

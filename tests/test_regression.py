@@ -172,3 +172,18 @@ def test_search_returns_the_best_pair_of_the_grid():
     assert grid[1, 0] == grid.max()
     W, _ = regression.train_softmax(X[:200], y[:200], 0.1, 0.0, 5, 32, 0)
     assert grid[1, 0] == regression.accuracy(W, X[200:], y[200:])
+
+
+def test_digits_problem_splits_the_training_rows_and_keeps_the_test_rows():
+    from lab_utils.datasets import digits_split
+
+    problem, digits = regression.digits_problem(0), digits_split(0.25, 0)
+    assert problem.X_train.shape == (1010, 65) and problem.X_val.shape == (337, 65)
+    np.testing.assert_array_equal(problem.X_train[:, -1], 1.0)
+    np.testing.assert_array_equal(problem.X_test[:, :-1], digits.X_test)
+    np.testing.assert_array_equal(problem.y_test, digits.y_test)
+    # Training and validation rows together are digits_split's training rows, each once.
+    both = np.vstack([problem.X_train, problem.X_val])[:, :-1]
+    assert sorted(map(bytes, both.astype(np.float32))) == sorted(map(bytes, digits.X_train))
+    np.testing.assert_array_equal(problem.images_val.reshape(337, 64), problem.X_val[:, :-1])
+    assert set(np.bincount(problem.y_val)) <= {33, 34, 35}          # stratified: every class

@@ -330,21 +330,9 @@ ACCURACY_MARGIN = 0.03
 
 
 def digits_problem(seed: int = 0):
-    """The notebook's data: digits with a bias column, split train / validation / test.
-
-    Returns ``(X_train, y_train, X_val, y_val, X_test, y_test)``: the 1347 training images of
-    ``digits_split(0.25, seed)`` split again 75/25 (stratified, seeded) into training and
-    validation rows; pixels in [0, 1] float64 plus a last column of ones (the bias trick).
-    """
-    from sklearn.model_selection import train_test_split
-
-    from ..datasets import digits_split
-
-    digits = digits_split(test_size=0.25, seed=seed)
-    with_bias = lambda X: np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])  # noqa: E731
-    X_train, X_val, y_train, y_val = train_test_split(
-        with_bias(digits.X_train), digits.y_train, test_size=0.25, random_state=seed, stratify=digits.y_train)
-    return X_train, y_train, X_val, y_val, with_bias(digits.X_test), digits.y_test
+    """The notebook's digits as ``(X_train, y_train, X_val, y_val, X_test, y_test)``, bias column included."""
+    d = regression.digits_problem(seed)
+    return d.X_train, d.y_train, d.X_val, d.y_val, d.X_test, d.y_test
 
 
 def _blobs_problem(n_classes: int, n_features: int, seed: int):
