@@ -42,7 +42,7 @@ _LAZY_NAMES = {
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
-    "calibration", "attention", "scaling", "frames", "regression",
+    "calibration", "attention", "scaling", "frames", "regression", "vocabulary",
 }
 
 __all__ = [
