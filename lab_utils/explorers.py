@@ -1353,7 +1353,7 @@ class TrainingExplorer(Explorer):
         return [f"epoch = {state['epoch']}   test image {state['image']}   label y = {state['label']}",
                 f"z = {_vector(state['logits'], '{:.2f}')}",
                 f"p = {_vector(state['probs'])}",
-                f"predicted {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}"]
+                f"predicted = {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}"]
 
     def _summary(self) -> str:
         s = self._state
