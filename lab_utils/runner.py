@@ -21,27 +21,20 @@ import base64
 import json
 import math
 import os
+import re
 import sys
 import time
 import warnings
 
 import numpy as np
 
-#: Code whose file path contains one of these is a library shortcut in a NumPy exercise.
-FORBIDDEN_PATHS = (
-    os.sep.join(("scipy", "special", "_logsumexp.py")),
-    os.sep.join(("scipy", "stats", "_entropy.py")),
-    os.sep.join(("sklearn", "utils", "extmath.py")),
-    os.sep.join(("sklearn", "metrics", "")),
-    os.sep.join(("site-packages", "tensorflow", "")),
-    os.sep.join(("site-packages", "keras", "")),
-    os.sep.join(("site-packages", "tf_keras", "")),
-    os.sep.join(("site-packages", "torch", "")),
-    os.sep.join(("site-packages", "jax", "")),
-    os.sep.join(("site-packages", "jaxlib", "")),
-)
-#: Compiled functions whose module starts with one of these are library shortcuts too.
+#: Libraries whose softmax-family functions are shortcuts in a NumPy exercise (and lab_utils itself).
+LIBRARY_PATHS = tuple(os.sep.join(("site-packages", name, "")) for name in
+                      ("scipy", "sklearn", "tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib"))
+#: Compiled functions whose module starts with one of these are checked by name too.
 FORBIDDEN_MODULES = ("torch", "jax", "jaxlib", "tensorflow", "keras")
+#: What a shortcut is called: softmax, log_softmax, logsumexp, cross-entropy and its aliases.
+SHORTCUT_NAME = re.compile(r"softmax|logsumexp|cross_?entropy|crossentropy|log_loss|nll", re.IGNORECASE)
 
 _LAB_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _MAX_DEPTH = 8
@@ -67,7 +60,7 @@ def encode(value, depth: int = 0):
     if isinstance(value, np.generic) and value.dtype.kind in "biufc":
         value = np.asarray(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
-        data = np.ascontiguousarray(value)
+        data = value.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
         return {"__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
                 "dtype": data.dtype.str, "shape": list(data.shape)}
     if isinstance(value, tuple):
@@ -94,7 +87,7 @@ def decode(data, opaque=None):
         if dtype.kind not in "biuf":
             raise ValueError(f"refusing array data of dtype {dtype}")
         raw = base64.b64decode(data["__ndarray__"])
-        return np.frombuffer(raw, dtype=dtype).reshape(data["shape"]).copy()
+        return np.frombuffer(raw, dtype=dtype).reshape(tuple(data["shape"])).copy()
     if "__float__" in data:
         return float(data["__float__"])
     if "__tuple__" in data:
@@ -111,38 +104,57 @@ def decode(data, opaque=None):
 
 
 class CallMonitor:
-    """A profile hook that names every forbidden library function a call reaches.
+    """A profile hook that names every library softmax-family function a call reaches.
 
-    Only the outermost forbidden frame is named (``scipy.special._logsumexp.softmax``, not the
-    NumPy calls inside it). ``allowed`` lists lab_utils modules (``"lab_utils.datasets"``) whose
-    functions the exercise lets students call.
+    A shortcut is a function whose name says softmax, logsumexp, cross-entropy (or log_loss, nll)
+    in lab_utils, SciPy, scikit-learn, TensorFlow/Keras, PyTorch or JAX. Only the outermost one is
+    named (``scipy.special._logsumexp.softmax``, not what it calls). ``allowed`` lists lab_utils
+    modules (``"lab_utils.datasets"``) the exercise lets students call; nothing they call counts.
+    Importing a module is not a call.
     """
 
     def __init__(self, allowed=()):
         self.found = []
         self._allowed = tuple(os.path.join(_LAB_DIR, *name.split(".")[1:]) + ".py" for name in allowed)
-        self._inside = 0
+        self._open = set()
         self.switched_off = False
 
-    def _forbidden_file(self, filename: str) -> bool:
-        if filename.startswith(_LAB_DIR):
-            return not filename.startswith(self._allowed) if self._allowed else True
-        return any(part in filename for part in FORBIDDEN_PATHS)
+    def _kind(self, code) -> str | None:
+        """"allowed", "forbidden" or None for the code of a Python function."""
+        filename = code.co_filename
+        in_lab = filename.startswith(_LAB_DIR)
+        if in_lab and self._allowed and filename.startswith(self._allowed):
+            return "allowed"
+        if (in_lab or any(part in filename for part in LIBRARY_PATHS)) and SHORTCUT_NAME.search(code.co_name):
+            return "forbidden"
+        return None
 
     def __call__(self, frame, event, arg):
-        if event == "call":
-            if self._forbidden_file(frame.f_code.co_filename):
-                if self._inside == 0:
-                    module = frame.f_globals.get("__name__", "?")
-                    self._note(f"{module}.{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)}")
-                self._inside += 1
-        elif event == "return":
-            if self._inside and self._forbidden_file(frame.f_code.co_filename):
-                self._inside -= 1
-        elif event == "c_call" and self._inside == 0:
-            module = getattr(arg, "__module__", None) or ""
-            if module.split(".")[0] in FORBIDDEN_MODULES:
-                self._note(f"{module}.{getattr(arg, '__qualname__', getattr(arg, '__name__', '?'))}")
+        try:
+            self._watch(frame, event, arg)
+        except Exception:  # a profile hook that raises is removed by Python: never let that happen
+            pass
+
+    def _watch(self, frame, event, arg):
+        if event == "return":
+            self._open.discard(id(frame))
+        elif event == "call":
+            code = frame.f_code
+            if code.co_name == "<module>":
+                return
+            kind = self._kind(code)
+            if kind is None:
+                return
+            if kind == "forbidden" and not self._open:
+                module = frame.f_globals.get("__name__", "?")
+                self._note(f"{module}.{getattr(code, 'co_qualname', code.co_name)}")
+            self._open.add(id(frame))
+        elif event == "c_call" and not self._open:
+            module = getattr(arg, "__module__", None)
+            name = getattr(arg, "__name__", None)
+            if (isinstance(module, str) and isinstance(name, str) and module.split(".")[0] in FORBIDDEN_MODULES
+                    and SHORTCUT_NAME.search(name)):
+                self._note(f"{module}.{name}")
 
     def _note(self, name: str) -> None:
         if name not in self.found:

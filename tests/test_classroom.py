@@ -32,7 +32,7 @@ pytestmark = pytest.mark.classroom
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks"))  # override: develop on others
 
-#: Assignment (= notebook name) -> the exercises it holds, in notebook order (TEAM.md).
+#: Assignment (= notebook name) -> the exercises it holds, in notebook order (classroom/README.md).
 ASSIGNMENTS = {
     "01_softmax_basics": ("my_softmax",),
     "02_temperature": ("softmax_with_temperature",),
@@ -48,7 +48,7 @@ LOSSES = {
     "softmax_overflow": {"my_softmax_extreme"},  # 2/4
     "softmax_wrong_axis": {"my_softmax_batch"},  # 3/4
     "softmax_unnormalised": {"my_softmax_values", "my_softmax_batch", "my_softmax_extreme"},  # 0/4
-    "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 1/3
+    "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 2/4
     "model_without_from_logits": {"build_preferred_model_loss", "build_preferred_model_trains"},  # 1/3
     # notebook 05 (issue 14): 16 points in five exercises
     "regression_no_division_by_n": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient",
@@ -64,7 +64,7 @@ MISTAKE_SCORES = {
     ("softmax_overflow", "01_softmax_basics"): (2, 4),
     ("softmax_wrong_axis", "01_softmax_basics"): (3, 4),
     ("softmax_unnormalised", "01_softmax_basics"): (0, 4),
-    ("cross_entropy_log_eps", "03_cross_entropy"): (1, 3),
+    ("cross_entropy_log_eps", "03_cross_entropy"): (2, 4),
     ("model_without_from_logits", "04_obvious_vs_preferred"): (1, 3),
     ("regression_no_division_by_n", "05_softmax_regression"): (12, 16),
     ("regression_gradient_sign", "05_softmax_regression"): (13, 16),
@@ -100,7 +100,7 @@ def _instructor_notebooks() -> dict[str, Path]:
     return {name: NOTEBOOKS / f"{name}.ipynb" for name in ASSIGNMENTS if (NOTEBOOKS / f"{name}.ipynb").exists()}
 
 
-# --- the cell contract of TEAM.md, on the committed instructor notebooks (fast) -------------------
+# --- the cell contract of classroom/README.md, on the committed instructor notebooks (fast) -------------------
 
 
 def test_every_assignment_notebook_exists():

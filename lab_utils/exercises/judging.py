@@ -160,7 +160,7 @@ def judge_part(exercise: Exercise, part: Part, cases: tuple[Case, ...], results:
 
 def _stop_hint(part: Part, reason: str) -> str:
     if "time limit" in reason:
-        return (f"{part.name} must finish within {part.timeout:g} s: look for a loop that never ends "
+        return (f"{part.name} must finish within its time limit: look for a loop that never ends "
                 "(or one far too slow) and run the case yourself.")
     if "memory" in reason:
         return "the code used more memory than the grader allows: look for an array that keeps growing."
