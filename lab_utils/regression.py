@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import numerics
+from . import numerics, validation
 
 __all__ = [
     "softmax_loss",
@@ -62,11 +62,7 @@ def _check_labels(y, n: int, n_classes: int) -> np.ndarray:
 
 
 def _check_reg(reg) -> float:
-    if isinstance(reg, bool) or not isinstance(reg, (int, float, np.integer, np.floating)):
-        raise TypeError(f"reg must be a number, got {type(reg).__name__}")
-    if not np.isfinite(reg) or reg < 0:
-        raise ValueError(f"reg must be a finite number >= 0, got {reg}")
-    return float(reg)
+    return validation.as_real(reg, "reg", low=0.0)
 
 
 def softmax_loss(W, X, y, reg: float) -> tuple[float, np.ndarray]:
@@ -213,8 +209,7 @@ def train_softmax(X, y, lr: float, reg: float, epochs: int, batch_size: int, see
         raise ValueError(f"lr must be a finite number > 0, got {lr}")
     reg = _check_reg(reg)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+        validation.as_int(value, name, minimum=1)
     rng = np.random.default_rng(seed)
     W = init_weights(X.shape[1], n_classes, rng)
     history, weights = [], [W.copy()]

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from . import numerics
+from . import numerics, validation
 from .scaling import single_threaded_blas, time_call
 
 __all__ = ["log_uniform_proposal", "full_softmax", "sampled_softmax", "toy_language_model",
@@ -46,8 +46,7 @@ def log_uniform_proposal(vocab_size: int) -> np.ndarray:
     TensorFlow's ``log_uniform_candidate_sampler`` uses this distribution; it sums to 1 exactly
     (the logs telescope).
     """
-    if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 2:
-        raise ValueError(f"vocab_size must be an integer >= 2, got {vocab_size!r}")
+    vocab_size = validation.as_int(vocab_size, "vocab_size", minimum=2)
     j = np.arange(vocab_size, dtype=np.float64)
     return np.log1p(1.0 / (j + 1.0)) / np.log(vocab_size + 1.0)
 
@@ -84,8 +83,7 @@ def sampled_softmax(hidden, W_out, targets, n_samples: int, rng: np.random.Gener
     """
     hidden, W_out, targets = _check_problem(hidden, W_out, targets)
     vocab = W_out.shape[1]
-    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-        raise ValueError(f"n_samples must be an integer >= 1, got {n_samples!r}")
+    n_samples = validation.as_int(n_samples, "n_samples", minimum=1)
     q = log_uniform_proposal(vocab) if proposal is None else np.asarray(proposal, dtype=np.float64)
     if q.shape != (vocab,) or np.any(q < 0) or not np.isclose(q.sum(), 1.0):
         raise ValueError(f"proposal must be {vocab} probabilities that sum to 1")

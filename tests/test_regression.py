@@ -83,7 +83,7 @@ def test_inputs_are_not_modified():
     ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 2]), 0.0), ValueError, "class ids from 0 to 1"),
     ((np.ones((3, 2)), np.ones((2, 3)), np.array([0.0, 1.0]), 0.0), TypeError, "y must hold integer"),
     ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), -1.0), ValueError, "reg must be"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), "0"), TypeError, "reg must be a number"),
+    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), "0"), TypeError, "reg must be a real number"),
 ])
 def test_bad_input_names_the_argument(args, error, match):
     with pytest.raises(error, match=match):
@@ -158,7 +158,7 @@ def test_training_validates_its_arguments():
         regression.train_softmax(X, y, 0.0, 0.0, 1, 10, 0)
     with pytest.raises(ValueError, match="epochs must be"):
         regression.train_softmax(X, y, 0.1, 0.0, 0, 10, 0)
-    with pytest.raises(ValueError, match="batch_size must be"):
+    with pytest.raises(TypeError, match="batch_size must be an integer"):
         regression.train_softmax(X, y, 0.1, 0.0, 1, 2.5, 0)
 
 
