@@ -377,7 +377,7 @@ def test_a_function_that_modifies_its_input_cannot_spoil_the_cases():
     before = [np.copy(v) for case in checks.CASES["my_softmax"]["values"] for _, v in case.inputs]
     checks.score("my_softmax", softmax_in_place)
     after = [v for case in checks.CASES["my_softmax"]["values"] for _, v in case.inputs]
-    for old, new in zip(before, after):
+    for old, new in zip(before, after, strict=True):
         np.testing.assert_array_equal(old, new)
 
 

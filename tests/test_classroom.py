@@ -115,7 +115,7 @@ def test_exercise_cells_follow_the_contract(assignment):
     assert _nbgrader_meta(selfcheck) == {**base, "grade": False, "grade_id": f"{exercise.name}_selfcheck",
                                          "locked": True, "solution": False}
     assert selfcheck.source.strip() == f"check_{exercise.name}({exercise.name})"
-    for cell, part in zip(tests, exercise.parts):
+    for cell, part in zip(tests, exercise.parts, strict=True):
         assert _nbgrader_meta(cell) == {**base, "grade": True, "grade_id": f"{exercise.name}_{part.name}",
                                         "locked": True, "points": part.points, "solution": False}
         call = f'grade("{exercise.name}", {exercise.name}, "{part.name}")'

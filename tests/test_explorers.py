@@ -24,8 +24,12 @@ from PIL import Image
 import lab_utils
 from lab_utils import canvas as canvas_module
 from lab_utils import cells, explorers, numerics, style
-from lab_utils.explorers import (cross_entropy_explorer, overflow_explorer, softmax_explorer,
-                                 temperature_explorer)
+from lab_utils.explorers import (
+    cross_entropy_explorer,
+    overflow_explorer,
+    softmax_explorer,
+    temperature_explorer,
+)
 
 MAKERS = {
     "softmax": softmax_explorer,
@@ -614,7 +618,7 @@ def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
         expected.append(np.asarray(explorer.canvas.buffer_rgba()).copy())
     first, pushed = spy.frames[0], spy.frames[1:]
     assert first[0] == "full" and [mode for mode, _ in pushed] == ["diff"] * len(expected)
-    for frame, picture in zip(pushed, expected):
+    for frame, picture in zip(pushed, expected, strict=True):
         np.testing.assert_array_equal(spy.picture([first, frame]), picture)
     # Drawn all in order, or with every other frame lost, the end is the same exact picture.
     np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))

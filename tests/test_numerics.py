@@ -64,7 +64,7 @@ def exact_softmax(shifted) -> list[Decimal]:
 def ulp_errors(result, exact: list[Decimal], dtype) -> np.ndarray:
     """|result - exact| in units of the spacing of ``dtype`` at the exact value."""
     errors = []
-    for got, want in zip(np.ravel(result), exact):
+    for got, want in zip(np.ravel(result), exact, strict=True):
         spacing = Decimal(float(np.spacing(dtype(float(want)))))
         errors.append(float(abs(Decimal(float(got)) - want) / spacing))
     return np.array(errors)
