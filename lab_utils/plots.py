@@ -1,10 +1,12 @@
 """Drawing helpers: each draws on an Axes it is given and returns the artists it made.
 
 Numbers come from :mod:`lab_utils.numerics`; the functions here only draw them. They never create
-a figure and know nothing about widgets, so a static notebook figure and an interactive explorer
-share the same drawing code. An explorer keeps the returned artists and changes them in place with
-:func:`update_bars`, :func:`set_bar_colors`, ``Line2D.set_data`` and ``Text.set_text``; it never
-draws a new bar chart for a new value.
+a figure and know nothing about widgets, so any figure can use them; today their users are the
+explorers (every Axes call of an explorer is here: titles, limits, ticks, legends, reference lines)
+and the full-redraw baseline of ``benchmarks/bench_explorers.py``. An explorer keeps the returned
+artists and changes them in place with :func:`update_bars`, :func:`highlight_bar`,
+``Line2D.set_data`` and ``Text.set_text``; it never draws a new bar chart for a new value.
+Colours come from :data:`lab_utils.style.ROLE`.
 
 Examples
 --------

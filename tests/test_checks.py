@@ -15,7 +15,7 @@ from scipy import special
 
 from lab_utils import checks
 
-# The points table of TEAM.md ("Exercises, self-checks and nbgrader"), written out independently.
+# The points table of classroom/README.md ("graded parts: points"), written out independently.
 POINTS = {
     "my_softmax": {"values": 1, "batch": 1, "extreme": 2},
     "softmax_with_temperature": {"values": 1, "limits": 1},

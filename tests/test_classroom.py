@@ -32,7 +32,7 @@ pytestmark = pytest.mark.classroom
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks"))  # override: develop on others
 
-#: Assignment (= notebook name) -> the exercise it holds (TEAM.md).
+#: Assignment (= notebook name) -> the exercise it holds (the table in classroom/README.md).
 ASSIGNMENTS = {
     "01_softmax_basics": "my_softmax",
     "02_temperature": "softmax_with_temperature",
@@ -77,7 +77,7 @@ def _instructor_notebooks() -> dict[str, Path]:
     return {name: NOTEBOOKS / f"{name}.ipynb" for name in ASSIGNMENTS if (NOTEBOOKS / f"{name}.ipynb").exists()}
 
 
-# --- the cell contract of TEAM.md, on the committed instructor notebooks (fast) -------------------
+# --- the cell contract of classroom/README.md, on the committed instructor notebooks (fast) --------
 
 
 def test_all_five_notebooks_exist():

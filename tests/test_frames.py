@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
-from test_explorers import connect_frontend  # what ipympl's frontend sends when its view appears
 
 from lab_utils import canvas as canvas_module
 from lab_utils import frames
 from lab_utils.explorers import softmax_explorer
+from tests.ipympl_frontend import connect_frontend
 
 
 def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarray:

@@ -17,8 +17,14 @@ import time
 
 import numpy as np
 import pytest
-from browser_support import ExplorerView, NotebookPage, jupyterlab_server, write_notebook
 from scipy import special
+
+from tests.browser.browser_support import (
+    ExplorerView,
+    NotebookPage,
+    jupyterlab_server,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
