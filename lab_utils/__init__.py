@@ -78,12 +78,13 @@ _LAZY_NAMES = {
     "temperature_explorer": "explorers",
     "cross_entropy_explorer": "explorers",
     "overflow_explorer": "explorers",
+    "training_explorer": "explorers",
     "import_tensorflow": "environment",
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
     "calibration", "attention", "scaling", "frames", "canvas", "ipympl_canvas", "cells",
-    "student", "validation",
+    "student", "validation", "regression", "vocabulary",
 }
 
 __all__ = [

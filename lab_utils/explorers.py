@@ -1,11 +1,12 @@
 """Interactive explorers: ipywidgets controls wired to the numerics and to the plots' artists.
 
-Four explorers, each a function returning an :class:`Explorer`::
+Five explorers, each a function returning an :class:`Explorer`::
 
     softmax_explorer(fn=None, n=4, logits=None)  # z -> p = softmax(z); optional student fn
     temperature_explorer(logits=None)             # p = softmax(z / T), its entropy, both limits
     cross_entropy_explorer(logits=None)           # loss -log p[y] on its curve, p - onehot(y)
     overflow_explorer()                           # naive vs stable softmax, float16/32/64
+    training_explorer(weights, X, images, labels) # one digit's logits and softmax, epoch by epoch
 
 An explorer shows itself when it is the last value of a notebook cell. It has ``.figure`` (the
 Matplotlib figure), ``.controls`` (its ipywidgets by name) and ``.state()`` (the numbers shown
@@ -837,3 +838,142 @@ def overflow_explorer() -> OverflowExplorer:
     [0.98193359375, 0.0179901123046875]
     """
     return OverflowExplorer()
+
+
+# --------------------------------------------------------------------------- training explorer
+
+
+class TrainingExplorer(Explorer):
+    """One digit, its logits x W and its softmax, at a chosen epoch of a softmax regression's training."""
+
+    kind = "training_explorer"
+    _ARTISTS = ("image", "z_bars", "p_bars", "status")
+
+    def __init__(self, weights, X, images, labels):
+        self.weights = _check_weights(weights)
+        d, c = self.weights.shape[1:]
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != d or len(X) == 0:
+            raise ValueError(f"X must have shape (n, {d}) to match weights of shape (D, C) = ({d}, {c}), "
+                             f"got shape {X.shape}")
+        images = np.asarray(images, dtype=np.float64)
+        labels = np.asarray(labels)
+        if images.ndim != 3 or len(images) != len(X):
+            raise ValueError(f"images must have shape ({len(X)}, height, width), one per row of X, "
+                             f"got shape {images.shape}")
+        if labels.shape != (len(X),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be {len(X)} integer class ids, got shape {labels.shape}")
+        self.X, self.images, self.labels, self.n = X, images, labels.astype(int), c
+        # One y range for every epoch and image: the bars move, the axes stay still.
+        logits = np.einsum("nd,edc->enc", X, self.weights)
+        self._limit = max(1.0, float(np.abs(logits).max()) * 1.1)
+        controls = {
+            "epoch": widgets.IntSlider(value=0, min=0, max=len(self.weights) - 1, step=1,
+                                       description="epoch", continuous_update=True,
+                                       layout=widgets.Layout(width="330px"), style=_LABEL_STYLE),
+            "image": widgets.IntSlider(value=0, min=0, max=len(X) - 1, step=1,
+                                       description="test image", continuous_update=True,
+                                       layout=widgets.Layout(width="330px"), style=_LABEL_STYLE),
+        }
+        super().__init__(controls, n_panels=3, figsize=(10.5, style.FIGURE_HEIGHT))
+
+    def _build(self, axes) -> list:
+        ax_i, ax_z, ax_p = axes
+        n = self.n
+        ticks = [str(k) for k in range(n)]
+        self._image = plots.picture(ax_i, self.images[0], vmax=max(1.0, float(self.images.max())))
+        # A static title: text outside the axes would need a full redraw to change.
+        plots.style_axes(ax_i, title="the digit x")
+        plots.style_axes(ax_z, title="logits z = x W")
+        plots.zero_line(ax_z)
+        self._z_bars = plots.bar_chart(ax_z, np.zeros(n), labels=ticks, color=ROLE["logits"],
+                                       ylim=(-self._limit, self._limit), fmt="{:.1f}")
+        plots.style_axes(ax_p, title="p = softmax(z)")
+        self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=ticks, color=ROLE["probs"],
+                                       ylim=(0.0, 1.25), fmt="{:.2f}")
+        self._status = plots.status_text(ax_p, "", y=0.94, fontsize=8.5)
+        return [self._image, *self._z_bars.artists(), *self._p_bars.artists(), self._status]
+
+    def _compute(self) -> dict:
+        epoch, index = int(self.controls["epoch"].value), int(self.controls["image"].value)
+        logits = self.X[index] @ self.weights[epoch]
+        probs = numerics.softmax(logits)
+        label = int(self.labels[index])
+        return {"epoch": epoch, "image": index, "label": label, "logits": logits, "probs": probs,
+                "predicted": int(np.argmax(logits)),
+                "loss": float(numerics.cross_entropy(logits, label))}
+
+    def _show(self, state: dict) -> None:
+        self._image.set_data(self.images[state["image"]])
+        colors = [ROLE["target"] if k == state["label"] else ROLE["probs"] for k in range(self.n)]
+        plots.set_bar_colors(self._p_bars, colors)
+        plots.update_bars(self._z_bars, state["logits"])
+        plots.update_bars(self._p_bars, state["probs"])
+        verdict = "right" if state["predicted"] == state["label"] else "wrong"
+        self._status.set_text(f"epoch {state['epoch']}, label {state['label']}: predicts "
+                              f"{state['predicted']} ({verdict})")
+        self._status.set_color(ROLE["text"] if verdict == "right" else ROLE["invalid"])
+
+    def _readout_lines(self, state: dict) -> list[str]:
+        return [f"epoch = {state['epoch']}   test image {state['image']}   label y = {state['label']}",
+                f"z = {format_vector(state['logits'], '{:.2f}')}",
+                f"p = {format_vector(state['probs'])}",
+                f"predicted = {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}"]
+
+    def _summary(self) -> str:
+        s = self._state
+        return (f"{self.kind}: epoch {s['epoch']}, image {s['image']} (label {s['label']}) -> "
+                f"predicted {s['predicted']}, p[{s['label']}]={s['probs'][s['label']]:.4f}")
+
+
+def _check_weights(weights) -> np.ndarray:
+    try:
+        stacked = np.asarray([np.asarray(w, dtype=np.float64) for w in weights])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"weights must be a sequence of (D, C) arrays of one shape: {error}") from None
+    if stacked.ndim != 3 or len(stacked) == 0 or not 2 <= stacked.shape[2] <= 10:
+        raise ValueError("weights must be a non-empty sequence of (D, C) arrays with 2 to 10 classes, "
+                         f"got shape {stacked.shape}")
+    if not np.all(np.isfinite(stacked)):
+        raise ValueError("weights must be finite (a diverged training has inf or NaN)")
+    return stacked
+
+
+def training_explorer(weights: Sequence[np.ndarray], X: np.ndarray, images: np.ndarray,
+                      labels: np.ndarray) -> TrainingExplorer:
+    """Step through a softmax regression's training: one digit, its logits and its softmax per epoch.
+
+    Parameters
+    ----------
+    weights : sequence of arrays of shape (D, C)
+        The weights at the start and after each epoch (``lab_utils.regression.train_softmax(...,
+        keep_weights=True)`` returns them).
+    X : array of shape (n, D)
+        The examples' features, one row per image (bias column included if the weights have one).
+    images : array of shape (n, height, width)
+        The same examples as pictures.
+    labels : array of n integers
+        Their classes.
+
+    Returns
+    -------
+    Explorer
+        ``.controls`` has ``epoch`` and ``image``; ``.state()`` has ``epoch``, ``image``, ``label``,
+        ``logits``, ``probs``, ``predicted`` and ``loss``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit together or a weight is not finite.
+
+    Examples
+    --------
+    >>> W0, W1 = np.zeros((2, 2)), np.array([[1.0, -1.0], [0.0, 0.0]])
+    >>> explorer = training_explorer([W0, W1], np.eye(2), np.zeros((2, 1, 1)), np.array([0, 1]))
+    >>> explorer.state()["probs"]
+    array([0.5, 0.5])
+    >>> explorer.controls["epoch"].value = 1
+    >>> explorer.state()["predicted"], round(explorer.state()["loss"], 4)
+    (0, 0.1269)
+    """
+    return TrainingExplorer(weights, X, images, labels)

@@ -33,6 +33,7 @@ from .style import INVALID_HATCH, ROLE, subscript
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.image import AxesImage
     from matplotlib.legend import Legend
     from matplotlib.lines import Line2D
     from matplotlib.patches import Rectangle
@@ -61,6 +62,7 @@ __all__ = [
     "zero_line",
     "legend",
     "highlight_bar",
+    "picture",
 ]
 
 
@@ -207,6 +209,15 @@ def legend(ax: Axes, handles: Sequence | None = None, labels: Sequence[str] | No
         kwargs["labels"] = list(labels)
     kwargs.setdefault("handlelength", 1.2)
     return ax.legend(loc=loc, fontsize=fontsize, **kwargs)
+
+
+def picture(ax: Axes, pixels: np.ndarray, *, vmax: float = 1.0, cmap: str = "gray_r") -> AxesImage:
+    """Show a grey-scale picture (e.g. a digit) without ticks or grid; return the ``AxesImage``
+    (change it in place with ``set_data``)."""
+    image = ax.imshow(pixels, cmap=cmap, vmin=0.0, vmax=vmax)
+    ax.set(xticks=[], yticks=[])
+    ax.grid(False)
+    return image
 
 
 def _label_position(value: float, ylim: tuple) -> tuple[float, str]:

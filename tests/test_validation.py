@@ -151,7 +151,9 @@ def test_whole_float_class_ids_are_accepted_by_every_loss():
 
 def _sources():
     return {path.name: path.read_text(encoding="utf-8") for path in LAB_UTILS.glob("*.py")
-            if path.name not in ("validation.py", "checks.py")}  # checks.py: the lead's rewrite
+            # runner.py dispatches on types to encode plain data, and must import nothing of lab_utils:
+            # its source runs alone inside the grading sandbox.
+            if path.name not in ("validation.py", "runner.py")}
 
 
 def test_no_module_writes_its_own_boolean_check():
