@@ -3,7 +3,10 @@
 Run by hand (not a test: timings on a shared machine are noisy, so the ratios measured in the same
 run are the figures that count)::
 
-    .venv/bin/python benchmarks/browser_latency.py [--presses 30] [--json result.json]
+    .venv/bin/python -m benchmarks.browser_latency [--presses 30] [--json result.json]
+
+from the repository's root (``-m`` puts the root on ``sys.path``, so the browser helpers of the
+tests import as ``tests.browser.browser_support``).
 
 What is measured
 ----------------
@@ -54,9 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-
-from browser_support import (  # noqa: E402
+from tests.browser.browser_support import (
     FIGURE_CANVAS,
     NO_CHROMIUM_HINT,
     NotebookPage,

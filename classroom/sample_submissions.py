@@ -172,7 +172,7 @@ def fill_cell(released_source: str, source_source: str, fill: str) -> str:
             raise ValueError(f"a mistake fills exactly one stub, this cell has {len(stubs)}")
         replacements = [_indent(MISTAKES[fill], stubs[0].group("indent"))]
     pieces, last = [], 0
-    for match, replacement in zip(stubs, replacements):
+    for match, replacement in zip(stubs, replacements, strict=True):
         pieces += [released_source[last:match.start()], replacement]
         last = match.end()
     return "".join(pieces) + released_source[last:]

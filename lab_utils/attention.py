@@ -13,6 +13,7 @@ score matrix ``(..., n_q, n_k)``.
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .numerics import masked_softmax, softmax
 from .validation import as_float_array, as_int, as_mask, check_finite
@@ -56,7 +57,7 @@ def _check_qkv(queries, keys, values) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def scaled_dot_product_attention(
-    queries, keys, values, mask=None
+    queries: ArrayLike, keys: ArrayLike, values: ArrayLike, mask: ArrayLike | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Scaled dot-product attention: ``softmax(Q K^T / sqrt(d_k)) V``, with an optional mask.
 
@@ -123,7 +124,7 @@ def scaled_dot_product_attention(
     return output, weights
 
 
-def padding_mask(lengths, max_len: int) -> np.ndarray:
+def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
     """Key mask for a padded batch: position ``j`` of sequence ``b`` is real when ``j < lengths[b]``.
 
     Parameters
@@ -196,7 +197,8 @@ def causal_mask(n: int) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool))
 
 
-def additive_attention(query, keys, W_q, W_k, v, mask=None) -> tuple[np.ndarray, np.ndarray]:
+def additive_attention(query: ArrayLike, keys: ArrayLike, W_q: ArrayLike, W_k: ArrayLike,
+                       v: ArrayLike, mask: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Additive (Bahdanau-style) attention: score ``v^T tanh(W_q q + W_k k_j)``, then softmax.
 
     .. math:: e_j = v^\top \tanh(W_q q + W_k k_j), \qquad
@@ -282,7 +284,8 @@ def additive_attention(query, keys, W_q, W_k, v, mask=None) -> tuple[np.ndarray,
     return context, weights
 
 
-def blockwise_attention(queries, keys, values, block: int = 128) -> np.ndarray:
+def blockwise_attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike,
+                        block: int = 128) -> np.ndarray:
     r"""Scaled dot-product attention computed over key blocks with an online softmax.
 
     This is the idea behind FlashAttention, in NumPy: the full ``(n_q, n_k)`` score matrix is never

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .numerics import log_softmax
 from .validation import as_class_ids, as_float_array, as_int, as_positive, check_finite
@@ -71,7 +72,7 @@ def _nll_unchecked(logits: np.ndarray, labels: np.ndarray, temperature: float) -
     return float(-np.mean(log_probs[np.arange(labels.shape[0]), labels]))
 
 
-def nll(logits, labels, temperature: float = 1.0) -> float:
+def nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float:
     r"""Mean negative log-likelihood of integer labels under ``softmax(logits / temperature)``.
 
     .. math:: \mathrm{NLL}(T) = -\frac{1}{n}\sum_{i=1}^{n} \log \mathrm{softmax}(z_i / T)_{y_i}
@@ -110,7 +111,7 @@ def nll(logits, labels, temperature: float = 1.0) -> float:
     return _nll_unchecked(logits, labels, as_positive(temperature, "temperature"))
 
 
-def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
+def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
     """Fit the temperature T that minimises the NLL of ``labels`` under ``softmax(logits / T)``.
 
     This is temperature scaling (Guo et al., 2017): fit T on a validation split, then divide the
@@ -193,7 +194,7 @@ def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (0.01, 100.
     return math.exp(log_t)
 
 
-def reliability_bins(probs, labels, n_bins: int = 15) -> dict[str, np.ndarray]:
+def reliability_bins(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Group predictions by confidence into equal-width bins; per bin, mean confidence and accuracy.
 
     The confidence of a prediction is its largest probability; it is correct when that class is the
@@ -246,7 +247,7 @@ def reliability_bins(probs, labels, n_bins: int = 15) -> dict[str, np.ndarray]:
     return {"edges": edges, "confidence": mean_confidence, "accuracy": accuracy, "count": count}
 
 
-def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
+def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:
     r"""Expected calibration error: the count-weighted mean gap between confidence and accuracy.
 
     .. math:: \mathrm{ECE} = \sum_{b=1}^{M} \frac{|B_b|}{n}\,\bigl|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\bigr|

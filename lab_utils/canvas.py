@@ -40,6 +40,7 @@ import warnings
 from typing import Callable
 
 import numpy as np
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -84,7 +85,7 @@ def ipympl_active() -> bool:
     return (name or "").lower() in _IPYMPL_BACKENDS
 
 
-def internals_missing(canvas) -> list[str]:
+def internals_missing(canvas: FigureCanvasBase) -> list[str]:
     """The names of :data:`PRIVATE_ATTRIBUTES` that ``canvas`` lacks (empty when all are there)."""
     return [name for name in PRIVATE_ATTRIBUTES if not hasattr(canvas, name)]
 
@@ -205,7 +206,7 @@ class TrailingRepaint:
         self.callback()
 
 
-def make_canvas(figure: Figure, use_ipympl: bool):
+def make_canvas(figure: Figure, use_ipympl: bool) -> FigureCanvasAgg:
     """An Agg canvas for ``figure``, or an ``ExplorerCanvas`` with its bridge, keys unbound."""
     if not use_ipympl:
         return FigureCanvasAgg(figure)
@@ -235,7 +236,7 @@ def make_canvas(figure: Figure, use_ipympl: bool):
     return canvas
 
 
-def render_now(canvas, blitter: Blitter) -> None:
+def render_now(canvas: FigureCanvasAgg, blitter: Blitter) -> None:
     """Bring any explorer canvas's buffer up to date: a blit if possible, else one full draw."""
     if hasattr(canvas, "render_now"):  # an ExplorerCanvas
         canvas.render_now()

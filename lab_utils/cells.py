@@ -77,6 +77,6 @@ class CellRegistry:
 REGISTRY = CellRegistry()
 
 
-def track(obj) -> None:
+def track(obj: object) -> None:
     """Track ``obj`` in :data:`REGISTRY` under the running cell (nothing outside a kernel)."""
     REGISTRY.track(obj, current_cell())

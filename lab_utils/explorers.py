@@ -1,11 +1,12 @@
 """Interactive explorers: ipywidgets controls wired to the numerics and to the plots' artists.
 
-Four explorers, each a function returning an :class:`Explorer`::
+Five explorers, each a function returning an :class:`Explorer`::
 
     softmax_explorer(fn=None, n=4, logits=None)  # z -> p = softmax(z); optional student fn
     temperature_explorer(logits=None)             # p = softmax(z / T), its entropy, both limits
     cross_entropy_explorer(logits=None)           # loss -log p[y] on its curve, p - onehot(y)
     overflow_explorer()                           # naive vs stable softmax, float16/32/64
+    training_explorer(weights, X, images, labels) # one digit's logits and softmax, epoch by epoch
 
 An explorer shows itself when it is the last value of a notebook cell. It has ``.figure`` (the
 Matplotlib figure), ``.controls`` (its ipywidgets by name) and ``.state()`` (the numbers shown
@@ -846,6 +847,7 @@ class TrainingExplorer(Explorer):
     """One digit, its logits x W and its softmax, at a chosen epoch of a softmax regression's training."""
 
     kind = "training_explorer"
+    _ARTISTS = ("image", "z_bars", "p_bars", "status")
 
     def __init__(self, weights, X, images, labels):
         self.weights = _check_weights(weights)
@@ -879,17 +881,14 @@ class TrainingExplorer(Explorer):
         ax_i, ax_z, ax_p = axes
         n = self.n
         ticks = [str(k) for k in range(n)]
-        self._image = ax_i.imshow(self.images[0], cmap="gray_r", vmin=0.0,
-                                  vmax=max(1.0, float(self.images.max())))
-        ax_i.set(xticks=[], yticks=[])
-        ax_i.grid(False)
+        self._image = plots.picture(ax_i, self.images[0], vmax=max(1.0, float(self.images.max())))
         # A static title: text outside the axes would need a full redraw to change.
-        ax_i.set_title("the digit x")
-        ax_z.set_title("logits z = x W")
-        ax_z.axhline(0.0, color="#555555", linewidth=0.8)
+        plots.style_axes(ax_i, title="the digit x")
+        plots.style_axes(ax_z, title="logits z = x W")
+        plots.zero_line(ax_z)
         self._z_bars = plots.bar_chart(ax_z, np.zeros(n), labels=ticks, color=ROLE["logits"],
                                        ylim=(-self._limit, self._limit), fmt="{:.1f}")
-        ax_p.set_title("p = softmax(z)")
+        plots.style_axes(ax_p, title="p = softmax(z)")
         self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=ticks, color=ROLE["probs"],
                                        ylim=(0.0, 1.25), fmt="{:.2f}")
         self._status = plots.status_text(ax_p, "", y=0.94, fontsize=8.5)
@@ -902,7 +901,7 @@ class TrainingExplorer(Explorer):
         label = int(self.labels[index])
         return {"epoch": epoch, "image": index, "label": label, "logits": logits, "probs": probs,
                 "predicted": int(np.argmax(logits)),
-                "loss": float(numerics.cross_entropy(label, logits))}
+                "loss": float(numerics.cross_entropy(logits, label))}
 
     def _show(self, state: dict) -> None:
         self._image.set_data(self.images[state["image"]])
@@ -940,7 +939,8 @@ def _check_weights(weights) -> np.ndarray:
     return stacked
 
 
-def training_explorer(weights, X, images, labels) -> TrainingExplorer:
+def training_explorer(weights: Sequence[np.ndarray], X: np.ndarray, images: np.ndarray,
+                      labels: np.ndarray) -> TrainingExplorer:
     """Step through a softmax regression's training: one digit, its logits and its softmax per epoch.
 
     Parameters

@@ -4,6 +4,13 @@ Imported only when ipympl is Matplotlib's backend (importing ipympl changes an r
 private attributes used here are listed, with the versions they were checked against, in
 :data:`lab_utils.canvas.PRIVATE_ATTRIBUTES`; when one is missing, or plain frames are asked for,
 the canvas falls back to ipympl's own ``draw_idle`` path (``ExplorerCanvas.plain``).
+
+Examples
+--------
+>>> from matplotlib.figure import Figure
+>>> canvas = ExplorerCanvas(Figure())
+>>> canvas.plain, canvas.image_mode, canvas.full_draw_needed
+(False, 'full', True)
 """
 
 from __future__ import annotations

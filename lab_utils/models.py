@@ -20,9 +20,11 @@ the old keyword ``n_classes`` (deprecated, kept until the notebooks use the new 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .environment import import_tensorflow
 from .validation import (
@@ -34,6 +36,9 @@ from .validation import (
     check_finite,
     renamed,
 )
+
+if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported lazily, inside functions
+    import keras
 
 __all__ = [
     "build_obvious_model",
@@ -109,7 +114,7 @@ def build_obvious_model(
     learning_rate: float = 0.001,
     *,
     n_classes: int | None = None,
-):
+) -> keras.Model:
     """The "obvious" classifier: softmax in the last layer, the loss gets probabilities.
 
     ``Dense(25, relu) -> Dense(15, relu) -> Dense(num_classes, softmax)``, compiled with
@@ -148,7 +153,7 @@ def build_reference_preferred_model(
     learning_rate: float = 0.001,
     *,
     n_classes: int | None = None,
-):
+) -> keras.Model:
     """The "preferred" classifier: a linear last layer, the loss gets logits.
 
     Same layers as :func:`build_obvious_model` except ``Dense(num_classes)`` without activation,
@@ -176,7 +181,8 @@ def build_reference_preferred_model(
 
 
 def build_softmax_regression(n_features: int, num_classes: int | None = None,
-                             learning_rate: float = 0.01, *, n_classes: int | None = None):
+                             learning_rate: float = 0.01, *,
+                             n_classes: int | None = None) -> keras.Model:
     """Softmax regression: one linear layer of logits, trained from logits.
 
     Parameters
@@ -218,7 +224,7 @@ def build_small_cnn(
     learning_rate: float = 0.003,
     *,
     n_classes: int | None = None,
-):
+) -> keras.Model:
     """A small convolutional classifier for 8x8 digits, trained from logits.
 
     ``Conv2D(filters, 3x3, same, relu)`` named ``"features"`` (its maps are what a spatial softmax
@@ -287,14 +293,14 @@ def _format_loss(value: float) -> str:
 
 
 def fit_compact(
-    model,
-    X,
-    y,
+    model: keras.Model,
+    X: ArrayLike,
+    y: ArrayLike,
     epochs: int = 10,
     batch_size: int = 32,
     label: str | None = None,
-    **fit_kwargs,
-):
+    **fit_kwargs: Any,
+) -> keras.callbacks.History:
     """Train ``model`` quietly: one live progress line while it runs, one summary line at the end.
 
     Keras' own progress text is turned off (``verbose=0``). In Jupyter a single line (a progress bar
@@ -378,7 +384,7 @@ def _LiveLine(tf, handle, label: str, epochs: int):
     return LiveLine()
 
 
-def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np.ndarray]:
+def loss_and_gradient(logits: ArrayLike, labels: ArrayLike, from_logits: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per-example Keras sparse cross-entropy and its gradient with respect to the logits.
 
     With ``from_logits=False`` the loss is given ``tf.nn.softmax(logits)``: probabilities as a
@@ -428,7 +434,7 @@ def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np
     return loss.numpy(), gradient.numpy()
 
 
-def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -> dict:
+def train_full_batch(model: keras.Model, X: ArrayLike, y: ArrayLike, steps: int = 150, keras_rescue: bool = True) -> dict:
     """Train with the model's own compiled loss and optimizer on the whole data set per step.
 
     Each step computes the loss on all of ``X``, takes one optimizer step, and records what the
@@ -485,7 +491,7 @@ def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -
             outputs = model(inputs, training=True)
             loss = loss_fn(labels, outputs if keras_rescue else tf.identity(outputs))
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         probs = tf.nn.softmax(outputs) if from_logits else outputs
         p_true = tf.gather(probs, labels, axis=1, batch_dims=1)
         correct = tf.equal(tf.argmax(outputs, axis=1), labels)
@@ -496,7 +502,9 @@ def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -
     return {"loss": record[:, 0], "accuracy": record[:, 1], "confidently_wrong": record[:, 2]}
 
 
-def decision_grid(predict, X, resolution: int = 200, margin: float = 1.0):
+def decision_grid(predict: Callable[[np.ndarray], ArrayLike] | keras.Model, X: ArrayLike,
+                  resolution: int = 200, margin: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluate a classifier on a regular grid that covers the 2-D points ``X``.
 
     Parameters

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import numerics, validation
 
@@ -65,7 +66,7 @@ def _check_reg(reg) -> float:
     return validation.as_real(reg, "reg", low=0.0)
 
 
-def softmax_loss(W, X, y, reg: float) -> tuple[float, np.ndarray]:
+def softmax_loss(W: ArrayLike, X: ArrayLike, y: ArrayLike, reg: float) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of ``softmax(X @ W)`` plus ``reg * sum(W**2)``, and its gradient.
 
     Parameters
@@ -116,7 +117,7 @@ def softmax_loss(W, X, y, reg: float) -> tuple[float, np.ndarray]:
     return float(loss), dW
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], W, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(f: Callable[[np.ndarray], float], W: ArrayLike, h: float = 1e-5) -> np.ndarray:
     """Centred finite differences ``(f(W + h e) - f(W - h e)) / (2h)``, one entry at a time.
 
     ``W`` is left unchanged (it is copied); ``f`` is called ``2 * W.size`` times on arrays of
@@ -145,7 +146,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], W, h: float = 1e-5) -> 
     return grad
 
 
-def relative_error(a, b) -> float:
+def relative_error(a: ArrayLike, b: ArrayLike) -> float:
     """Largest entrywise ``|a - b| / max(|a| + |b|, 1e-8)``: CS231n's gradient-check measure.
 
     Around 1e-7 or less means the two agree (the difference is finite-difference error); 1e-2 or
@@ -157,7 +158,7 @@ def relative_error(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b)))) if a.size else 0.0
 
 
-def accuracy(W, X, y) -> float:
+def accuracy(W: ArrayLike, X: ArrayLike, y: ArrayLike) -> float:
     """Fraction of rows of ``X`` whose largest score ``X @ W`` is at the class in ``y``."""
     W, X, y = _check_problem(W, X, y)
     return float(np.mean(np.argmax(X @ W, axis=1) == y))
@@ -168,8 +169,9 @@ def init_weights(n_features: int, n_classes: int, rng: np.random.Generator) -> n
     return 0.001 * rng.standard_normal((n_features, n_classes))
 
 
-def train_softmax(X, y, lr: float, reg: float, epochs: int, batch_size: int, seed: int, *,
-                  n_classes: int | None = None, keep_weights: bool = False):
+def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int, batch_size: int,
+                  seed: int, *, n_classes: int | None = None, keep_weights: bool = False
+                  ) -> tuple[np.ndarray, list] | tuple[np.ndarray, list, list]:
     """Minibatch stochastic gradient descent on :func:`softmax_loss`.
 
     Starts from :func:`init_weights` with ``np.random.default_rng(seed)``, then for each epoch
@@ -224,9 +226,10 @@ def train_softmax(X, y, lr: float, reg: float, epochs: int, batch_size: int, see
     return (W, history, weights) if keep_weights else (W, history)
 
 
-def search_hyperparameters(X_train, y_train, X_val, y_val, learning_rates: Sequence[float],
+def search_hyperparameters(X_train: ArrayLike, y_train: ArrayLike, X_val: ArrayLike,
+                           y_val: ArrayLike, learning_rates: Sequence[float],
                            regs: Sequence[float], epochs: int, batch_size: int = 64, seed: int = 0,
-                           trainer: Callable | None = None):
+                           trainer: Callable | None = None) -> tuple[float, float, np.ndarray]:
     """Train once per (learning rate, reg) pair; return the pair best on the validation set.
 
     Returns

@@ -13,6 +13,14 @@ process can read them without running anything the student wrote.
 A call is watched for calls into library softmax, log-softmax, logsumexp or cross-entropy code
 (lab_utils itself, SciPy's ``special`` family, scikit-learn's, TensorFlow/Keras, PyTorch, JAX):
 NumPy exercises ask students to write these themselves.
+
+Examples
+--------
+>>> outcome = call(lambda z: 2 * z, [np.array([1.0, 0.5])])
+>>> outcome["status"], decode(outcome["value"])
+('ok', array([2., 1.]))
+>>> decode(encode(np.arange(3)))        # arrays travel as base64 bytes with dtype and shape
+array([0, 1, 2])
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import re
 import sys
 import time
 import warnings
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -44,7 +53,7 @@ _MAX_DEPTH = 8
 # Plain data: encode what a call returned, decode it on the other side.
 
 
-def encode(value, depth: int = 0):
+def encode(value: Any, depth: int = 0) -> Any:
     """A JSON-ready form of ``value``: arrays as base64 bytes with dtype and shape, never pickle."""
     if depth > _MAX_DEPTH:
         return {"__opaque__": type(value).__name__, "text": "(nested too deeply)"}
@@ -76,7 +85,7 @@ def encode(value, depth: int = 0):
     return {"__opaque__": type(value).__name__, "text": text if len(text) <= 80 else text[:77] + "..."}
 
 
-def decode(data, opaque=None):
+def decode(data: Any, opaque: Callable[[str, str], Any] | None = None) -> Any:
     """The value :func:`encode` wrote, rebuilt from JSON (``opaque(type_name, text)`` for the rest)."""
     if isinstance(data, list):
         return [decode(v, opaque) for v in data]
@@ -181,7 +190,8 @@ def _first_line(error: BaseException) -> str:
     return message if len(message) <= 100 else message[:97] + "..."
 
 
-def call(fn, args, watch: bool = False, allowed=(), describe=None, extra=()):
+def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
+         describe: Callable[[Any], Any] | None = None, extra: Sequence = ()) -> dict:
     """Call ``fn(*args)`` on fresh copies of ``args`` and return what happened, as plain data.
 
     Returns a dict: ``status`` ("ok", "error", "not_written" or "forbidden"), ``value`` (encoded
@@ -274,7 +284,7 @@ DESCRIBERS = {"keras_model": _describe_keras_model, "keras_training": _describe_
 # The autograder's side inside the sandbox: answer one request, write the answer to a file.
 
 
-def serve(namespace, request_text: str, answer_path: str) -> None:
+def serve(namespace: dict, request_text: str, answer_path: str) -> None:
     """Run the calls of one graded part (a JSON request) in ``namespace``; write the answers as JSON.
 
     Each call names a function (or variable) of the student's notebook and carries its encoded

@@ -15,13 +15,14 @@ import contextlib
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .attention import blockwise_attention, scaled_dot_product_attention
-from .numerics import blocked_softmax, naive_softmax, online_softmax, softmax
+from .numerics import blocked_softmax, naive_softmax, online_softmax
 from .validation import as_int
 
 __all__ = [
@@ -41,7 +42,7 @@ __all__ = [
 MB = 1_000_000  # decimal megabytes: 1000 x 1000 float32 logits are exactly 4 MB
 
 
-def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
+def chunked_softmax(logits: ArrayLike, chunk_rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
     """Stable softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out``, so apart from the
@@ -72,6 +73,7 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
 
     Examples
     --------
+    >>> from lab_utils.numerics import softmax
     >>> z = np.array([[2.0, 1.0, 0.1], [1.0, 2.0, 3.0], [1000.0, 1000.0, 0.0]])
     >>> np.allclose(chunked_softmax(z, chunk_rows=2), softmax(z))
     True
@@ -92,7 +94,7 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
         raise ValueError(str(error).replace("z ", "logits ", 1)) from None
 
 
-def stable_softmax(logits) -> np.ndarray:
+def stable_softmax(logits: ArrayLike) -> np.ndarray:
     """The textbook stable softmax along the last axis: subtract the row max, exponentiate, divide.
 
     Numerically as safe as :func:`lab_utils.numerics.softmax`, but written the obvious way, so
@@ -137,6 +139,7 @@ def softmax_variants(chunk_rows: int = 256, block: int = 128) -> dict[str, Calla
 
     Examples
     --------
+    >>> from lab_utils.numerics import softmax
     >>> z = np.array([[2.0, 1.0, 0.1]])
     >>> variants = softmax_variants()
     >>> list(variants)
@@ -338,7 +341,7 @@ def measure(fn: Callable, *args, method: str, size: int, repeats: int = 5,
 
 
 @contextlib.contextmanager
-def single_threaded_blas():
+def single_threaded_blas() -> Iterator[None]:
     """Limit NumPy's BLAS to one thread inside the block (a no-op without ``threadpoolctl``).
 
     On a shared machine with few cores, a multi-threaded matrix product waits for cores that other

@@ -57,46 +57,21 @@ def check_student_softmax(fn: Callable, logits: np.ndarray, reference: np.ndarra
     name = getattr(fn, "__name__", type(fn).__name__)
     result = {"values": None, "ok": False, "mismatch": None, "max_abs_diff": None}
 
-    def done(short: str, message: str, **extra):
+    def done(short: str, message: str, **extra) -> dict:
         result.update(short=f"{name}: {short}", message=message, **extra)
         return result
 
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
-        warnings.simplefilter("always")
-        try:
-            output = fn(logits.copy())
-        except NotImplementedError:
-            return done("not written yet",
-                        f"{name} raised NotImplementedError: it is not written yet. The reference "
-                        "bars still work; finish the exercise and run this cell again.")
-        except Exception as error:  # noqa: BLE001 (any student error becomes a message)
-            return done(f"raised {type(error).__name__}",
-                        f"{name} raised {type(error).__name__}: {str(error)[:300]} "
-                        f"(for z = {format_settings(logits)}).")
-    warned = sorted({str(w.message) for w in caught})
-    warned_text = f" It warned: {'; '.join(warned)}." if warned else ""
-    if output is None:
-        return done("returned None",
-                    f"{name} returned None: is the `return` statement missing?{warned_text}")
-    try:
-        values = np.asarray(output)
-        if values.dtype.kind not in "iuf":  # NumPy would even turn "0.25" into a number
-            raise TypeError
-        values = values.astype(float)
-    except (TypeError, ValueError):
-        return done(f"returned a {type(output).__name__}",
-                    f"{name} returned a {type(output).__name__}, not an array of numbers."
-                    f"{warned_text}")
-    if values.shape != logits.shape:
-        return done(f"wrong shape {values.shape}",
-                    f"{name} returned shape {values.shape}; expected {logits.shape}, one "
-                    f"probability per logit.{warned_text}")
-    result["values"] = values
+    output, failure, warned = _run(fn, logits, name)
+    if failure is None:
+        output, failure = _as_values(output, logits.shape, name, warned)
+    if failure is not None:
+        return done(*failure)
+    values = result["values"] = output
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
         word = format_value(values[bad])
         return done(f"{word} at index {bad}",
-                    f"{name} returned {word} at index {bad}: {format_vector(values)}.{warned_text}",
+                    f"{name} returned {word} at index {bad}: {format_vector(values)}.{warned}",
                     mismatch=~np.isfinite(values))
     difference = np.abs(values - reference)
     mismatch = difference > MATCH_ATOL + MATCH_RTOL * np.abs(reference)
@@ -105,17 +80,58 @@ def check_student_softmax(fn: Callable, logits: np.ndarray, reference: np.ndarra
         bad = int(np.flatnonzero(values < 0)[0])
         return done("negative value",
                     f"{name} returned a negative value {values[bad]:.4g} at index {bad}; "
-                    f"probabilities are never negative.{warned_text}")
+                    f"probabilities are never negative.{warned}")
     total = float(values.sum())
     if abs(total - 1.0) > 1e-6:
         return done(f"sums to {total:.4f}",
                     f"{name}'s values sum to {total:.6g}, not 1: divide by the sum of the "
-                    f"exponentials.{warned_text}")
+                    f"exponentials.{warned}")
     if np.any(mismatch):
         where = ", ".join(f"p{subscript(i)}" for i in np.flatnonzero(mismatch))
         return done(f"differs at {where}",
                     f"{name} differs from the reference at {where} (largest difference "
-                    f"{difference.max():.3g}).{warned_text}")
+                    f"{difference.max():.3g}).{warned}")
     result["ok"] = True
     return done("matches", f"{name} matches the reference softmax here (largest difference "
-                           f"{difference.max():.1e}).{warned_text}")
+                           f"{difference.max():.1e}).{warned}")
+
+
+def _run(fn: Callable, logits: np.ndarray, name: str) -> tuple[object, tuple | None, str]:
+    """Call ``fn`` on a copy of ``logits``: (output, (short, message) if it raised, warnings text)."""
+    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
+        warnings.simplefilter("always")
+        try:
+            output = fn(logits.copy())
+        except NotImplementedError:
+            return None, ("not written yet",
+                          f"{name} raised NotImplementedError: it is not written yet. The "
+                          "reference bars still work; finish the exercise and run this cell "
+                          "again."), ""
+        except Exception as error:  # noqa: BLE001 (any student error becomes a message)
+            return None, (f"raised {type(error).__name__}",
+                          f"{name} raised {type(error).__name__}: {str(error)[:300]} "
+                          f"(for z = {format_settings(logits)})."), ""
+    warned = sorted({str(w.message) for w in caught})
+    return output, None, (f" It warned: {'; '.join(warned)}." if warned else "")
+
+
+def _as_values(output: object, shape: tuple, name: str,
+               warned: str) -> tuple[np.ndarray | None, tuple | None]:
+    """The student's output as a float array of ``shape``, or (None, (short, message))."""
+    if output is None:
+        return None, ("returned None",
+                      f"{name} returned None: is the `return` statement missing?{warned}")
+    try:
+        values = np.asarray(output)
+        if values.dtype.kind not in "iuf":  # NumPy would even turn "0.25" into a number
+            raise TypeError
+        values = values.astype(float)
+    except (TypeError, ValueError):
+        return None, (f"returned a {type(output).__name__}",
+                      f"{name} returned a {type(output).__name__}, not an array of numbers."
+                      f"{warned}")
+    if values.shape != shape:
+        return None, (f"wrong shape {values.shape}",
+                      f"{name} returned shape {values.shape}; expected {shape}, one "
+                      f"probability per logit.{warned}")
+    return values, None

@@ -11,6 +11,13 @@ drawn often, are not over-counted. Its value is not the full loss (the target's 
 estimates the full gradient, better as k grows, and the gradient is what training uses.
 
 Everything here is plain NumPy; :func:`measure_vocabulary_cost` times both on this machine.
+
+Examples
+--------
+>>> hidden, W_out, targets = toy_language_model(vocab_size=50, d=8, batch=4)
+>>> loss, grad = full_softmax(hidden, W_out, targets)
+>>> W_out.shape, grad.shape == hidden.shape
+((8, 50), True)
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from . import numerics, validation
 from .scaling import single_threaded_blas, time_call
@@ -51,7 +59,7 @@ def log_uniform_proposal(vocab_size: int) -> np.ndarray:
     return np.log1p(1.0 / (j + 1.0)) / np.log(vocab_size + 1.0)
 
 
-def full_softmax(hidden, W_out, targets) -> tuple[float, np.ndarray]:
+def full_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of ``softmax(hidden @ W_out)``, and its gradient with respect to ``hidden``.
 
     Every word's logit is computed: ``d * V`` multiply-adds per token, and as many again for the
@@ -65,7 +73,7 @@ def full_softmax(hidden, W_out, targets) -> tuple[float, np.ndarray]:
     return float(-log_probs[rows, targets].mean()), delta @ W_out.T / len(targets)
 
 
-def sampled_softmax(hidden, W_out, targets, n_samples: int, rng: np.random.Generator,
+def sampled_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray, n_samples: int, rng: np.random.Generator,
                     proposal: np.ndarray | None = None,
                     remove_accidental_hits: bool = False) -> tuple[float, np.ndarray]:
     """Sampled softmax with ``n_samples`` shared negatives: its loss and gradient w.r.t. ``hidden``.
@@ -104,7 +112,8 @@ def sampled_softmax(hidden, W_out, targets, n_samples: int, rng: np.random.Gener
     return float(-log_probs[:, 0].mean()), grad
 
 
-def toy_language_model(vocab_size: int, d: int, batch: int, seed: int = 0, dtype="float64"):
+def toy_language_model(vocab_size: int, d: int, batch: int, seed: int = 0,
+                       dtype: DTypeLike = "float64") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random output layer with Zipf-like word frequencies, and a batch of tokens drawn from it.
 
     Word j gets a bias of ``-log(j + 1)`` (frequent words first), carried by a last hidden unit

@@ -40,7 +40,7 @@ def sample_labels(probs, rng):
 def ece_by_loop(probs, labels, n_bins):
     """Independent, slow ECE: each example put in bin ceil(conf * M) - 1, gaps summed per bin."""
     members = [[] for _ in range(n_bins)]
-    for row, label in zip(probs, labels):
+    for row, label in zip(probs, labels, strict=True):
         conf = max(row)
         b = min(max(math.ceil(conf * n_bins) - 1, 0), n_bins - 1)
         members[b].append((conf, float(np.argmax(row) == label)))

@@ -9,6 +9,7 @@ import pytest
 
 from lab_utils import canvas as canvas_module
 from lab_utils.explorers import softmax_explorer
+from tests.ipympl_frontend import connect_frontend
 
 
 def test_a_diff_holds_every_pixel_changed_since_the_last_whole_frame():
@@ -55,8 +56,7 @@ def ipympl_explorer(**kwargs):
 
 def connect(canvas, sent):
     canvas.send_binary = lambda data: sent.append(canvas.image_mode)
-    canvas._handle_message(canvas, {"type": "initialized"}, [])
-    canvas.handle_event({"type": "draw"})
+    connect_frontend(canvas)
 
 
 @pytest.mark.parametrize("why", ["switch", "internals changed"])

@@ -99,8 +99,8 @@ def test_digits_split_matches_the_raw_digits_and_is_stratified():
     digits = load_digits()
     split = digits_split(test_size=0.3, seed=2)
     # Every test image is one of the original images, scaled by 1/16, with its own label.
-    raw = {img.tobytes(): label for img, label in zip((digits.data / 16).astype(np.float32), digits.target)}
-    for row, label in zip(split.X_test[:50], split.y_test[:50]):
+    raw = {img.tobytes(): label for img, label in zip((digits.data / 16).astype(np.float32), digits.target, strict=True)}
+    for row, label in zip(split.X_test[:50], split.y_test[:50], strict=True):
         assert raw[row.tobytes()] == label
     full = np.bincount(digits.target) / len(digits.target)
     np.testing.assert_allclose(np.bincount(split.y_test) / len(split.y_test), full, atol=0.01)
@@ -148,7 +148,7 @@ def test_text_corpus_content():
 def test_text_corpus_labels_follow_the_text():
     corpus = text_corpus()
     # A few sentences whose class nobody can doubt.
-    by_text = dict(zip(corpus.texts, corpus.labels))
+    by_text = dict(zip(corpus.texts, corpus.labels, strict=True))
     assert corpus.class_names[by_text["the striker scored twice in the second half"]] == "sports"
     assert corpus.class_names[by_text["heavy rain is expected tomorrow afternoon"]] == "weather"
     assert corpus.class_names[by_text["bake the bread for forty minutes"]] == "food"

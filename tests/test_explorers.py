@@ -13,7 +13,6 @@ import base64
 import io
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -24,8 +23,14 @@ from PIL import Image
 import lab_utils
 from lab_utils import canvas as canvas_module
 from lab_utils import cells, explorers, numerics, style
-from lab_utils.explorers import (cross_entropy_explorer, overflow_explorer, softmax_explorer,
-                                 temperature_explorer, training_explorer)
+from lab_utils.explorers import (
+    cross_entropy_explorer,
+    overflow_explorer,
+    softmax_explorer,
+    temperature_explorer,
+    training_explorer,
+)
+from tests.ipympl_frontend import FrameSpy, connect_frontend
 
 
 def small_training():
@@ -57,12 +62,8 @@ def backend(request, monkeypatch):
     return request.param
 
 
-@pytest.fixture(autouse=True)
-def no_warnings():
-    """Nothing an explorer does may warn (a warning is a line of noise in a student's notebook)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+# Nothing an explorer does may warn (tests/conftest.py's no_warnings, in every test here).
+pytestmark = pytest.mark.usefixtures("no_warnings")
 
 
 def shown(explorer) -> np.ndarray:
@@ -597,38 +598,6 @@ def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
     assert 0 < np.count_nonzero(diff[..., 3]) < 0.5 * diff[..., 3].size
 
 
-class FrameSpy:
-    """Records the frames an ipympl canvas sends (PNG bytes and image mode) and the events."""
-
-    def __init__(self, canvas, monkeypatch):
-        self.canvas, self.frames, self.events = canvas, [], []
-        monkeypatch.setattr(canvas, "send_binary",
-                            lambda data: self.frames.append((canvas.image_mode, data)))
-        send_event = canvas.send_event
-        monkeypatch.setattr(canvas, "send_event", lambda kind, **kw: (
-            self.events.append(kind), send_event(kind, **kw)))
-
-    def picture(self, frames=None) -> np.ndarray:
-        """What ipympl's frontend shows after drawing ``frames`` (default: all) in order: a full
-        frame replaces the picture, a diff is drawn over it (its transparent pixels keep it)."""
-        shown_now = None
-        for mode, data in self.frames if frames is None else frames:
-            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-            if mode == "full":
-                shown_now = image.copy()
-            else:
-                keep = image[..., 3] == 0
-                shown_now = np.where(keep[..., None], shown_now, image)
-        return shown_now
-
-
-def connect_frontend(canvas):
-    """What ipympl's frontend sends once its view of the canvas exists."""
-    canvas._handle_message(canvas, {"type": "initialized"}, [])
-    canvas.handle_event({"type": "refresh"})
-    canvas.handle_event({"type": "draw"})
-
-
 def test_ipympl_pushes_a_frame_on_a_change_without_waiting_to_be_asked(monkeypatch):
     monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
     monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
@@ -669,7 +638,7 @@ def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
         expected.append(np.asarray(explorer.canvas.buffer_rgba()).copy())
     first, pushed = spy.frames[0], spy.frames[1:]
     assert first[0] == "full" and [mode for mode, _ in pushed] == ["diff"] * len(expected)
-    for frame, picture in zip(pushed, expected):
+    for frame, picture in zip(pushed, expected, strict=True):
         np.testing.assert_array_equal(spy.picture([first, frame]), picture)
     # Drawn all in order, or with every other frame lost, the end is the same exact picture.
     np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))

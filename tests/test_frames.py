@@ -22,7 +22,7 @@ from PIL import Image
 from lab_utils import canvas as canvas_module
 from lab_utils import frames
 from lab_utils.explorers import softmax_explorer
-from test_explorers import connect_frontend  # what ipympl's frontend sends when its view appears
+from tests.ipympl_frontend import connect_frontend
 
 
 def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarray:
@@ -31,7 +31,7 @@ def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarra
     assert message["type"] == "softmax_lab_patch"
     assert len(buffers) == len(message["rects"])
     shown = picture.copy()
-    for (x, y, width, height), data in zip(message["rects"], buffers):
+    for (x, y, width, height), data in zip(message["rects"], buffers, strict=True):
         raw = zlib.decompress(data) if message["encoding"] == "deflate" else bytes(data)
         assert len(raw) == 4 * width * height, "a rectangle's pixels do not fill it"
         shown[y:y + height, x:x + width] = np.frombuffer(raw, np.uint8).reshape(height, width, 4)

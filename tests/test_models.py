@@ -202,7 +202,7 @@ def test_seeded_training_is_reproducible(tf, blobs, capsys):
     losses_b, weights_b = run(0)
     losses_c, _ = run(1)
     assert losses_a == losses_b
-    for wa, wb in zip(weights_a, weights_b):
+    for wa, wb in zip(weights_a, weights_b, strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert losses_a != losses_c
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import doctest
 import inspect
 import tracemalloc
-import warnings
 from decimal import Decimal, localcontext
 
 import numpy as np
@@ -64,18 +63,10 @@ def exact_softmax(shifted) -> list[Decimal]:
 def ulp_errors(result, exact: list[Decimal], dtype) -> np.ndarray:
     """|result - exact| in units of the spacing of ``dtype`` at the exact value."""
     errors = []
-    for got, want in zip(np.ravel(result), exact):
+    for got, want in zip(np.ravel(result), exact, strict=True):
         spacing = Decimal(float(np.spacing(dtype(float(want)))))
         errors.append(float(abs(Decimal(float(got)) - want) / spacing))
     return np.array(errors)
-
-
-@pytest.fixture
-def no_warnings():
-    """Turn every warning into an error inside the test (on top of pyproject's RuntimeWarning rule)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
 
 
 # ---------------------------------------------------------------------------------------------

@@ -155,7 +155,7 @@ def test_masked_softmax_is_softmax_over_kept_entries(z, data):
     p = masked_softmax(z, mask)
     assert (p[~mask] == 0).all() and np.isfinite(p).all()
     rows = z.reshape(-1, z.shape[-1])
-    for row, row_mask, row_p in zip(rows, mask.reshape(rows.shape), p.reshape(rows.shape)):
+    for row, row_mask, row_p in zip(rows, mask.reshape(rows.shape), p.reshape(rows.shape), strict=True):
         if row_mask.any():
             np.testing.assert_array_equal(row_p[row_mask], softmax(row[row_mask]))
         else:

@@ -2,6 +2,11 @@
 
 Each module defines ``EXERCISE`` (one exercise) or ``EXERCISES`` (a list); see
 :mod:`lab_utils.exercises.base` for what an exercise is made of.
+
+Examples
+--------
+>>> "my_softmax" in EXERCISES and "extreme" in [part.name for part in EXERCISES["my_softmax"].parts]
+True
 """
 
 from __future__ import annotations

@@ -268,7 +268,9 @@ def _gradient_case(f: str, W, h: float | None, note: str) -> Case:
     args = [("f", Source(f)), ("W", _f64(W))]
     if h is not None:
         args.append(("h", float(h)))
-    reference = (lambda fn, w, step=1e-5: regression.numerical_gradient(fn, w, step))
+    def reference(fn, w, step=1e-5):
+        return regression.numerical_gradient(fn, w, step)
+
     return Case(tuple(args), reference=reference, rtol=1e-6, atol=1e-7, note=note)
 
 
@@ -409,7 +411,7 @@ def check_train(exercise: Exercise, part: Part, case: Case, result: Result) -> F
     expected = case.expected
     X, y, reg = case.argument("X"), case.argument("y"), case.argument("reg")
     X_val, y_val = expected["X_val"], expected["y_val"]
-    epochs, batch_size = case.argument("epochs"), case.argument("batch_size")
+    epochs = case.argument("epochs")
     if part.name == "loss_decreases":
         steps = expected["steps"]
         if len(history) < epochs or not np.all(np.isfinite(history)):

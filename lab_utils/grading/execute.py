@@ -26,16 +26,22 @@ from pathlib import Path
 
 import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader.coursedir import CourseDirectory
 from nbclient.util import ensure_async, run_sync
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
 from .. import runner
 from ..exercises import EXERCISES, cases
 from ..exercises.base import Failure
-from ..exercises.judging import (NotWritten, judge_part, merge_sources, not_written_text, part_request,
-                                 results_from_answers)
+from ..exercises.judging import (
+    NotWritten,
+    judge_part,
+    merge_sources,
+    not_written_text,
+    part_request,
+    results_from_answers,
+)
 from . import judge, sandbox
 
 _RUNNER_SOURCE = Path(runner.__file__).read_text()

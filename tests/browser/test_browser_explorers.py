@@ -17,8 +17,14 @@ import time
 
 import numpy as np
 import pytest
-from browser_support import ExplorerView, NotebookPage, jupyterlab_server, write_notebook
 from scipy import special
+
+from tests.browser.browser_support import (
+    ExplorerView,
+    NotebookPage,
+    jupyterlab_server,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -330,7 +336,8 @@ def test_cross_entropy_target_dropdown(explorers_page):
         before = explorer.pixels()
         explorer.control("target").locator("select").select_option(str(target))
         explorer.wait_for_pixels_to_change(before)
-        text = explorer.wait_for_readout(lambda t: number(t, "y") == target, f"y = {target}")
+        text = explorer.wait_for_readout(lambda t, target=target: number(t, "y") == target,
+                                       f"y = {target}")
         CHECKS["cross-entropy-explorer"](text)
 
 
@@ -347,7 +354,8 @@ def test_overflow_dtype_buttons(explorers_page):
         before = explorer.pixels()
         explorer.control("dtype").get_by_role("button", name=dtype, exact=True).click()
         explorer.wait_for_pixels_to_change(before)
-        text = explorer.wait_for_readout(lambda t: f"dtype = {dtype}" in t, f"dtype = {dtype}")
+        text = explorer.wait_for_readout(lambda t, dtype=dtype: f"dtype = {dtype}" in t,
+                                       f"dtype = {dtype}")
         CHECKS["overflow-explorer"](text)
         naive_broke[dtype] = bool(np.isnan(vector(text, "naive")).any())
         assert np.isfinite(vector(text, "stable")).all(), text
