@@ -917,8 +917,8 @@ class TrainingExplorer(Explorer):
 
     def _readout_lines(self, state: dict) -> list[str]:
         return [f"epoch = {state['epoch']}   test image {state['image']}   label y = {state['label']}",
-                f"z = {_vector(state['logits'], '{:.2f}')}",
-                f"p = {_vector(state['probs'])}",
+                f"z = {format_vector(state['logits'], '{:.2f}')}",
+                f"p = {format_vector(state['probs'])}",
                 f"predicted = {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}"]
 
     def _summary(self) -> str:
