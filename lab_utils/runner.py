@@ -1,10 +1,11 @@
 """Call a student's function on one case and return what happened as plain data.
 
-This module is the one runner behind every place the lab calls student code: the self-checks
-(:mod:`lab_utils.checks`), the explorers that draw a student's softmax, and the autograder. The
-autograder sends this file's *source* into the sandboxed kernel and runs it there in a fresh
-namespace (never as an importable module the student's code could patch by name), so the same
-lines call the function in the student's own process and in the sandbox.
+This module is the runner behind every graded call of student code: the self-checks
+(:mod:`lab_utils.checks`) and the autograder. The autograder sends this file's *source* into the
+sandboxed kernel and runs it there in a fresh namespace (never as an importable module the
+student's code could patch by name), so the same lines call the function in the student's own
+process and in the sandbox. (The explorers draw a student's softmax through
+:mod:`lab_utils.student`, which also reports the warnings the function raised.)
 
 It depends on the standard library and NumPy only, keeps no state, and returns results that are
 plain data: JSON made of numbers, text, lists and base64 array bytes (never pickle), so a trusted
