@@ -311,7 +311,7 @@ def _serve_one(namespace, item, request):
         return {"status": "ok", "value": encode(target), "seconds": 0.0}
     if item.get("seed") is not None:
         _seed(int(item["seed"]), tensorflow=str(item.get("describe") or "").startswith("keras"))
-    args = [_build(decode(a)) for a in item["args"]]
+    args = [_build(a) if isinstance(a, dict) and set(a) == {"__source__"} else decode(a) for a in item["args"]]
     extra = [decode(a) for a in item.get("extra", [])]
     if not callable(target):
         return {"status": "error", "error": f"{name} is {encode(target)!r}, not a function"}
@@ -320,9 +320,8 @@ def _serve_one(namespace, item, request):
 
 
 def _build(value):
-    if isinstance(value, dict) and set(value) == {"__source__"}:
-        return eval(compile(value["__source__"], "<case argument>", "eval"), {"np": np})
-    return value
+    """A callable argument (``lab_utils.exercises.base.Source``), evaluated here with ``np`` bound."""
+    return eval(compile(value["__source__"], "<case argument>", "eval"), {"np": np})
 
 
 def _seed(seed: int, tensorflow: bool) -> None:

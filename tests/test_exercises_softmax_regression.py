@@ -368,11 +368,20 @@ def _served_points(exercise_name: str, ns: dict, tmp_path) -> dict[str, int]:
     return points
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(name, marks=pytest.mark.xfail(
-        strict=True, reason="lab_utils.runner._serve_one decodes a Source argument ({'__source__': ...}) "
-                            "before building it, and decode refuses it as 'not plain data'"))
-    if name == "numerical_gradient" else name for name in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_the_served_path_gives_the_self_checks_points(name, tmp_path):
     ns = namespace()
     assert _served_points(name, ns, tmp_path) == FULL[name] == checks.score(name, ns[name])
+
+
+def test_an_index_error_from_list_indexing_gets_the_list_indexing_hint():
+    def fancy(W, X, y, reg):
+        scores = X @ W
+        N = X.shape[0]
+        picked = scores[[np.arange(N), y, y]]  # a list of three index arrays: too many indices
+        return float(picked.sum()), np.zeros_like(W)
+
+    with pytest.raises(AssertionError) as raised:
+        checks.grade("softmax_loss_vectorized", fancy, "loss")
+    message = " ".join(str(raised.value).split())
+    assert "raised IndexError" in message and "scores[[np.arange(N), y]]" in message

@@ -173,6 +173,8 @@ class Exercise:
     log-softmax, logsumexp or cross-entropy; ``allowed`` names lab_utils modules they may call.
     ``disguise(case, rng)`` returns an equivalent case (classes and rows shuffled): the autograder
     grades those, drawn with a secret seed, so an answer cannot be looked up from the open case table.
+    ``error_hint(case, error)`` may name the likely mistake behind an exception (``error`` is
+    "raised IndexError: ..."); otherwise the hint says to call the function on the input.
     """
 
     name: str
@@ -184,6 +186,7 @@ class Exercise:
     allowed: tuple[str, ...] = ()
     statement: str = ""
     disguise: Callable[["Case", np.random.Generator], "Case"] | None = None
+    error_hint: Callable[["Case", str], "str | None"] | None = None
 
     @property
     def points(self) -> int:

@@ -241,12 +241,20 @@ _LOSS_STATEMENT_PARTS = (
 )
 LOSS_PARTS = _LOSS_STATEMENT_PARTS
 
+def loss_error_hint(case: Case, error: str) -> str | None:
+    """An IndexError from ``scores[[np.arange(N), y]]`` (a list, not a tuple, of index arrays)."""
+    if error.startswith("raised IndexError"):
+        return _LIST_INDEXING_HINT
+    return None
+
+
 SOFTMAX_LOSS_NAIVE = Exercise(
     name="softmax_loss_naive",
     signature="softmax_loss_naive(W, X, y, reg)",
     parts=_LOSS_STATEMENT_PARTS,
     build_cases=build_loss_cases,
     check=check_loss,
+    error_hint=loss_error_hint,
 )
 
 SOFTMAX_LOSS_VECTORIZED = Exercise(
@@ -257,6 +265,7 @@ SOFTMAX_LOSS_VECTORIZED = Exercise(
                                    "and right on an ordinary case"),),
     build_cases=build_vectorized_cases,
     check=check_loss,
+    error_hint=loss_error_hint,
 )
 
 
