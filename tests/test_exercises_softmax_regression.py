@@ -377,8 +377,8 @@ def test_the_served_path_gives_the_self_checks_points(name, tmp_path):
 def test_an_index_error_from_list_indexing_gets_the_list_indexing_hint():
     def fancy(W, X, y, reg):
         scores = X @ W
-        # A list of index arrays indexes rows: with N = 1 row, class ids >= 1 are out of bounds.
-        picked = scores[[np.zeros(1, dtype=int), np.full(1, 5)]]
+        # A list of index arrays indexes rows: class ids past the last row are out of bounds.
+        picked = scores[[np.arange(len(y)), np.full(len(y), len(y))]]
         return float(picked.sum()), np.zeros_like(W)
 
     with pytest.raises(AssertionError) as raised:
