@@ -20,6 +20,8 @@ POINTS = {
     "my_softmax": {"values": 1, "batch": 1, "extreme": 2},
     "softmax_with_temperature": {"values": 1, "batch": 1, "limits": 1},
     "my_cross_entropy": {"values": 1, "batch": 1, "confident_mistakes": 2},
+    # notebook 03 (issue 15): see tests/test_exercises_label_smoothing.py
+    "smoothed_cross_entropy": {"labels": 1, "loss": 1, "confident_mistakes": 1},
     "build_preferred_model": {"output_layer": 1, "loss": 1, "trains": 1},
     "my_masked_softmax": {"values": 1, "batch": 1, "fully_masked": 1},
     # notebook 05 (issue 14): see tests/test_exercises_softmax_regression.py
