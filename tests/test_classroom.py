@@ -37,7 +37,7 @@ ASSIGNMENTS = {
     "01_softmax_basics": ("my_softmax",),
     "02_temperature": ("softmax_with_temperature",),
     "03_cross_entropy": ("my_cross_entropy", "smoothed_cross_entropy"),
-    "04_obvious_vs_preferred": ("build_preferred_model",),
+    "04_obvious_vs_preferred": ("train_with_tape",),
     "05_softmax_regression": ("softmax_loss_naive", "numerical_gradient", "softmax_loss_vectorized",
                               "train_softmax", "search_hyperparameters"),
     "06_softmax_beyond_classification": ("my_masked_softmax",),
@@ -49,7 +49,7 @@ LOSSES = {
     "softmax_wrong_axis": {"my_softmax_batch"},  # 3/4
     "softmax_unnormalised": {"my_softmax_values", "my_softmax_batch", "my_softmax_extreme"},  # 0/4
     "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 2/4
-    "model_without_from_logits": {"build_preferred_model_loss", "build_preferred_model_trains"},  # 1/3
+    "tape_loss_from_probs": {"train_with_tape_extreme"},  # 2/3
     # notebook 05 (issue 14): 16 points in five exercises
     "regression_no_division_by_n": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient",
                                     "softmax_loss_naive_overflow", "softmax_loss_naive_log_space"},  # 12/16
@@ -65,7 +65,7 @@ MISTAKE_SCORES = {
     ("softmax_wrong_axis", "01_softmax_basics"): (3, 4),
     ("softmax_unnormalised", "01_softmax_basics"): (0, 4),
     ("cross_entropy_log_eps", "03_cross_entropy"): (5, 7),  # 2/4 of my_cross_entropy, 3/3 of smoothed_cross_entropy
-    ("model_without_from_logits", "04_obvious_vs_preferred"): (1, 3),
+    ("tape_loss_from_probs", "04_obvious_vs_preferred"): (2, 3),
     ("regression_no_division_by_n", "05_softmax_regression"): (12, 16),
     ("regression_gradient_sign", "05_softmax_regression"): (13, 16),
     ("regression_half_reg", "05_softmax_regression"): (14, 16),
