@@ -161,7 +161,8 @@ def test_exercise_cells_follow_the_contract(assignment):
         pytest.fail(f"{path} is missing")
     notebook = nbformat.read(path, as_version=4)
     cells = notebook.cells
-    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells) if _nbgrader_meta(c)]
+    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells)
+              if _nbgrader_meta(c) and _nbgrader_meta(c).get("grade_id") != KEY_ID]
     # Each exercise's cells form one block, the blocks in the order of ASSIGNMENTS.
     owners = []
     for _, meta in graded:
@@ -174,6 +175,27 @@ def test_exercise_cells_follow_the_contract(assignment):
     assert blocks == list(ASSIGNMENTS[assignment]), "one block of cells per exercise, in order"
     for exercise in _exercises(assignment):
         _check_exercise_cells(cells, [g for g, owner in zip(graded, owners) if owner == exercise.name], exercise)
+
+
+#: The instructor key (issue 15): worked answers to the end-of-notebook exercises, in one solution
+#: cell that generate_assignment empties (test_student_versions_have_no_solutions_and_no_hidden_tests).
+KEY_ID = "instructor_key"
+KEYED = ("01_softmax_basics", "02_temperature", "03_cross_entropy", "04_obvious_vs_preferred")
+
+
+@pytest.mark.parametrize("assignment", KEYED)
+def test_the_instructor_key_is_one_solution_cell_after_the_exercises(assignment):
+    cells = nbformat.read(NOTEBOOKS / f"{assignment}.ipynb", as_version=4).cells
+    keys = [i for i, c in enumerate(cells) if _nbgrader_meta(c).get("grade_id") == KEY_ID]
+    assert len(keys) == 1, f"one cell with grade_id {KEY_ID!r}"
+    cell = cells[keys[0]]
+    assert _nbgrader_meta(cell) == {"grade": False, "grade_id": KEY_ID, "locked": False, "schema_version": 3,
+                                    "solution": True, "task": False}
+    assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") == 1
+    exercises = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
+    assert exercises and exercises[-1] < keys[0], "the key comes after the exercises it answers"
+    if cell.cell_type == "code":  # its printed answers are in the instructor version's outputs
+        assert any(output.get("text", "").strip() for output in cell.outputs)
 
 
 # --- the nbgrader flow, once ----------------------------------------------------------------------
