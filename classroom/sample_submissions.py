@@ -41,17 +41,17 @@ return np.exp(z - np.max(z, axis=-1, keepdims=True))  # never divided by the sum
 z = logits - np.max(logits, axis=-1, keepdims=True)
 p = np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)
 return np.mean(-np.log(p[np.arange(len(y)), y] + 1e-12))  # eps caps confident mistakes""",
-    "model_without_from_logits": """\
-import keras
-model = keras.Sequential([
-    keras.Input(shape=(2,)),
-    keras.layers.Dense(25, activation="relu"),
-    keras.layers.Dense(15, activation="relu"),
-    keras.layers.Dense(4),  # linear: logits
-])
-model.compile(optimizer=keras.optimizers.Adam(0.001),
-              loss=keras.losses.SparseCategoricalCrossentropy())  # from_logits forgotten
-return model""",
+    "tape_loss_from_probs": """\
+loss_fn = keras.losses.SparseCategoricalCrossentropy()  # from probabilities: capped at -log(eps)
+losses = []
+for i in range(0, len(x), batch_size):
+    x_batch, y_batch = x[i:i + batch_size], y[i:i + batch_size]
+    with tf.GradientTape() as tape:
+        loss = loss_fn(y_batch, tf.nn.softmax(model(x_batch, training=True)))
+    grads = tape.gradient(loss, model.trainable_variables)
+    model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
+    losses.append(float(loss))
+return losses""",
     # notebook 05 (softmax regression): the mistakes students make in CS231n's assignment
     "regression_no_division_by_n": """\
 N, C = X.shape[0], W.shape[1]
@@ -119,7 +119,7 @@ MISTAKE_EXERCISE = {
     "softmax_wrong_axis": "my_softmax",
     "softmax_unnormalised": "my_softmax",
     "cross_entropy_log_eps": "my_cross_entropy",
-    "model_without_from_logits": "build_preferred_model",
+    "tape_loss_from_probs": "train_with_tape",
     "regression_no_division_by_n": "softmax_loss_naive",
     "regression_gradient_sign": "softmax_loss_naive",
     "regression_half_reg": "softmax_loss_naive",

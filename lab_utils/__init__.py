@@ -67,6 +67,7 @@ from .numerics import (  # noqa: E402  (the environment must be set first)
     online_softmax,
     sample,
     sigmoid,
+    smooth_labels,
     softmax,
     softmax_jacobian,
     top_k,
@@ -91,7 +92,7 @@ __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
     "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", "entropy_vs_temperature",
-    "neg_log", "exp_overflow_threshold", "blocked_softmax", *_LAZY_NAMES,
+    "neg_log", "exp_overflow_threshold", "blocked_softmax", "smooth_labels", *_LAZY_NAMES,
 ]
 
 

@@ -18,7 +18,7 @@ comes back in a separate, trusted process with the same exercise code. So a stud
 part pass here gets full marks, and nothing the student's code does to this module changes a grade.
 
 With :mod:`lab_utils.exercises` (which prints nothing), this module is where verdicts are printed.
-TensorFlow is imported only by the ``build_preferred_model`` parts.
+TensorFlow is imported only by the ``train_with_tape`` parts.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ __all__ = [
     "check_my_softmax",
     "check_softmax_with_temperature",
     "check_my_cross_entropy",
-    "check_build_preferred_model",
+    "check_train_with_tape",
     "check_my_masked_softmax",
     "grade",
     "score",
@@ -213,13 +213,13 @@ def check_my_cross_entropy(fn: Callable) -> None:
     check("my_cross_entropy", fn)
 
 
-def check_build_preferred_model(fn: Callable) -> None:
-    """Self-check ``build_preferred_model()``: last layer, loss, and a short seeded training.
+def check_train_with_tape(fn: Callable) -> None:
+    """Self-check ``train_with_tape(model, x, y, batch_size)`` against Keras' train_on_batch, step by step.
 
-    Training takes about a second (5 epochs on 1500 blob points) and resets the random seeds to 0.
-    Never raises.
+    Each part trains a seeded preferred model for a few steps (seconds) and resets the random seeds
+    to 0. Never raises.
     """
-    check("build_preferred_model", fn)
+    check("train_with_tape", fn)
 
 
 def check_my_masked_softmax(fn: Callable) -> None:

@@ -11,7 +11,7 @@ The two reference models of notebook 04 differ only in their last layer and thei
 - :func:`build_reference_preferred_model`: a linear ``Dense(num_classes)`` and
   ``SparseCategoricalCrossentropy(from_logits=True)`` (the loss receives logits).
 
-(``build_preferred_model`` is the students' exercise in notebook 04, hence the longer name here.)
+(the students once wrote ``build_preferred_model`` in notebook 04, hence the longer name here.)
 
 The number of classes is ``num_classes`` here as everywhere in the lab; the builders still accept
 the old keyword ``n_classes`` (deprecated, kept until the notebooks use the new name).
@@ -146,6 +146,17 @@ def build_obvious_model(
                              learning_rate)
 
 
+def seeded_preferred_model(seed: int = 0):
+    """:func:`build_reference_preferred_model` built right after :func:`set_seed` ``(seed)``.
+
+    The ``train_with_tape`` exercise of notebook 04 hands this model to the student's training loop
+    and to Keras' own ``train_on_batch``: seeding inside the builder gives both the same starting
+    weights, whichever process builds it and whenever.
+    """
+    set_seed(seed)
+    return build_reference_preferred_model()
+
+
 def build_reference_preferred_model(
     n_features: int = 2,
     num_classes: int = 4,
@@ -158,7 +169,7 @@ def build_reference_preferred_model(
 
     Same layers as :func:`build_obvious_model` except ``Dense(num_classes)`` without activation,
     compiled with ``SparseCategoricalCrossentropy(from_logits=True)`` and ``Adam(learning_rate)``.
-    This is the reference answer to the ``build_preferred_model`` exercise of notebook 04.
+    :func:`seeded_preferred_model` hands it to the ``train_with_tape`` exercise of notebook 04.
 
     Parameters
     ----------

@@ -42,7 +42,7 @@ from .validation import (
 __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
-    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot",
+    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", "smooth_labels",
     "entropy_vs_temperature", "neg_log", "exp_overflow_threshold", "blocked_softmax",
 ]
 
@@ -662,6 +662,43 @@ def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
     ids = as_class_ids(labels, num_classes)
     # Comparing with 0..C-1 broadcasts to the one-hot rows directly.
     return (ids[..., None] == np.arange(num_classes)).astype(np.float64)
+
+
+def smooth_labels(labels: ArrayLike, num_classes: int, alpha: float) -> np.ndarray:
+    r"""Label-smoothed targets :math:`(1 - \alpha)\,\mathbf e_y + \alpha / N`, one row per label.
+
+    The true class keeps :math:`1 - \alpha + \alpha/N` and every other class gets :math:`\alpha/N`,
+    so each row still sums to 1. This is the rule of Keras' ``CategoricalCrossentropy(label_smoothing=alpha)``
+    (the mass :math:`\alpha` is spread over all :math:`N` classes, the true one included), which
+    tests/test_exercises_label_smoothing.py checks.
+
+    Parameters
+    ----------
+    labels : array_like of int
+        Class ids in ``[0, num_classes)``, any shape.
+    num_classes : int
+        Number of classes :math:`N` (>= 1).
+    alpha : float
+        Smoothing in ``[0, 1]``: 0 gives the one-hot rows, 1 the uniform rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, shape ``labels.shape + (num_classes,)``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As for :func:`one_hot`; also if ``alpha`` is not a number in [0, 1].
+
+    Examples
+    --------
+    >>> smooth_labels([0, 2], 3, 0.3)
+    array([[0.8, 0.1, 0.1],
+           [0.1, 0.1, 0.8]])
+    """
+    alpha = as_real(alpha, "alpha", low=0.0, high=1.0)
+    return (1.0 - alpha) * one_hot(labels, num_classes) + alpha / num_classes
 
 
 def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name: str):

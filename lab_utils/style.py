@@ -58,6 +58,11 @@ ROLE: dict[str, str] = {
     "grid": "#E5E5E5",
 }
 
+#: One colour per class in scatter plots and decision regions (class 0, 1, 2, 3, ...), all distinct
+#: from one another; a notebook that colours classes uses these and no other roles for them.
+CLASS_COLORS: tuple[str, ...] = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"],
+                                 OKABE_ITO["vermillion"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"])
+
 #: Hatch used wherever a value is not a number or disagrees (so it is visible without colour).
 INVALID_HATCH = "///"
 

@@ -36,8 +36,8 @@ NOTEBOOKS = Path(os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks"))  #
 ASSIGNMENTS = {
     "01_softmax_basics": ("my_softmax",),
     "02_temperature": ("softmax_with_temperature",),
-    "03_cross_entropy": ("my_cross_entropy",),
-    "04_obvious_vs_preferred": ("build_preferred_model",),
+    "03_cross_entropy": ("my_cross_entropy", "smoothed_cross_entropy"),
+    "04_obvious_vs_preferred": ("train_with_tape",),
     "05_softmax_regression": ("softmax_loss_naive", "numerical_gradient", "softmax_loss_vectorized",
                               "train_softmax", "search_hyperparameters"),
     "06_softmax_beyond_classification": ("my_masked_softmax",),
@@ -49,7 +49,7 @@ LOSSES = {
     "softmax_wrong_axis": {"my_softmax_batch"},  # 3/4
     "softmax_unnormalised": {"my_softmax_values", "my_softmax_batch", "my_softmax_extreme"},  # 0/4
     "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 2/4
-    "model_without_from_logits": {"build_preferred_model_loss", "build_preferred_model_trains"},  # 1/3
+    "tape_loss_from_probs": {"train_with_tape_extreme"},  # 2/3
     # notebook 05 (issue 14): 16 points in five exercises
     "regression_no_division_by_n": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient",
                                     "softmax_loss_naive_overflow", "softmax_loss_naive_log_space"},  # 12/16
@@ -64,8 +64,8 @@ MISTAKE_SCORES = {
     ("softmax_overflow", "01_softmax_basics"): (2, 4),
     ("softmax_wrong_axis", "01_softmax_basics"): (3, 4),
     ("softmax_unnormalised", "01_softmax_basics"): (0, 4),
-    ("cross_entropy_log_eps", "03_cross_entropy"): (2, 4),
-    ("model_without_from_logits", "04_obvious_vs_preferred"): (1, 3),
+    ("cross_entropy_log_eps", "03_cross_entropy"): (5, 7),  # 2/4 of my_cross_entropy, 3/3 of smoothed_cross_entropy
+    ("tape_loss_from_probs", "04_obvious_vs_preferred"): (2, 3),
     ("regression_no_division_by_n", "05_softmax_regression"): (12, 16),
     ("regression_gradient_sign", "05_softmax_regression"): (13, 16),
     ("regression_half_reg", "05_softmax_regression"): (14, 16),
@@ -132,7 +132,8 @@ def _check_exercise_cells(cells, graded, exercise):
     solution, selfcheck, *tests = (cells[i] for i, _ in graded)
     base = {"schema_version": 3, "task": False}
     assert _nbgrader_meta(solution) == {**base, "grade": False, "grade_id": exercise.name, "locked": False, "solution": True}
-    assert solution.source.count("### BEGIN SOLUTION") == 1 and solution.source.count("### END SOLUTION") == 1
+    # One pair of markers per function the exercise asks for (smoothed_cross_entropy asks for two).
+    assert solution.source.count("### BEGIN SOLUTION") == solution.source.count("### END SOLUTION") >= 1
     assert re.search(rf"^def {exercise.name}\(", solution.source, re.M)
     assert _nbgrader_meta(selfcheck) == {**base, "grade": False, "grade_id": f"{exercise.name}_selfcheck",
                                          "locked": True, "solution": False}
@@ -160,7 +161,8 @@ def test_exercise_cells_follow_the_contract(assignment):
         pytest.fail(f"{path} is missing")
     notebook = nbformat.read(path, as_version=4)
     cells = notebook.cells
-    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells) if _nbgrader_meta(c)]
+    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells)
+              if _nbgrader_meta(c) and _nbgrader_meta(c).get("grade_id") != KEY_ID]
     # Each exercise's cells form one block, the blocks in the order of ASSIGNMENTS.
     owners = []
     for _, meta in graded:
@@ -173,6 +175,27 @@ def test_exercise_cells_follow_the_contract(assignment):
     assert blocks == list(ASSIGNMENTS[assignment]), "one block of cells per exercise, in order"
     for exercise in _exercises(assignment):
         _check_exercise_cells(cells, [g for g, owner in zip(graded, owners) if owner == exercise.name], exercise)
+
+
+#: The instructor key (issue 15): worked answers to the end-of-notebook exercises, in one solution
+#: cell that generate_assignment empties (test_student_versions_have_no_solutions_and_no_hidden_tests).
+KEY_ID = "instructor_key"
+KEYED = ("01_softmax_basics", "02_temperature", "03_cross_entropy", "04_obvious_vs_preferred")
+
+
+@pytest.mark.parametrize("assignment", KEYED)
+def test_the_instructor_key_is_one_solution_cell_after_the_exercises(assignment):
+    cells = nbformat.read(NOTEBOOKS / f"{assignment}.ipynb", as_version=4).cells
+    keys = [i for i, c in enumerate(cells) if _nbgrader_meta(c).get("grade_id") == KEY_ID]
+    assert len(keys) == 1, f"one cell with grade_id {KEY_ID!r}"
+    cell = cells[keys[0]]
+    assert _nbgrader_meta(cell) == {"grade": False, "grade_id": KEY_ID, "locked": False, "schema_version": 3,
+                                    "solution": True, "task": False}
+    assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") == 1
+    exercises = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
+    assert exercises and exercises[-1] < keys[0], "the key comes after the exercises it answers"
+    if cell.cell_type == "code":  # its printed answers are in the instructor version's outputs
+        assert any(output.get("text", "").strip() for output in cell.outputs)
 
 
 # --- the nbgrader flow, once ----------------------------------------------------------------------
