@@ -43,8 +43,9 @@ LIBRARY_PATHS = tuple(os.sep.join(("site-packages", name, "")) for name in
                       ("scipy", "sklearn", "tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib"))
 #: Compiled functions whose module starts with one of these are checked by name too.
 FORBIDDEN_MODULES = ("torch", "jax", "jaxlib", "tensorflow", "keras")
-#: What a shortcut is called: softmax, log_softmax, logsumexp, cross-entropy and its aliases.
-SHORTCUT_NAME = re.compile(r"softmax|logsumexp|cross_?entropy|crossentropy|log_loss|nll", re.IGNORECASE)
+#: What a shortcut is called: softmax, log_softmax, logsumexp, cross-entropy and its aliases, and
+#: label smoothing (notebook 03 asks for smooth_labels too).
+SHORTCUT_NAME = re.compile(r"softmax|logsumexp|cross_?entropy|crossentropy|log_loss|nll|smooth", re.IGNORECASE)
 
 _LAB_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _MAX_DEPTH = 8
