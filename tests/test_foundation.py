@@ -246,12 +246,16 @@ def test_make_lab_serves_the_first_notebook():
     assert re.search(r"jupyter lab .*notebooks/01_\w+\.ipynb", result.stdout), result.stdout
 
 
-def test_make_test_runs_pytest_and_nbval_and_fails_if_either_fails():
+def test_make_test_runs_pytest_and_nbval_in_one_parallel_run():
     result = subprocess.run(["make", "-n", "test"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert "-m pytest tests" in result.stdout
-    assert "--nbval" in result.stdout and "notebooks" in result.stdout
-    assert "exit $status" in result.stdout
+    # One pytest run: it fails if any test or any notebook fails.
+    [command] = [line for line in result.stdout.splitlines() if "-m pytest" in line]
+    assert re.search(r"-m pytest -n 2 --dist loadgroup tests .*--nbval .*notebooks$", command), command
+    serial = subprocess.run(["make", "-n", "test", "PYTEST_WORKERS=0"], capture_output=True,
+                            text=True, cwd=ROOT)
+    [command] = [line for line in serial.stdout.splitlines() if "-m pytest" in line]
+    assert re.search(r"-m pytest +tests --nbval .*notebooks$", command), command
 
 
 def test_ci_script_installs_chromium_then_runs_make_test():
