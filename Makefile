@@ -43,7 +43,8 @@ $(PY):
 # Re-installs only when a requirements file or pyproject.toml changed, so a second `make lab` is fast.
 $(RUNTIME_STAMP): requirements.txt pyproject.toml | $(PY)
 	@$(call INSTALL,-r requirements.txt)
-	@$(call INSTALL,--no-deps -e .)
+	@if [ -x $(UV) ]; then $(UV) pip install --quiet --python $(PY) --no-deps -e .; \
+	else $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .; fi
 	@touch $@
 
 $(TEST_STAMP): requirements-test.txt $(RUNTIME_STAMP)

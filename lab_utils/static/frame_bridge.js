@@ -124,8 +124,26 @@ async function canvasModelOf(model, attempts = 50, delayMs = 100) {
   }
 }
 
+// Notebook 7 matches its keyboard shortcuts in the capture phase, before a focused widget sees the
+// key, so its command-mode ArrowLeft/ArrowRight ("go to the heading above/below") took the arrow
+// keys from an explorer's slider handle (seen with Notebook 7.6.5; JupyterLab matches in the bubble
+// phase, after the slider). Lumino skips every shortcut whose target carries
+// data-lm-suppress-shortcuts: mark a slider handle of an explorer as it gets a key, in the window's
+// capture phase, which runs before the document's where Lumino listens. Installed once per page.
+function keepSliderKeys() {
+  if (window.__softmaxLabSliderKeys) return;
+  window.__softmaxLabSliderKeys = true;
+  window.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target instanceof Element && target.matches(".softmax-lab-explorer .noUi-handle")) {
+      target.setAttribute("data-lm-suppress-shortcuts", "true");
+    }
+  }, true);
+}
+
 export default {
   async initialize({ model }) {
+    keepSliderKeys();
     let canvasModel = null;
     try {
       canvasModel = await canvasModelOf(model);

@@ -1,4 +1,5 @@
-"""The four explorers answer the keyboard and the mouse in JupyterLab, in a real Chromium.
+"""The four explorers answer the keyboard and the mouse in JupyterLab and in Notebook 7, in a real
+Chromium (every test runs once per front end, with the same assertions).
 
 A temporary notebook displays each explorer once, and the softmax explorer a second time with its
 frame patches deflated (the course notebooks are checked as a whole in
@@ -17,10 +18,19 @@ import time
 
 import numpy as np
 import pytest
-from browser_support import ExplorerView, NotebookPage, jupyterlab_server, write_notebook
+from browser_support import (
+    ExplorerView,
+    NotebookPage,
+    frontend_params,
+    jupyterlab_server,
+    write_notebook,
+)
 from scipy import special
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("frontend", frontend_params("browser-explorers"), scope="module"),
+]
 
 EXPLORER_CELLS = [
     "%matplotlib widget\nimport lab_utils",
@@ -38,13 +48,14 @@ OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLO
 
 
 @pytest.fixture(scope="module")
-def explorers_page(browser, tmp_path_factory, artifacts_dir):
-    """One page with the explorers notebook run in JupyterLab; shared by this module's tests."""
-    folder = tmp_path_factory.mktemp("explorer-notebook")
+def explorers_page(browser, tmp_path_factory, artifacts_dir, frontend):
+    """One page with the explorers notebook run in ``frontend``; shared by its tests."""
+    folder = tmp_path_factory.mktemp(f"explorer-notebook-{frontend}")
     # No kernel named in the file: JupyterLab asks which kernel to start, and NotebookPage.open
-    # answers its dialog, as a student would, on every run.
+    # answers its dialog, as a student would, on every run (Notebook 7 starts the default one).
     write_notebook(folder / "explorers.ipynb", EXPLORER_CELLS, kernelspec=False)
-    with jupyterlab_server(folder, tmp_path_factory.mktemp("lab-explorers")) as server:
+    work_dir = tmp_path_factory.mktemp(f"{frontend}-explorers")
+    with jupyterlab_server(folder, work_dir, frontend=frontend) as server:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(30_000)
         page = context.new_page()
@@ -58,7 +69,8 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir):
         assert painted == [1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
         yield page
         try:
-            lab.screenshot_whole_notebook(artifacts_dir / "explorers-after-interaction.png")
+            lab.screenshot_whole_notebook(
+                artifacts_dir / f"explorers-after-interaction-{frontend}.png")
         finally:
             context.close()
 
@@ -256,11 +268,11 @@ def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
         ExplorerView(explorers_page, kind, index), slider, printed_value)
 
 
-def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tmp_path):
+def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tmp_path, frontend):
     """A student reloads the tab: ipywidgets restores the explorer from the running kernel, and
     its frame bridge installs itself again (the canvas may be restored after it)."""
     write_notebook(tmp_path / "reload.ipynb", [EXPLORER_CELLS[0], EXPLORER_CELLS[1]])
-    with jupyterlab_server(tmp_path, tmp_path / "lab") as server:
+    with jupyterlab_server(tmp_path, tmp_path / "lab", frontend=frontend) as server:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(30_000)
         try:
@@ -282,7 +294,7 @@ def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tm
             explorer.press_on_slider(slider, "ArrowRight")
             readout_follows(explorer, slider, printed_value)
             assert_patches_give_the_whole_frames_picture(explorer, slider, printed_value)
-            assert lab.console_errors == []
+            assert lab.lab_console_errors == []
         finally:
             context.close()
 

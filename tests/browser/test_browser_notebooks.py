@@ -1,11 +1,14 @@
-"""Every notebook, run top to bottom in JupyterLab in headless Chromium, shows what a student sees.
+"""Every notebook, run top to bottom in JupyterLab and in Notebook 7 in headless Chromium, shows
+what a student sees.
 
-For each ``notebooks/*.ipynb`` (new notebooks are picked up automatically): open it, clear its saved
+For each ``notebooks/*.ipynb`` (new notebooks are picked up automatically) and each front end
+(``jupyter lab`` and ``jupyter notebook``, the same checks for both): open it, clear its saved
 outputs, Run All from the Run menu and wait until the kernel is idle with every code cell executed.
 Then no cell may show an error, a traceback or stderr (in its own output or inside a widget), no
 widget may have fallen back to its bare text repr (``Canvas(toolbar=...)``), every explorer the
 notebook displays must be a painted ipympl canvas, and every other figure canvas must be painted too.
-A screenshot of the whole notebook goes to ``test-artifacts/browser/<notebook>.png`` either way.
+A screenshot of the whole notebook goes to ``test-artifacts/browser/<notebook>-<front end>.png``
+either way.
 
 A deliberately broken notebook checks that each of these checks does catch what it is meant to.
 """
@@ -16,11 +19,23 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_support import NOTEBOOKS, NotebookPage, explorer_calls, notebook_cells, write_notebook
+from browser_support import (
+    FRONTENDS,
+    NOTEBOOKS,
+    NotebookPage,
+    explorer_calls,
+    notebook_cells,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
+# Each notebook (in both front ends) may run on either xdist worker, which starts its own servers.
+NOTEBOOK_PARAMS = [
+    pytest.param(path, id=path.stem, marks=pytest.mark.xdist_group(f"browser-{path.stem}"))
+    for path in NOTEBOOK_PATHS
+]
 
 
 def _first_line(source: str) -> str:
@@ -28,7 +43,7 @@ def _first_line(source: str) -> str:
     return (lines[0][:70] + ("..." if len(lines[0]) > 70 else "")) if lines else "(empty)"
 
 
-def run_in_jupyterlab(
+def run_notebook(
     page, server, notebook: Path, screenshot: Path, canvas_timeout_s: float = 60.0
 ) -> dict[str, list[str]]:
     """Run ``notebook`` (a file in the server's root) with Run All; return what went wrong, by check.
@@ -60,7 +75,7 @@ def run_in_jupyterlab(
     found = {key: [] for key in ("cells", "outputs", "page", "explorers", "blank", "console")}
     found["seconds"] = [lab.seconds]
     if len(states) != len(cells):
-        found["cells"].append(f"JupyterLab shows {len(states)} cells, the file has {len(cells)}")
+        found["cells"].append(f"the page shows {len(states)} cells, the file has {len(cells)}")
     for i, state in enumerate(states):
         if state["type"] != "code":
             continue
@@ -85,7 +100,7 @@ def run_in_jupyterlab(
         for i, c in enumerate(canvases)
         if c["painted"] < c["canvases"]
     ]
-    found["console"] = list(lab.console_errors)
+    found["console"] = lab.lab_console_errors
     return found
 
 
@@ -93,14 +108,16 @@ def test_there_are_notebooks_to_run():
     assert NOTEBOOK_PATHS, f"no notebooks in {NOTEBOOKS}"
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOK_PATHS, ids=[p.stem for p in NOTEBOOK_PATHS])
-def test_notebook_runs_clean_in_jupyterlab(notebook, page, notebooks_lab, artifacts_dir):
-    found = run_in_jupyterlab(page, notebooks_lab, notebook, artifacts_dir / f"{notebook.stem}.png")
+@pytest.mark.parametrize("notebook", NOTEBOOK_PARAMS)
+@pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module")
+def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_dir):
+    name = f"{notebook.stem}-{frontend}"
+    found = run_notebook(page, notebooks_lab, notebook, artifacts_dir / f"{name}.png")
     # Kept beside the screenshot for whoever looks at CI's artifacts; never asserted (shared machines).
     seconds = round(found.pop("seconds")[0], 1)
-    (artifacts_dir / f"{notebook.stem}.json").write_text(
-        json.dumps({"notebook": notebook.name, "run_all_seconds": seconds, **found}, indent=1)
-    )
+    (artifacts_dir / f"{name}.json").write_text(json.dumps(
+        {"notebook": notebook.name, "frontend": frontend, "run_all_seconds": seconds, **found},
+        indent=1))
     messages = {
         "cells": "cells",
         "outputs": "errors or stderr after Run All",
@@ -111,7 +128,7 @@ def test_notebook_runs_clean_in_jupyterlab(notebook, page, notebooks_lab, artifa
     }
     report = [f"{messages[key]}:\n  " + "\n  ".join(items) for key, items in found.items() if items]
     assert not report, (
-        f"{notebook.name} in JupyterLab (screenshot: test-artifacts/browser/{notebook.stem}.png):\n"
+        f"{notebook.name} in {frontend} (screenshot: test-artifacts/browser/{name}.png):\n"
         + "\n".join(report)
     )
 
@@ -131,12 +148,13 @@ BROKEN_CELLS = [
 ]
 
 
-def test_checks_catch_a_broken_notebook(page, notebooks_lab, artifacts_dir):
+@pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module")
+def test_checks_catch_a_broken_notebook(frontend, page, notebooks_lab, artifacts_dir):
     """Each check fires on the fault it exists for (so a clean pass above means something)."""
     path = write_notebook(notebooks_lab.root_dir / "zz_broken_on_purpose.ipynb", BROKEN_CELLS)
     # One explorer is missing on purpose, so the wait for canvases runs to its end: keep it short.
-    screenshot = artifacts_dir / "zz_broken_on_purpose.png"
-    found = run_in_jupyterlab(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
+    screenshot = artifacts_dir / f"zz_broken_on_purpose-{frontend}.png"
+    found = run_notebook(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
     text = {key: "\n".join(items) for key, items in found.items() if key != "seconds"}
     assert "cell 6 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
     assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], text
