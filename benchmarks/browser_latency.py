@@ -218,7 +218,7 @@ def measure(page, handle, canvas_id: str, key: str, canvas_selector: str,
     """Press ``key`` on the focused slider ``handle``; return ms until the canvas' pixels changed.
 
     Then wait until the page is quiet. An explorer also sends a whole frame about a second after
-    its last change (``lab_utils.explorers.TRAILING_FRAME_DELAY_S``), which changes no pixel but
+    its last change (``lab_utils.canvas.TRAILING_FRAME_DELAY_S``), which changes no pixel but
     costs both sides some work: wait for that frame too, so that it never lands in the next
     measurement.
     """

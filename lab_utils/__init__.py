@@ -41,7 +41,7 @@ _LAZY_NAMES = {
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
-    "calibration", "attention", "scaling", "frames",
+    "calibration", "attention", "scaling", "frames", "canvas", "ipympl_canvas", "cells", "student",
 }
 
 __all__ = [

@@ -31,6 +31,7 @@ __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
     "top_k", "sample", "masked_softmax", "online_softmax", "one_hot",
+    "entropy_vs_temperature", "neg_log", "exp_overflow_threshold",
 ]
 
 Reduction = Literal["mean", "sum", "none"]
@@ -1181,3 +1182,59 @@ def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0
         draws[row] = np.searchsorted(cdf[row], targets, side="right")
     draws = draws.reshape(batch_shape + draw_shape)
     return int(draws) if draws.ndim == 0 else draws
+
+
+def entropy_vs_temperature(logits: ArrayLike, temperatures: ArrayLike) -> np.ndarray:
+    """Entropy in nats of ``softmax(logits / T)`` for each temperature ``T``: the curve H(T).
+
+    Parameters
+    ----------
+    logits : array_like
+        One row of logits (1-D).
+    temperatures : array_like
+        Temperatures > 0 (1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``H[i] = entropy(softmax(logits, temperature=temperatures[i]))``.
+
+    Examples
+    --------
+    >>> entropy_vs_temperature([1.0, 1.0], [0.5, 2.0]).round(6)   # equal logits: log 2 always
+    array([0.693147, 0.693147])
+    """
+    z = _as_float_array(logits, "logits")
+    t = _as_float_array(temperatures, "temperatures")
+    if z.ndim != 1 or t.ndim != 1:
+        raise ValueError(f"logits and temperatures must be 1-D, got shapes {z.shape} and {t.shape}")
+    if not np.all(t > 0) or not np.all(np.isfinite(t)):
+        raise ValueError("temperatures must be finite numbers > 0")
+    batch = softmax(np.broadcast_to(z, (t.size, z.size)) / t[:, None])  # (T, classes)
+    return np.atleast_1d(entropy(batch))
+
+
+def neg_log(probs: ArrayLike) -> np.ndarray:
+    """``-log p``: the cross-entropy loss of a target predicted with probability ``p``.
+
+    Examples
+    --------
+    >>> neg_log([1.0, 0.5]).round(4)
+    array([0.    , 0.6931])
+    """
+    p = _as_float_array(probs, "probs")
+    if np.any(~(p >= 0) | (p > 1)):
+        raise ValueError("probs must be probabilities in [0, 1]")
+    with np.errstate(divide="ignore"):  # -log 0 = inf is the right answer
+        return -np.log(p) + 0.0  # + 0.0: -log 1 is 0.0, not -0.0
+
+
+def exp_overflow_threshold(dtype) -> float:
+    """The largest ``z`` whose ``exp(z)`` is finite in ``dtype``: ``log`` of its largest number.
+
+    Examples
+    --------
+    >>> round(exp_overflow_threshold("float16"), 4), round(exp_overflow_threshold("float32"), 2)
+    (11.0899, 88.72)
+    """
+    return float(np.log(np.finfo(np.dtype(dtype)).max.astype(np.float64)))

@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 from matplotlib.colors import is_color_like
 
-from .style import INVALID_HATCH, ROLE
+from .style import INVALID_HATCH, ROLE, subscript
 
 __all__ = [
     "BarArtists",
@@ -42,6 +42,15 @@ __all__ = [
     "hline",
     "status_text",
     "format_value",
+    "format_vector",
+    "format_setting",
+    "format_settings",
+    "class_labels",
+    "class_ticks",
+    "style_axes",
+    "zero_line",
+    "legend",
+    "highlight_bar",
 ]
 
 
@@ -66,6 +75,10 @@ class BarArtists:
         The face colour of each bar for a finite value (restored after a NaN/inf is shown).
     values : numpy.ndarray
         The values shown now.
+    edgecolors : list
+        The edge colour of each bar for a finite value.
+    base_colors : list
+        The colours given to :func:`bar_chart` (what :func:`highlight_bar` returns bars to).
     """
 
     ax: object
@@ -77,6 +90,7 @@ class BarArtists:
     colors: list
     values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     edgecolors: list = field(default_factory=list)
+    base_colors: list = field(default_factory=list)
 
     def artists(self) -> list:
         """Return every artist of the chart (bars first, then texts)."""
@@ -100,6 +114,89 @@ def format_value(value: float, fmt: str = "{:.4f}") -> str:
     if text.startswith("-") and float(text) == 0.0:
         text = text[1:]
     return text
+
+
+def format_vector(values: Sequence[float], fmt: str = "{:.4f}") -> str:
+    """Format numbers as a bracketed list with :func:`format_value`.
+
+    Examples
+    --------
+    >>> format_vector([0.25, float("nan")])
+    '[0.2500, NaN]'
+    """
+    return "[" + ", ".join(format_value(float(v), fmt) for v in np.asarray(values)) + "]"
+
+
+def format_setting(value: float) -> str:
+    """A logit or setting as typed: at most 4 decimals, no ``-0.0``.
+
+    Examples
+    --------
+    >>> format_setting(2), format_setting(-0.0), format_setting(0.123456)
+    ('2.0', '0.0', '0.1235')
+    """
+    return repr(round(float(value), 4) + 0.0)
+
+
+def format_settings(values: Sequence[float]) -> str:
+    """Format numbers as a bracketed list with :func:`format_setting`.
+
+    Examples
+    --------
+    >>> format_settings([2, 0.1])
+    '[2.0, 0.1]'
+    """
+    return "[" + ", ".join(format_setting(v) for v in np.asarray(values)) + "]"
+
+
+def class_labels(letter: str, n: int) -> list[str]:
+    """Tick labels ``z₀, z₁, ...`` for ``n`` classes.
+
+    Examples
+    --------
+    >>> class_labels("p", 3)
+    ['p₀', 'p₁', 'p₂']
+    """
+    return [f"{letter}{subscript(i)}" for i in range(n)]
+
+
+def class_ticks(ax, letter: str, n: int) -> None:
+    """Label the x ticks ``0 .. n-1`` of ``ax`` with :func:`class_labels`."""
+    ax.set_xticks(np.arange(n, dtype=float), class_labels(letter, n))
+
+
+def style_axes(ax, *, title: str | None = None, xlabel: str | None = None,
+               ylabel: str | None = None, xlim: tuple[float, float] | None = None,
+               ylim: tuple[float, float] | None = None, xscale: str | None = None) -> None:
+    """Set the given title, labels, limits and x scale of ``ax`` (the ones left None stay)."""
+    if title is not None:
+        ax.set_title(title)
+    if xscale is not None:
+        ax.set_xscale(xscale)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+
+
+def zero_line(ax):
+    """Draw the thin y = 0 line that bars of either sign stand on, and return it."""
+    return ax.axhline(0.0, color=ROLE["axis"], linewidth=0.8)
+
+
+def legend(ax, handles: Sequence | None = None, labels: Sequence[str] | None = None, *,
+           loc: str = "upper left", fontsize: float = 8.0, **kwargs):
+    """Draw a compact legend on ``ax`` (of ``handles`` and ``labels`` if given) and return it."""
+    if handles is not None:
+        kwargs["handles"] = list(handles)
+    if labels is not None:
+        kwargs["labels"] = list(labels)
+    kwargs.setdefault("handlelength", 1.2)
+    return ax.legend(loc=loc, fontsize=fontsize, **kwargs)
 
 
 def _label_position(value: float, ylim: tuple) -> tuple[float, str]:
@@ -200,7 +297,7 @@ def bar_chart(
         ax.set_xticks(x, list(labels))
     artists = BarArtists(ax=ax, bars=list(container.patches), texts=texts, positions=x,
                          ylim=tuple(float(v) for v in ylim), fmt=fmt, colors=colors,
-                         edgecolors=list(colors))
+                         edgecolors=list(colors), base_colors=list(colors))
     update_bars(artists, values)
     return artists
 
@@ -272,6 +369,21 @@ def set_bar_colors(artists: BarArtists, colors, edgecolors=None) -> None:
     artists.colors = colors
     artists.edgecolors = edgecolors
     update_bars(artists, artists.values)
+
+
+def highlight_bar(artists: BarArtists, values: Sequence[float], index: int, *,
+                  color=ROLE["target"], edgecolor=ROLE["text"]) -> None:
+    """Show ``values`` with bar ``index`` in ``color``, outlined thick; the others in their base
+    colour (the ``color`` given to :func:`bar_chart`), e.g. to mark the target class."""
+    n = len(artists.bars)
+    if not 0 <= index < n:
+        raise ValueError(f"index must be in 0..{n - 1}, got {index}")
+    base = artists.base_colors
+    artists.colors = [color if i == index else base[i] for i in range(n)]
+    artists.edgecolors = [edgecolor if i == index else base[i] for i in range(n)]
+    update_bars(artists, values)
+    for i, bar in enumerate(artists.bars):
+        bar.set_linewidth(2.0 if i == index else 1.0)
 
 
 def mark_bars(artists: BarArtists, mask: Sequence[bool], *, color=ROLE["mismatch"]) -> None:

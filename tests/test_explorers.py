@@ -22,7 +22,8 @@ import scipy.stats
 from PIL import Image
 
 import lab_utils
-from lab_utils import explorers, numerics, style
+from lab_utils import canvas as canvas_module
+from lab_utils import cells, explorers, numerics, style
 from lab_utils.explorers import (cross_entropy_explorer, overflow_explorer, softmax_explorer,
                                  temperature_explorer)
 
@@ -38,7 +39,7 @@ MAKERS = {
 def backend(request, monkeypatch):
     """Run the test once with the Agg canvas and once with ipympl's canvas."""
     use_ipympl = request.param == "ipympl"
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: use_ipympl)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: use_ipympl)
     return request.param
 
 
@@ -52,7 +53,7 @@ def no_warnings():
 
 def shown(explorer) -> np.ndarray:
     """The pixels the user sees now (for ipympl: after the frame the browser asks for)."""
-    if explorer._ipympl:
+    if explorer.uses_ipympl:
         explorer.canvas.handle_event({"type": "draw"})
     return np.asarray(explorer.canvas.buffer_rgba()).copy()
 
@@ -109,14 +110,14 @@ def test_softmax_each_logit_slider_changes_state_and_pixels(backend, index):
     np.testing.assert_allclose(state["probs"], scipy.special.softmax(expected), rtol=1e-12)
     after = shown(explorer)
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
-    assert explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.partial_draws >= 1
     assert_healthy(explorer)
 
 
 def test_softmax_labels_and_readout_print_the_numbers(backend):
     explorer = softmax_explorer(logits=[0.0, np.log(3.0)])
-    assert [t.get_text() for t in explorer._p_bars.texts] == ["0.2500", "0.7500"]
-    assert [t.get_text() for t in explorer._z_bars.texts] == ["0.00", "1.10"]
+    assert [t.get_text() for t in explorer.artists["p_bars"].texts] == ["0.2500", "0.7500"]
+    assert [t.get_text() for t in explorer.artists["z_bars"].texts] == ["0.00", "1.10"]
     assert "p = [0.2500, 0.7500]" in explorer.readout.value
     assert "sum(p) = 1.0000" in explorer.readout.value
 
@@ -257,7 +258,7 @@ def test_a_broken_student_function_gets_a_message_and_the_explorer_keeps_working
     assert state["student_ok"] is False
     assert state["student_short"].startswith(f"{fn.__name__}: {BAD_STUDENTS[fn]}")
     assert fn.__name__ in explorer.message.value
-    assert explorer._status.get_text() == state["student_short"]
+    assert explorer.artists["status"].get_text() == state["student_short"]
     np.testing.assert_array_equal(state["probs"], numerics.softmax(state["logits"]))
     before = (full_redraw(explorer), shown(explorer))[1]
     explorer.controls["z1"].value = 5.0  # the reference keeps working
@@ -279,7 +280,7 @@ def test_student_mismatch_is_highlighted_on_the_right_bars(backend):
     explorer = softmax_explorer(fn=slightly_off)
     mismatch = explorer.state()["student_mismatch"]
     assert mismatch.tolist() == [False, True, True, False]
-    hatches = [bar.get_hatch() for bar in explorer._s_bars.bars]
+    hatches = [bar.get_hatch() for bar in explorer.artists["s_bars"].bars]
     assert hatches == [None, style.INVALID_HATCH, style.INVALID_HATCH, None]
 
 
@@ -289,8 +290,8 @@ def test_correct_student_function_matches_and_is_drawn_beside_the_reference(back
     assert state["student_ok"] is True and "matches" in state["student_short"]
     np.testing.assert_allclose(state["student_probs"], state["probs"], rtol=1e-12)
     assert state["max_abs_diff"] < 1e-12
-    assert all(bar.get_visible() and bar.get_hatch() is None for bar in explorer._s_bars.bars)
-    np.testing.assert_allclose([b.get_height() for b in explorer._s_bars.bars], state["probs"])
+    assert all(bar.get_visible() and bar.get_hatch() is None for bar in explorer.artists["s_bars"].bars)
+    np.testing.assert_allclose([b.get_height() for b in explorer.artists["s_bars"].bars], state["probs"])
 
 
 def test_student_function_that_fails_only_for_some_inputs(backend):
@@ -303,10 +304,10 @@ def test_student_function_that_fails_only_for_some_inputs(backend):
     assert explorer.state()["student_ok"]
     explorer.controls["z0"].value = -1.0
     assert not explorer.state()["student_ok"]
-    assert not any(bar.get_visible() for bar in explorer._s_bars.bars)  # nothing to draw
+    assert not any(bar.get_visible() for bar in explorer.artists["s_bars"].bars)  # nothing to draw
     explorer.controls["z0"].value = 1.0
     assert explorer.state()["student_ok"]
-    assert all(bar.get_visible() for bar in explorer._s_bars.bars)
+    assert all(bar.get_visible() for bar in explorer.artists["s_bars"].bars)
 
 
 def test_student_function_gets_a_copy(backend):
@@ -336,7 +337,7 @@ def test_temperature_slider_changes_probs_entropy_and_pixels(backend):
     after = shown(explorer)
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
     # The entropy point sits on the curve at the current T.
-    x, y = explorer._point.get_data()
+    x, y = explorer.artists["point"].get_data()
     assert x[0] == pytest.approx(state["T"]) and y[0] == pytest.approx(state["entropy"])
     assert f"H = {state['entropy']:.4f} nats" in explorer.readout.value
     assert_healthy(explorer)
@@ -352,18 +353,18 @@ def test_temperature_limits(backend):
     explorer.controls["T"].value = 20.0
     np.testing.assert_allclose(explorer.state()["probs"], state["limit_Tinf"], atol=0.07)
     assert explorer.state()["entropy"] <= np.log(4)
-    assert [bar.get_height() for bar in explorer._limit_zero] == [0.0, 0.5, 0.5, 0.0]
+    assert [bar.get_height() for bar in explorer.artists["limit_zero"]] == [0.0, 0.5, 0.5, 0.0]
 
 
 def test_temperature_logit_slider_moves_the_entropy_curve(backend):
     explorer = temperature_explorer()
-    curve_before = explorer._curve.get_ydata().copy()
+    curve_before = explorer.artists["curve"].get_ydata().copy()
     before = (full_redraw(explorer), shown(explorer))[1]
     explorer.controls["z0"].value = -3.0
     state = explorer.state()
     assert state["logits"][0] == -3.0
     np.testing.assert_allclose(state["probs"], scipy.special.softmax(state["logits"]), rtol=1e-12)
-    curve = explorer._curve.get_ydata()
+    curve = explorer.artists["curve"].get_ydata()
     assert not np.allclose(curve, curve_before)
     grid = explorer._GRID
     i = int(np.argmin(np.abs(grid - 1.0)))
@@ -390,9 +391,9 @@ def test_cross_entropy_target_changes_loss_grad_and_pixels(backend):
     after = shown(explorer)
     # The probabilities do not change, but the target's colour does; loss and gradient move.
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
-    np.testing.assert_allclose(explorer._p_bars.bars[2].get_facecolor()[:3],
+    np.testing.assert_allclose(explorer.artists["p_bars"].bars[2].get_facecolor()[:3],
                                matplotlib_rgb(style.ROLE["target"]))
-    x, y = explorer._point.get_data()
+    x, y = explorer.artists["point"].get_data()
     assert x[0] == pytest.approx(state["probs"][2]) and y[0] == pytest.approx(state["loss"])
     assert f"loss = -log p[2] = {state['loss']:.4f}" in explorer.readout.value
     assert_healthy(explorer)
@@ -413,8 +414,8 @@ def test_cross_entropy_logit_slider_and_a_confident_mistake(backend):
     assert state["loss"] == pytest.approx(-scipy.special.log_softmax([-10.0, 10.0, 0.0])[0])
     assert state["loss"] > 19
     # Off the top of the loss axes: pinned to the edge and drawn as an arrow head.
-    assert explorer._point.get_marker() == "^"
-    assert explorer._point.get_data()[1][0] < explorer.axes[1].get_ylim()[1]
+    assert explorer.artists["point"].get_marker() == "^"
+    assert explorer.artists["point"].get_data()[1][0] < explorer.axes[1].get_ylim()[1]
     assert_redraw_is_local_and_exact(explorer, before, shown(explorer), explorer.axes)
     np.testing.assert_allclose(state["grad"].sum(), 0.0, atol=1e-15)
 
@@ -439,9 +440,9 @@ def test_overflow_dtype_and_scale_show_nan_in_naive_only(backend):
     assert np.isfinite(state["stable"]).all() and state["stable"].sum() == pytest.approx(1, abs=1e-3)
     assert state["exp_overflowed"]
     assert state["overflow_threshold"] == pytest.approx(np.log(65504.0))
-    labels = [t.get_text() for t in explorer._n_bars.texts]
-    assert labels[0] == "NaN" and explorer._n_bars.bars[0].get_hatch() == style.INVALID_HATCH
-    assert "NaN" not in [t.get_text() for t in explorer._s_bars.texts]
+    labels = [t.get_text() for t in explorer.artists["n_bars"].texts]
+    assert labels[0] == "NaN" and explorer.artists["n_bars"].bars[0].get_hatch() == style.INVALID_HATCH
+    assert "NaN" not in [t.get_text() for t in explorer.artists["s_bars"].texts]
     assert "naive  = [NaN" in explorer.readout.value
     after = shown(explorer)
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
@@ -494,37 +495,37 @@ def test_text_plain_is_deterministic_and_computed():
 
 
 def test_agg_image_widget_follows_the_slider(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: False)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: False)
     explorer = softmax_explorer()
-    first = explorer._view.value
+    first = explorer.view.value
     explorer.controls["z2"].value = 8.0
-    assert explorer._view.value != first
-    shown_now = np.asarray(Image.open(io.BytesIO(explorer._view.value)).convert("RGB"))
+    assert explorer.view.value != first
+    shown_now = np.asarray(Image.open(io.BytesIO(explorer.view.value)).convert("RGB"))
     np.testing.assert_array_equal(shown_now, full_redraw(explorer)[..., :3])
-    assert explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.partial_draws >= 1
 
 
 def test_ipympl_answers_a_browser_frame_request_with_a_blit(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
     explorer = softmax_explorer()
     canvas = explorer.canvas
     calls = []
     monkeypatch.setattr(canvas, "blit", lambda bbox=None: calls.append("blit"))
     full_redraw(explorer)
-    full_draws = explorer._blitter.full_draws
+    full_draws = explorer.blitter.full_draws
     explorer.controls["z0"].value = 6.0
     assert calls == []  # nothing is drawn until the browser asks for a frame
     canvas.handle_event({"type": "draw"})
-    assert calls == ["blit"] and explorer._blitter.full_draws == full_draws
+    assert calls == ["blit"] and explorer.blitter.full_draws == full_draws
     # Anything else asking for a draw (resize, DPI change, user code) gets a full draw.
     canvas.draw_idle()
     canvas.handle_event({"type": "draw"})
-    assert explorer._blitter.full_draws == full_draws + 1 and calls == ["blit"]
+    assert explorer.blitter.full_draws == full_draws + 1 and calls == ["blit"]
 
 
 def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     canvas = explorer.canvas
     sent = []
@@ -533,10 +534,10 @@ def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
     explorer.controls["z3"].value = 7.0
     canvas.handle_event({"type": "draw"})
     assert len(sent) == 2
-    assert explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.partial_draws >= 1
     # The second frame is a diff: it holds the changed pixels only (transparent elsewhere).
     diff = np.asarray(Image.open(io.BytesIO(sent[1])))
-    assert canvas._current_image_mode == "diff"
+    assert canvas.image_mode == "diff"
     assert 0 < np.count_nonzero(diff[..., 3]) < 0.5 * diff[..., 3].size
 
 
@@ -546,7 +547,7 @@ class FrameSpy:
     def __init__(self, canvas, monkeypatch):
         self.canvas, self.frames, self.events = canvas, [], []
         monkeypatch.setattr(canvas, "send_binary",
-                            lambda data: self.frames.append((canvas._current_image_mode, data)))
+                            lambda data: self.frames.append((canvas.image_mode, data)))
         send_event = canvas.send_event
         monkeypatch.setattr(canvas, "send_event", lambda kind, **kw: (
             self.events.append(kind), send_event(kind, **kw)))
@@ -573,24 +574,24 @@ def connect_frontend(canvas):
 
 
 def test_ipympl_pushes_a_frame_on_a_change_without_waiting_to_be_asked(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
     assert [mode for mode, _ in spy.frames] == ["full"]
     del spy.events[:]
-    full_draws = explorer._blitter.full_draws
+    full_draws = explorer.blitter.full_draws
     explorer.controls["z1"].value = 4.5
     # One frame went out at once, a blitted diff, and the browser was not asked to ask for one.
     assert [mode for mode, _ in spy.frames] == ["full", "diff"]
     assert "draw" not in spy.events
-    assert explorer._blitter.full_draws == full_draws and explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.full_draws == full_draws and explorer.blitter.partial_draws >= 1
     np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))
 
 
 def test_ipympl_without_a_frontend_pushes_nothing(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     explorer.controls["z1"].value = 4.5  # e.g. nbval or nbconvert: no view, so no frames
@@ -600,8 +601,8 @@ def test_ipympl_without_a_frontend_pushes_nothing(monkeypatch):
 def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
     """The frontend drops a frame whose successor arrives before it has loaded; whichever frames
     are lost in a fast drag, the last one drawn over the full frame shows the exact figure."""
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
@@ -623,8 +624,8 @@ def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
 
 def test_ipympl_frames_right_after_a_full_frame_are_full(monkeypatch):
     """A diff must not replace the full frame it builds on before the browser has drawn it."""
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 60.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 60.0)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
@@ -637,9 +638,9 @@ def test_ipympl_frames_right_after_a_full_frame_are_full(monkeypatch):
 def test_ipympl_repaints_with_a_full_frame_when_the_changes_stop(monkeypatch):
     import asyncio
 
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
-    monkeypatch.setattr(explorers, "TRAILING_FRAME_DELAY_S", 0.05)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "TRAILING_FRAME_DELAY_S", 0.05)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
@@ -665,7 +666,7 @@ def test_resize_invalidates_the_background(backend):
     explorer = softmax_explorer()
     full_redraw(explorer)
     explorer.figure.set_size_inches(8.0, 3.5)
-    assert not explorer._blitter.valid()
+    assert not explorer.blitter.valid()
     explorer.controls["z1"].value = 3.0
     after = shown(explorer)
     assert after.shape[:2] == (350, 800)
@@ -696,7 +697,7 @@ def test_close_disconnects(backend):
     explorer.figure.set_size_inches(7.0, 3.0)  # forces a full draw on the next render
     np.testing.assert_array_equal(png[..., :3].shape[:2], (320, 720))
     resized = np.asarray(Image.open(io.BytesIO(explorer.png())).convert("RGB"))
-    bars = explorer._p_bars.bars[0]
+    bars = explorer.artists["p_bars"].bars[0]
     x0, y0, x1, y1 = bars.get_window_extent().extents
     row, col = int(resized.shape[0] - (y0 + y1) / 2), int((x0 + x1) / 2)
     np.testing.assert_allclose(resized[row, col] / 255, matplotlib_rgb(style.ROLE["probs"]), atol=0.01)
@@ -713,16 +714,16 @@ def test_no_figure_pile_up(backend):
 
 def test_rerunning_a_cell_closes_the_explorers_of_its_previous_run(monkeypatch):
     context = {"value": ("cell-a", 1)}
-    monkeypatch.setattr(explorers, "_cell_context", lambda: context["value"])
-    monkeypatch.setattr(explorers, "_LIVE", {})
+    monkeypatch.setattr(cells, "current_cell", lambda: context["value"])
+    monkeypatch.setattr(cells, "REGISTRY", cells.CellRegistry())
     first, second = softmax_explorer(), temperature_explorer()  # same run: both stay
-    assert not first._closed and not second._closed
+    assert not first.closed and not second.closed
     context["value"] = ("cell-b", 2)
     other = softmax_explorer()  # another cell: untouched
     context["value"] = ("cell-a", 3)  # cell a runs again
     rerun = softmax_explorer()
-    assert first._closed and second._closed
-    assert not other._closed and not rerun._closed
+    assert first.closed and second.closed
+    assert not other.closed and not rerun.closed
 
 
 def test_real_ipympl_backend_in_a_fresh_interpreter():
@@ -745,7 +746,7 @@ for make in (lab_utils.softmax_explorer, lab_utils.temperature_explorer,
     shown = np.asarray(e.canvas.buffer_rgba()).copy()
     e.canvas.draw()
     assert np.array_equal(shown, np.asarray(e.canvas.buffer_rgba())), make.__name__
-    assert e._blitter.partial_draws >= 1 and not e.errors, (make.__name__, e.errors)
+    assert e.blitter.partial_draws >= 1 and not e.errors, (make.__name__, e.errors)
 import matplotlib.pyplot as plt
 assert plt.get_fignums() == []
 print("ok")
