@@ -12,10 +12,10 @@ UV := $(VENV)/bin/uv
 # `$(call INSTALL,ARGS)`: uv when .venv has it, else pip (checked when the recipe runs, not parsed).
 INSTALL = if [ -x $(UV) ]; then $(UV) pip install --quiet --python $(PY) $(1); \
           else $(PY) -m pip install --quiet $(1); fi
-# Test files run on two workers; each file stays on one worker unless its tests name their own
-# xdist_group (conftest.py). PYTEST_WORKERS=0 runs everything in one process.
+# Test files run on two workers, each file (each browser front end of it) on one worker, by
+# conftest.py's scheduler. PYTEST_WORKERS=0 runs everything in one process.
 PYTEST_WORKERS ?= 2
-PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS) --dist loadgroup)
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 FIRST_NOTEBOOK := $(firstword $(sort $(wildcard notebooks/01_*.ipynb)))
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 NB ?= notebooks/*.ipynb

@@ -177,20 +177,11 @@ FRONTENDS = {
     ),
 }
 
-def frontend_params(group: str) -> list:
-    """``frontend`` parameters, JupyterLab and Notebook 7, for ``parametrize(..., scope="module")``.
-
-    ``group`` names the tests' pytest-xdist group: one per front end, so under ``make test`` the
-    two front ends' servers may run on the two workers, each shared by the tests of its group.
-    """
-    import pytest
-
-    return [pytest.param(name, id=name, marks=pytest.mark.xdist_group(f"{group}-{name}"))
-            for name in FRONTENDS]
-
-
-# The front-end extensions an explorer's live view needs (``jupyter labextension list`` names).
-WIDGET_EXTENSIONS = ("jupyter-matplotlib", "anywidget")
+# The front-end plugins an explorer's live view needs, as page_config's disabledExtensions names
+# them (a plugin id's part before ":"): ipympl's (package jupyter-matplotlib) and anywidget's.
+WIDGET_EXTENSIONS = ("matplotlib-jupyter", "anywidget")
+# ipywidgets' own widget manager: without it no widget renders at all.
+WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
 
 
 @dataclass
@@ -643,6 +634,37 @@ class NotebookPage:
         finally:
             self.page.set_viewport_size(original)
         return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Accessibility: axe-core (bundled in the axe-playwright-python wheel, nothing fetched at run time)
+
+# The lab's own outputs: what its cells display, not JupyterLab's or Notebook 7's own chrome.
+LAB_OUTPUTS = ".jp-OutputArea-output"
+BLOCKING_IMPACTS = ("critical", "serious")
+
+
+def axe_audit(page, include: str = LAB_OUTPUTS) -> list[dict]:
+    """Run axe-core on the elements matching ``include``; return its violations as plain dicts
+    (``id``, ``impact``, ``help``, ``nodes``: the offending elements' selectors and summaries)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    if not page.locator(include).count():
+        return []
+    results = Axe().run(page, context={"include": [include]},
+                        options={"resultTypes": ["violations"]})
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [{"target": n["target"], "summary": n.get("failureSummary", "")[:300]}
+                   for n in v["nodes"]]}
+        for v in results.response["violations"]
+    ]
+
+
+def blocking_violations(violations: list[dict]) -> list[str]:
+    """One line per critical or serious violation and element: what a test must not accept."""
+    return [f"{v['impact']} {v['id']} ({v['help']}) at {node['target']}: {node['summary']}"
+            for v in violations if v["impact"] in BLOCKING_IMPACTS for node in v["nodes"]]
 
 
 # --------------------------------------------------------------------------------------------------

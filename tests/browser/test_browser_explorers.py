@@ -19,9 +19,9 @@ import time
 import numpy as np
 import pytest
 from browser_support import (
+    FRONTENDS,
     ExplorerView,
     NotebookPage,
-    frontend_params,
     jupyterlab_server,
     write_notebook,
 )
@@ -29,7 +29,7 @@ from scipy import special
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.parametrize("frontend", frontend_params("browser-explorers"), scope="module"),
+    pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module"),
 ]
 
 EXPLORER_CELLS = [
@@ -328,3 +328,75 @@ def test_overflow_dtype_buttons(explorers_page):
         naive_broke[dtype] = bool(np.isnan(vector(text, "naive")).any())
         assert np.isfinite(vector(text, "stable")).all(), text
     assert naive_broke == {"float64": False, "float16": True, "float32": True}
+
+
+# ----------------------------------------------------------------------------------- accessibility
+
+# Each explorer's controls by role and accessible name, as the maths names them.
+ACCESSIBLE_CONTROLS = {
+    "softmax-explorer": [("slider", f"z_{i}") for i in range(4)],
+    "temperature-explorer": [("slider", f"z_{i}") for i in range(4)] + [("slider", "T")],
+    "cross-entropy-explorer": [("slider", f"z_{i}") for i in range(4)]
+    + [("combobox", "target y")],
+    "overflow-explorer": [("slider", "scale s"), ("group", "dtype")],
+}
+
+# Marks every focusable element of ``root`` with its place in reading order (rows top to bottom,
+# left to right within a row) and returns how many there are.
+_MARK_READING_ORDER_JS = """root => {
+  const focusable = [...root.querySelectorAll(
+      '[tabindex]:not([tabindex="-1"]), select, button, input, [contenteditable="true"]')]
+    .filter(el => !el.disabled && el.checkVisibility({visibilityProperty: true}));
+  const box = el => el.getBoundingClientRect();
+  focusable.sort((a, b) => Math.abs(box(a).top - box(b).top) > 8
+                 ? box(a).top - box(b).top : box(a).left - box(b).left);
+  focusable.forEach((el, i) => el.dataset.readingOrder = String(i));
+  return focusable.length;
+}"""
+
+
+@pytest.mark.parametrize("kind", list(ACCESSIBLE_CONTROLS))
+def test_controls_have_the_maths_names_and_tab_follows_the_layout(explorers_page, kind):
+    explorer = ExplorerView(explorers_page, kind)
+    for role, name in ACCESSIBLE_CONTROLS[kind]:
+        assert explorer.root.get_by_role(role, name=name, exact=True).count() == 1, (role, name)
+    count = explorer.root.evaluate(_MARK_READING_ORDER_JS)
+    assert count >= len(ACCESSIBLE_CONTROLS[kind])
+    explorer.root.locator('[data-reading-order="0"]').focus()
+    order = [0]
+    for _ in range(count - 1):
+        explorers_page.keyboard.press("Tab")
+        order.append(explorers_page.evaluate(
+            "() => Number(document.activeElement.dataset.readingOrder ?? -1)"))
+    assert order == list(range(count)), f"Tab visits the controls in the order {order}"
+    # A click on the figure focuses ipympl's canvas box; Tab must still lead on to the controls.
+    explorer.root.locator(".jupyter-matplotlib-canvas-div").click()
+    explorers_page.keyboard.press("Tab")
+    assert explorers_page.evaluate(
+        "() => document.activeElement.dataset.readingOrder") == "0", "Tab stayed in the figure"
+
+
+def _first_vector(text: str, labels: tuple[str, ...]) -> np.ndarray:
+    for label in labels:
+        match = re.search(re.escape(label) + r"\s*=\s*\[([^\]]*)\]", text)
+        if match:
+            return np.array([float(v) for v in match.group(1).split(",")])
+    raise AssertionError(f"none of {labels} in {text!r}")
+
+
+@pytest.mark.parametrize("kind", list(SLIDERS))
+def test_the_figures_text_alternative_follows_it(explorers_page, kind):
+    explorer = ExplorerView(explorers_page, kind)
+    figure = explorer.root.get_by_role("img")
+    slider, printed_value = SLIDERS[kind]
+    before = figure.get_attribute("aria-label")
+    explorer.press_on_slider(slider, "ArrowLeft", times=2)
+    text = readout_follows(explorer, slider, printed_value)
+    explorers_page.wait_for_function(
+        "([el, before]) => el.getAttribute('aria-label') !== before",
+        arg=[figure.element_handle(), before], timeout=20_000)
+    label = figure.get_attribute("aria-label")
+    assert label.startswith(kind.replace("-", "_") + ": "), label
+    # The label states the probabilities the readout prints (the stable ones for overflow).
+    np.testing.assert_allclose(_first_vector(label, ("p", "stable")),
+                               _first_vector(text, ("p", "stable")), atol=1e-4, err_msg=label)

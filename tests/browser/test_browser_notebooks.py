@@ -7,6 +7,8 @@ outputs, Run All from the Run menu and wait until the kernel is idle with every 
 Then no cell may show an error, a traceback or stderr (in its own output or inside a widget), no
 widget may have fallen back to its bare text repr (``Canvas(toolbar=...)``), every explorer the
 notebook displays must be a painted ipympl canvas, and every other figure canvas must be painted too.
+An axe-core audit of the notebook's outputs (the lab's own, not the front end's chrome) must find
+no critical or serious violation.
 A screenshot of the whole notebook goes to ``test-artifacts/browser/<notebook>-<front end>.png``
 either way.
 
@@ -23,6 +25,8 @@ from browser_support import (
     FRONTENDS,
     NOTEBOOKS,
     NotebookPage,
+    axe_audit,
+    blocking_violations,
     explorer_calls,
     notebook_cells,
     write_notebook,
@@ -31,11 +35,6 @@ from browser_support import (
 pytestmark = pytest.mark.browser
 
 NOTEBOOK_PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
-# Each notebook (in both front ends) may run on either xdist worker, which starts its own servers.
-NOTEBOOK_PARAMS = [
-    pytest.param(path, id=path.stem, marks=pytest.mark.xdist_group(f"browser-{path.stem}"))
-    for path in NOTEBOOK_PATHS
-]
 
 
 def _first_line(source: str) -> str:
@@ -65,6 +64,7 @@ def run_notebook(
         canvases = lab.wait_for_painted_canvases(explorers, timeout_s=canvas_timeout_s)
         states = lab.cell_states()
         problems = lab.visible_problems()
+        audit = axe_audit(page)
         lab.dismiss_notifications()
     finally:
         try:
@@ -72,7 +72,8 @@ def run_notebook(
         finally:
             server.shutdown_kernels()
 
-    found = {key: [] for key in ("cells", "outputs", "page", "explorers", "blank", "console")}
+    found = {key: [] for key in ("cells", "outputs", "page", "explorers", "blank", "console",
+                                 "accessibility")}
     found["seconds"] = [lab.seconds]
     if len(states) != len(cells):
         found["cells"].append(f"the page shows {len(states)} cells, the file has {len(cells)}")
@@ -101,6 +102,7 @@ def run_notebook(
         if c["painted"] < c["canvases"]
     ]
     found["console"] = lab.lab_console_errors
+    found["accessibility"] = blocking_violations(audit)
     return found
 
 
@@ -108,7 +110,7 @@ def test_there_are_notebooks_to_run():
     assert NOTEBOOK_PATHS, f"no notebooks in {NOTEBOOKS}"
 
 
-@pytest.mark.parametrize("notebook", NOTEBOOK_PARAMS)
+@pytest.mark.parametrize("notebook", NOTEBOOK_PATHS, ids=[p.stem for p in NOTEBOOK_PATHS])
 @pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module")
 def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_dir):
     name = f"{notebook.stem}-{frontend}"
@@ -125,6 +127,7 @@ def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_
         "explorers": "explorers not rendered",
         "blank": "figure canvases that stayed blank",
         "console": "errors in the browser console",
+        "accessibility": "critical or serious axe-core violations in the lab's outputs",
     }
     report = [f"{messages[key]}:\n  " + "\n  ".join(items) for key, items in found.items() if items]
     assert not report, (
@@ -144,6 +147,7 @@ BROKEN_CELLS = [
     # ipympl 0.10 cannot show a canvas drawn before its view exists inside a box: blank, console error.
     "import matplotlib.pyplot as plt\nplt.ioff(); fig, ax = plt.subplots(); ax.plot([0, 1])\n"
     "fig.canvas.draw(); ipywidgets.VBox([fig.canvas])",
+    "from IPython.display import HTML\nHTML('<input type=\"text\">')  # a field with no name",
     "1 / 0",
 ]
 
@@ -156,10 +160,10 @@ def test_checks_catch_a_broken_notebook(frontend, page, notebooks_lab, artifacts
     screenshot = artifacts_dir / f"zz_broken_on_purpose-{frontend}.png"
     found = run_notebook(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
     text = {key: "\n".join(items) for key, items in found.items() if key != "seconds"}
-    assert "cell 6 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
+    assert "cell 7 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
     assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], text
     assert "cell 2: stderr or traceback" in text["page"], text
-    assert "cell 6: stderr or traceback" in text["page"], text
+    assert "cell 7: stderr or traceback" in text["page"], text
     assert "cell 3: bare widget repr: 'Canvas(toolbar=" in text["page"], text
     assert "cell 3: bare widget repr: 'VBox(children=" in text["page"], text
     assert text["explorers"].startswith("cell 4 `hidden = lab_utils.temperature_explorer()"), text
@@ -167,3 +171,4 @@ def test_checks_catch_a_broken_notebook(frontend, page, notebooks_lab, artifacts
     assert text["blank"].startswith("cell 5 `import matplotlib.pyplot as plt`: 1 of 1 blank"), text
     assert "Error setting state" in text["console"], text
     assert text["cells"] == "", text
+    assert "critical label " in text["accessibility"], text  # the nameless field of cell 6
