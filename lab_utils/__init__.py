@@ -14,14 +14,18 @@ from .environment import configure_tensorflow_environment
 configure_tensorflow_environment()
 
 from .numerics import (  # noqa: E402  (the environment must be set first)
+    blocked_softmax,
     cross_entropy,
     cross_entropy_from_probs,
     cross_entropy_grad,
     entropy,
+    entropy_vs_temperature,
+    exp_overflow_threshold,
     log_softmax,
     logsumexp,
     masked_softmax,
     naive_softmax,
+    neg_log,
     one_hot,
     online_softmax,
     sample,
@@ -37,17 +41,20 @@ _LAZY_NAMES = {
     "temperature_explorer": "explorers",
     "cross_entropy_explorer": "explorers",
     "overflow_explorer": "explorers",
+    "training_explorer": "explorers",
     "import_tensorflow": "environment",
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
-    "calibration", "attention", "scaling", "frames", "canvas", "ipympl_canvas", "cells", "student",
+    "calibration", "attention", "scaling", "frames", "canvas", "ipympl_canvas", "cells",
+    "student", "validation", "regression", "vocabulary",
 }
 
 __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
-    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", *_LAZY_NAMES,
+    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", "entropy_vs_temperature",
+    "neg_log", "exp_overflow_threshold", "blocked_softmax", *_LAZY_NAMES,
 ]
 
 

@@ -66,7 +66,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from . import canvas as explorer_canvas
-from . import cells, frames, numerics, plots, style
+from . import cells, frames, numerics, plots, style, validation
 from .canvas import FULL_FRAME_GUARD_S, TRAILING_FRAME_DELAY_S  # noqa: F401 (public, as before)
 from .plots import class_labels, format_setting, format_settings, format_vector
 from .student import check_student_softmax
@@ -107,27 +107,20 @@ _DEFAULT_LOGITS = (2.0, 1.0, 0.1, -1.0, 0.5, -0.5, 1.5, -2.0, 3.0, 0.0)
 
 def _check_logits(logits, name: str = "logits") -> np.ndarray:
     """Validate user logits: 1-D, MIN..MAX_CLASSES entries, all finite numbers."""
-    try:
-        values = np.asarray(logits, dtype=float)
-    except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a sequence of numbers, got {logits!r}") from None
+    values = validation.as_float_array(logits, name).astype(float)
     if values.ndim != 1:
         raise ValueError(f"{name} must be a 1-D sequence of numbers, got shape {values.shape}")
     if not MIN_CLASSES <= values.size <= MAX_CLASSES:
         raise ValueError(
             f"{name} must have between {MIN_CLASSES} and {MAX_CLASSES} values, got {values.size}")
-    if not np.all(np.isfinite(values)):
-        bad = int(np.flatnonzero(~np.isfinite(values))[0])
-        raise ValueError(f"{name} must be finite numbers, got {values[bad]} at index {bad}")
+    # A slider cannot stand at -inf: here logits must be finite.
+    validation.check_finite(values, name)
     return values
 
 
 def _check_n(n) -> int:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int (the number of classes), got {n!r}")
-    if not MIN_CLASSES <= n <= MAX_CLASSES:
-        raise ValueError(f"n must be between {MIN_CLASSES} and {MAX_CLASSES}, got {n}")
-    return int(n)
+    return validation.as_int(n, "n (the number of classes)", minimum=MIN_CLASSES,
+                             maximum=MAX_CLASSES)
 
 
 def _initial_logits(n: int | None, logits) -> np.ndarray:
@@ -754,8 +747,8 @@ class CrossEntropyExplorer(Explorer):
             "logits": logits,
             "target": target,
             "probs": numerics.softmax(logits),
-            "loss": float(numerics.cross_entropy(target, logits)),
-            "grad": numerics.cross_entropy_grad(target, logits),
+            "loss": float(numerics.cross_entropy(logits, target)),
+            "grad": numerics.cross_entropy_grad(logits, target),
         }
 
     def _show(self, state: dict) -> None:
@@ -916,3 +909,143 @@ def overflow_explorer() -> OverflowExplorer:
     [0.98193359375, 0.0179901123046875]
     """
     return OverflowExplorer()
+
+
+# --------------------------------------------------------------------------- training explorer
+
+
+class TrainingExplorer(Explorer):
+    """One digit, its logits x W and its softmax, at a chosen epoch of a softmax regression's training."""
+
+    kind = "training_explorer"
+
+    def __init__(self, weights, X, images, labels):
+        self.weights = _check_weights(weights)
+        d, c = self.weights.shape[1:]
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2 or X.shape[1] != d or len(X) == 0:
+            raise ValueError(f"X must have shape (n, {d}) to match weights of shape (D, C) = ({d}, {c}), "
+                             f"got shape {X.shape}")
+        images = np.asarray(images, dtype=np.float64)
+        labels = np.asarray(labels)
+        if images.ndim != 3 or len(images) != len(X):
+            raise ValueError(f"images must have shape ({len(X)}, height, width), one per row of X, "
+                             f"got shape {images.shape}")
+        if labels.shape != (len(X),) or not np.issubdtype(labels.dtype, np.integer):
+            raise ValueError(f"labels must be {len(X)} integer class ids, got shape {labels.shape}")
+        self.X, self.images, self.labels, self.n = X, images, labels.astype(int), c
+        # One y range for every epoch and image: the bars move, the axes stay still.
+        logits = np.einsum("nd,edc->enc", X, self.weights)
+        self._limit = max(1.0, float(np.abs(logits).max()) * 1.1)
+        controls = {
+            "epoch": widgets.IntSlider(value=0, min=0, max=len(self.weights) - 1, step=1,
+                                       description="epoch", continuous_update=True,
+                                       layout=widgets.Layout(width="330px"), style=_LABEL_STYLE),
+            "image": widgets.IntSlider(value=0, min=0, max=len(X) - 1, step=1,
+                                       description="test image", continuous_update=True,
+                                       layout=widgets.Layout(width="330px"), style=_LABEL_STYLE),
+        }
+        super().__init__(controls, n_panels=3, figsize=(10.5, style.FIGURE_HEIGHT))
+
+    def _build(self, axes) -> list:
+        ax_i, ax_z, ax_p = axes
+        n = self.n
+        ticks = [str(k) for k in range(n)]
+        self._image = ax_i.imshow(self.images[0], cmap="gray_r", vmin=0.0,
+                                  vmax=max(1.0, float(self.images.max())))
+        ax_i.set(xticks=[], yticks=[])
+        ax_i.grid(False)
+        # A static title: text outside the axes would need a full redraw to change.
+        ax_i.set_title("the digit x")
+        ax_z.set_title("logits z = x W")
+        ax_z.axhline(0.0, color="#555555", linewidth=0.8)
+        self._z_bars = plots.bar_chart(ax_z, np.zeros(n), labels=ticks, color=ROLE["logits"],
+                                       ylim=(-self._limit, self._limit), fmt="{:.1f}")
+        ax_p.set_title("p = softmax(z)")
+        self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=ticks, color=ROLE["probs"],
+                                       ylim=(0.0, 1.25), fmt="{:.2f}")
+        self._status = plots.status_text(ax_p, "", y=0.94, fontsize=8.5)
+        return [self._image, *self._z_bars.artists(), *self._p_bars.artists(), self._status]
+
+    def _compute(self) -> dict:
+        epoch, index = int(self.controls["epoch"].value), int(self.controls["image"].value)
+        logits = self.X[index] @ self.weights[epoch]
+        probs = numerics.softmax(logits)
+        label = int(self.labels[index])
+        return {"epoch": epoch, "image": index, "label": label, "logits": logits, "probs": probs,
+                "predicted": int(np.argmax(logits)),
+                "loss": float(numerics.cross_entropy(label, logits))}
+
+    def _show(self, state: dict) -> None:
+        self._image.set_data(self.images[state["image"]])
+        colors = [ROLE["target"] if k == state["label"] else ROLE["probs"] for k in range(self.n)]
+        plots.set_bar_colors(self._p_bars, colors)
+        plots.update_bars(self._z_bars, state["logits"])
+        plots.update_bars(self._p_bars, state["probs"])
+        verdict = "right" if state["predicted"] == state["label"] else "wrong"
+        self._status.set_text(f"epoch {state['epoch']}, label {state['label']}: predicts "
+                              f"{state['predicted']} ({verdict})")
+        self._status.set_color(ROLE["text"] if verdict == "right" else ROLE["invalid"])
+
+    def _readout_lines(self, state: dict) -> list[str]:
+        return [f"epoch = {state['epoch']}   test image {state['image']}   label y = {state['label']}",
+                f"z = {format_vector(state['logits'], '{:.2f}')}",
+                f"p = {format_vector(state['probs'])}",
+                f"predicted = {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}"]
+
+    def _summary(self) -> str:
+        s = self._state
+        return (f"{self.kind}: epoch {s['epoch']}, image {s['image']} (label {s['label']}) -> "
+                f"predicted {s['predicted']}, p[{s['label']}]={s['probs'][s['label']]:.4f}")
+
+
+def _check_weights(weights) -> np.ndarray:
+    try:
+        stacked = np.asarray([np.asarray(w, dtype=np.float64) for w in weights])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"weights must be a sequence of (D, C) arrays of one shape: {error}") from None
+    if stacked.ndim != 3 or len(stacked) == 0 or not 2 <= stacked.shape[2] <= 10:
+        raise ValueError("weights must be a non-empty sequence of (D, C) arrays with 2 to 10 classes, "
+                         f"got shape {stacked.shape}")
+    if not np.all(np.isfinite(stacked)):
+        raise ValueError("weights must be finite (a diverged training has inf or NaN)")
+    return stacked
+
+
+def training_explorer(weights, X, images, labels) -> TrainingExplorer:
+    """Step through a softmax regression's training: one digit, its logits and its softmax per epoch.
+
+    Parameters
+    ----------
+    weights : sequence of arrays of shape (D, C)
+        The weights at the start and after each epoch (``lab_utils.regression.train_softmax(...,
+        keep_weights=True)`` returns them).
+    X : array of shape (n, D)
+        The examples' features, one row per image (bias column included if the weights have one).
+    images : array of shape (n, height, width)
+        The same examples as pictures.
+    labels : array of n integers
+        Their classes.
+
+    Returns
+    -------
+    Explorer
+        ``.controls`` has ``epoch`` and ``image``; ``.state()`` has ``epoch``, ``image``, ``label``,
+        ``logits``, ``probs``, ``predicted`` and ``loss``.
+
+    Raises
+    ------
+    ValueError
+        If the shapes do not fit together or a weight is not finite.
+
+    Examples
+    --------
+    >>> W0, W1 = np.zeros((2, 2)), np.array([[1.0, -1.0], [0.0, 0.0]])
+    >>> explorer = training_explorer([W0, W1], np.eye(2), np.zeros((2, 1, 1)), np.array([0, 1]))
+    >>> explorer.state()["probs"]
+    array([0.5, 0.5])
+    >>> explorer.controls["epoch"].value = 1
+    >>> explorer.state()["predicted"], round(explorer.state()["loss"], 4)
+    (0, 0.1269)
+    """
+    return TrainingExplorer(weights, X, images, labels)

@@ -79,7 +79,8 @@ def test_the_plain_path_is_ipympls_own_draw_idle(monkeypatch, why):
     assert explorer.state()["logits"][0] == 5.0 and explorer.errors == []
 
 
-def test_render_now_blits_an_agg_canvas():
+def test_render_now_blits_an_agg_canvas(monkeypatch):
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: False)
     explorer = softmax_explorer()
     partial = explorer.blitter.partial_draws
     canvas_module.render_now(explorer.canvas, explorer.blitter)

@@ -29,13 +29,27 @@ import lab_utils
 from lab_utils import canvas as canvas_module
 from lab_utils import cells, explorers, numerics, style
 from lab_utils.explorers import (cross_entropy_explorer, overflow_explorer, softmax_explorer,
-                                 temperature_explorer)
+                                 temperature_explorer, training_explorer)
+
+
+def small_training():
+    """Weights of a short seeded softmax regression on 30 digits, and 5 test digits to look at."""
+    from lab_utils import regression
+    from lab_utils.datasets import digits_split
+
+    digits = digits_split(test_size=0.25, seed=0)
+    bias = lambda X: np.hstack([X, np.ones((len(X), 1))])  # noqa: E731
+    _, _, weights = regression.train_softmax(bias(digits.X_train[:300]), digits.y_train[:300], 0.5, 1e-3,
+                                             epochs=4, batch_size=50, seed=0, keep_weights=True)
+    return weights, bias(digits.X_test[:5]), digits.images_test[:5], digits.y_test[:5]
+
 
 MAKERS = {
     "softmax": softmax_explorer,
     "temperature": temperature_explorer,
     "cross_entropy": cross_entropy_explorer,
     "overflow": overflow_explorer,
+    "training": lambda: training_explorer(*small_training()),
 }
 
 
@@ -164,16 +178,17 @@ def test_sliders_are_labelled_keyboard_widgets_with_a_wide_range():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"n": 1}, ValueError, "n must be between 2 and 10"),
-        ({"n": 11}, ValueError, "n must be between 2 and 10"),
-        ({"n": 4.0}, TypeError, "n must be an int"),
-        ({"n": True}, TypeError, "n must be an int"),
+        ({"n": 1}, ValueError, r"n \(the number of classes\) must be between 2 and 10"),
+        ({"n": 11}, ValueError, "must be between 2 and 10"),
+        ({"n": 4.0}, TypeError, r"n \(the number of classes\) must be an integer"),
+        ({"n": True}, TypeError, "must be an integer, got the boolean"),
         ({"logits": [1.0]}, ValueError, "between 2 and 10 values"),
         ({"logits": list(range(11))}, ValueError, "between 2 and 10 values"),
         ({"logits": [[1.0, 2.0]]}, ValueError, "1-D"),
         ({"logits": [1.0, np.nan]}, ValueError, "finite.*index 1"),
         ({"logits": [1.0, np.inf]}, ValueError, "finite"),
         ({"logits": ["a", "b"]}, TypeError, "numbers"),
+        ({"logits": [True, False]}, TypeError, "logits must be real numbers, got a boolean"),
         ({"logits": [1.0, 2.0], "n": 3}, ValueError, "n=3 but logits has 2"),
         ({"fn": 3}, TypeError, "fn must be a function"),
     ],
@@ -388,10 +403,10 @@ def test_cross_entropy_target_changes_loss_grad_and_pixels(backend):
     z = np.array([2.0, 1.0, 0.1, -1.0])
     assert state["target"] == 2
     assert state["loss"] == pytest.approx(-scipy.special.log_softmax(z)[2], rel=1e-12)
-    assert state["loss"] == numerics.cross_entropy(2, z)
+    assert state["loss"] == numerics.cross_entropy(z, 2)
     np.testing.assert_allclose(state["grad"], scipy.special.softmax(z) - np.eye(4)[2],
                                atol=1e-15)
-    np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(2, z))
+    np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(z, 2))
     after = shown(explorer)
     # The probabilities do not change, but the target's colour does; loss and gradient move.
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
@@ -464,6 +479,47 @@ def test_overflow_threshold_per_dtype(dtype, safe, broken):
     explorer.controls["scale"].value = broken
     assert np.isnan(explorer.state()["naive"]).any()
     assert np.isfinite(explorer.state()["stable"]).all()
+
+
+# --------------------------------------------------------------------------- training_explorer
+
+
+def test_training_epoch_and_image_sliders_change_state_and_pixels(backend):
+    weights, X, images, labels = small_training()
+    explorer = training_explorer(weights, X, images, labels)
+    state = explorer.state()
+    assert (state["epoch"], state["image"], state["label"]) == (0, 0, labels[0])
+    # Epoch 0 is the small random start: ten nearly equal probabilities.
+    np.testing.assert_allclose(state["probs"], 0.1, atol=0.01)
+    before = (full_redraw(explorer), shown(explorer))[1]
+    explorer.controls["epoch"].value = 4
+    state = explorer.state()
+    np.testing.assert_allclose(state["logits"], X[0] @ weights[4], rtol=1e-12)
+    np.testing.assert_allclose(state["probs"], scipy.special.softmax(X[0] @ weights[4]), rtol=1e-12)
+    assert state["predicted"] == int(np.argmax(X[0] @ weights[4]))
+    assert state["loss"] == pytest.approx(-scipy.special.log_softmax(X[0] @ weights[4])[labels[0]], rel=1e-12)
+    after = shown(explorer)
+    ax_image, ax_z, ax_p = explorer.axes
+    assert_redraw_is_local_and_exact(explorer, before, after, [ax_z, ax_p])
+    assert not changed(before, after)[axes_mask(explorer, [ax_image], pad=0)].any(), "same digit"
+    explorer.controls["image"].value = 3
+    again = shown(explorer)
+    assert_redraw_is_local_and_exact(explorer, after, again, explorer.axes)
+    assert explorer.state()["label"] == labels[3]
+    assert f"label y = {labels[3]}" in explorer.readout.value
+    assert_healthy(explorer)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda w, X, i, y: ([], X, i, y), "non-empty sequence"),
+    (lambda w, X, i, y: ([np.full_like(w[0], np.nan)], X, i, y), "must be finite"),
+    (lambda w, X, i, y: (w, X[:, :-1], i, y), "X must have shape"),
+    (lambda w, X, i, y: (w, X, i[:2], y), "images must have shape"),
+    (lambda w, X, i, y: (w, X, i, y.astype(float)), "labels must be"),
+])
+def test_training_explorer_validates_its_arguments(change, match):
+    with pytest.raises(ValueError, match=match):
+        training_explorer(*change(*small_training()))
 
 
 # --------------------------------------------------------------------------- drawing machinery
@@ -775,6 +831,8 @@ def test_import_and_explorers_do_not_import_tensorflow():
         "for name in ('softmax_explorer', 'temperature_explorer', 'cross_entropy_explorer',"
         " 'overflow_explorer'):\n"
         "    getattr(lab_utils, name)()\n"
+        "import numpy as np\n"
+        "lab_utils.training_explorer([np.zeros((2, 2))], np.eye(2), np.zeros((2, 1, 1)), np.array([0, 1]))\n"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -784,7 +842,7 @@ def test_import_and_explorers_do_not_import_tensorflow():
 
 def test_lab_utils_exports_the_explorers():
     for name in ("softmax_explorer", "temperature_explorer", "cross_entropy_explorer",
-                 "overflow_explorer"):
+                 "overflow_explorer", "training_explorer"):
         assert getattr(lab_utils, name) is getattr(explorers, name)
 
 
@@ -819,6 +877,7 @@ def test_controls_have_the_maths_names(backend):
     assert names["temperature"] == ["z_0", "z_1", "z_2", "z_3", "T"]
     assert names["cross_entropy"] == ["z_0", "z_1", "z_2", "z_3", "target y"]
     assert names["overflow"] == ["scale s", "dtype"]
+    assert names["training"] == ["epoch", "test image"]
     assert explorers._spoken("z₁₀") == "z_10"
 
 

@@ -1,4 +1,4 @@
-"""The four explorers answer the keyboard and the mouse in JupyterLab and in Notebook 7, in a real
+"""The five explorers answer the keyboard and the mouse in JupyterLab and in Notebook 7, in a real
 Chromium (every test runs once per front end, with the same assertions).
 
 A temporary notebook displays each explorer once, and the softmax explorer a second time with its
@@ -40,6 +40,12 @@ EXPLORER_CELLS = [
     "lab_utils.overflow_explorer()",
     # A second softmax explorer whose patches travel deflated, as they do to a remote browser.
     "deflated = lab_utils.softmax_explorer()\ndeflated.canvas.bridge.encoding = 'deflate'\ndeflated",
+    # Notebook 05's explorer, on the weights of a short seeded training, halfway through it.
+    "from lab_utils import regression\n"
+    "data = regression.digits_problem()\n"
+    "_, _, weights = regression.train_softmax(data.X_train, data.y_train, 1.0, 0.0, 20, 64, 0, keep_weights=True)\n"
+    "training = lab_utils.training_explorer(weights, data.X_test, data.images_test, data.y_test)\n"
+    "training.controls['epoch'].value = 10\ntraining",
 ]
 OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLOW_LOGITS, restated
 
@@ -62,11 +68,11 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir, frontend):
         lab = NotebookPage(page, server).open("explorers.ipynb", timeout_s=90)
         lab.hide_left_sidebar()
         lab.clear_and_run_all(timeout_s=180)
-        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1, 5: 1}, timeout_s=60)
+        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1}, timeout_s=60)
         errors = [o for s in lab.cell_states() for o in s["outputs"] if o["output_type"] == "error"]
         assert not errors, f"the explorers notebook failed: {errors}"
         painted = [c["painted"] for c in counts[1:]]
-        assert painted == [1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
+        assert painted == [1, 1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
         yield page
         try:
             lab.screenshot_whole_notebook(
@@ -148,11 +154,22 @@ def check_overflow_readout(text: str) -> None:
         np.testing.assert_allclose(naive, special.softmax(z), atol=tolerance, err_msg=text)
 
 
+def check_training_readout(text: str) -> None:
+    # z is printed with 2 decimals: p and the loss are checked to what that rounding allows.
+    z, p = vector(text, "z"), vector(text, "p")
+    label = int(number(text, "label y"))
+    np.testing.assert_allclose(p, special.softmax(z), atol=5e-3, err_msg=text)
+    assert int(number(text, "predicted")) == int(np.argmax(p)), text
+    loss = float(special.logsumexp(z) - z[label])
+    assert number(text, f"loss = -log p[{label}]") == pytest.approx(loss, abs=1e-2), text
+
+
 CHECKS = {
     "softmax-explorer": check_softmax_readout,
     "temperature-explorer": check_temperature_readout,
     "cross-entropy-explorer": check_cross_entropy_readout,
     "overflow-explorer": check_overflow_readout,
+    "training-explorer": check_training_readout,
 }
 
 # The slider each test moves, and how the readout prints that slider's value.
@@ -161,6 +178,7 @@ SLIDERS = {
     "temperature-explorer": ("T", lambda text: number(text, "T")),
     "cross-entropy-explorer": ("z1", lambda text: vector(text, "z")[1]),
     "overflow-explorer": ("scale", lambda text: number(text, "scale s")),
+    "training-explorer": ("epoch", lambda text: number(text, "epoch")),
 }
 
 
@@ -177,12 +195,27 @@ def readout_follows(explorer: ExplorerView, slider: str, printed_value) -> str:
     return explorer.wait_for_readout(shows_target, f"{slider} = {target}")
 
 
+def bring_into_view(explorer: ExplorerView, slider: str, timeout_s: float = 15.0) -> None:
+    """Scroll to the explorer and wait until its slider's readout is drawn.
+
+    JupyterLab renders only the cells near the viewport: after the last explorer's test the first
+    ones are far above it, and their readouts are empty until scrolled back into view.
+    """
+    explorer.control(slider).scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout_s
+    while not explorer.slider_text(slider):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{explorer.kind}: slider {slider} shows no value after scrolling to it")
+        explorer.page.wait_for_timeout(100)
+
+
 # ------------------------------------------------------------------------------------------- tests
 
 
 @pytest.mark.parametrize("kind", list(SLIDERS))
 def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
     explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
     slider, printed_value = SLIDERS[kind]
     CHECKS[kind](explorer.readout())
     before_pixels, before_value = explorer.pixels(), slider_value(explorer, slider)
@@ -195,6 +228,8 @@ def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
     if kind in ("temperature-explorer", "overflow-explorer"):
         # Log sliders: 5 steps of 0.01 in log10 multiply the value by 10 ** 0.05.
         expected = pytest.approx(before_value * 10**0.05, rel=1e-2)
+    elif kind == "training-explorer":
+        expected = before_value + 5  # an integer slider: one epoch per key press
     else:
         expected = pytest.approx(before_value + 5 * 0.1, abs=1e-9)
     assert after_value == expected, f"{slider}: {before_value} -> {after_value} after 5 x ArrowRight"
@@ -204,6 +239,7 @@ def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
 @pytest.mark.parametrize("kind", list(SLIDERS))
 def test_mouse_drag_moves_slider_and_figure_follows(explorers_page, kind):
     explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
     slider, printed_value = SLIDERS[kind]
     before_pixels, before_value = explorer.pixels(), slider_value(explorer, slider)
 
@@ -339,6 +375,7 @@ ACCESSIBLE_CONTROLS = {
     "cross-entropy-explorer": [("slider", f"z_{i}") for i in range(4)]
     + [("combobox", "target y")],
     "overflow-explorer": [("slider", "scale s"), ("group", "dtype")],
+    "training-explorer": [("slider", "epoch"), ("slider", "test image")],
 }
 
 # Marks every focusable element of ``root`` with its place in reading order (rows top to bottom,
@@ -358,6 +395,7 @@ _MARK_READING_ORDER_JS = """root => {
 @pytest.mark.parametrize("kind", list(ACCESSIBLE_CONTROLS))
 def test_controls_have_the_maths_names_and_tab_follows_the_layout(explorers_page, kind):
     explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
     for role, name in ACCESSIBLE_CONTROLS[kind]:
         assert explorer.root.get_by_role(role, name=name, exact=True).count() == 1, (role, name)
     count = explorer.root.evaluate(_MARK_READING_ORDER_JS)
@@ -387,6 +425,7 @@ def _first_vector(text: str, labels: tuple[str, ...]) -> np.ndarray:
 @pytest.mark.parametrize("kind", list(SLIDERS))
 def test_the_figures_text_alternative_follows_it(explorers_page, kind):
     explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
     figure = explorer.root.get_by_role("img")
     slider, printed_value = SLIDERS[kind]
     before = figure.get_attribute("aria-label")
@@ -397,6 +436,12 @@ def test_the_figures_text_alternative_follows_it(explorers_page, kind):
         arg=[figure.element_handle(), before], timeout=20_000)
     label = figure.get_attribute("aria-label")
     assert label.startswith(kind.replace("-", "_") + ": "), label
-    # The label states the probabilities the readout prints (the stable ones for overflow).
-    np.testing.assert_allclose(_first_vector(label, ("p", "stable")),
-                               _first_vector(text, ("p", "stable")), atol=1e-4, err_msg=label)
+    # The label states the probabilities the readout prints (the stable ones for overflow, the
+    # label's for the training explorer).
+    target = re.search(r"p\[(\d+)\]=([\d.]+)", label)
+    if target:
+        printed = _first_vector(text, ("p",))[int(target.group(1))]
+        assert float(target.group(2)) == pytest.approx(printed, abs=1e-4), (label, text)
+    else:
+        np.testing.assert_allclose(_first_vector(label, ("p", "stable")),
+                                   _first_vector(text, ("p", "stable")), atol=1e-4, err_msg=label)
