@@ -59,9 +59,10 @@ lab: $(RUNTIME_STAMP)
 	$(JUPYTER) lab --ServerApp.root_dir=. $(ROOT_ARGS) $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
 # Unit, property, classroom and browser tests and nbval over every notebook, in one pytest run
-# on two workers (each notebook and each test file on one worker, see conftest.py).
+# on two workers (each notebook and each test file on one worker, see conftest.py); the slowest
+# tests are listed at the end, for whoever balances the workers next.
 test: $(TEST_STAMP)
-	$(PY) -m pytest $(PYTEST_PARALLEL) tests $(NBVAL_ARGS) notebooks
+	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=25 tests $(NBVAL_ARGS) notebooks
 
 test-unit: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests

@@ -251,11 +251,11 @@ def test_make_test_runs_pytest_and_nbval_in_one_parallel_run():
     assert result.returncode == 0, result.stderr
     # One pytest run: it fails if any test or any notebook fails.
     [command] = [line for line in result.stdout.splitlines() if "-m pytest" in line]
-    assert re.search(r"-m pytest -n 2 tests .*--nbval .*notebooks$", command), command
+    assert re.search(r"-m pytest -n 2 (--\S+ )*tests .*--nbval .*notebooks$", command), command
     serial = subprocess.run(["make", "-n", "test", "PYTEST_WORKERS=0"], capture_output=True,
                             text=True, cwd=ROOT)
     [command] = [line for line in serial.stdout.splitlines() if "-m pytest" in line]
-    assert re.search(r"-m pytest +tests --nbval .*notebooks$", command), command
+    assert re.search(r"-m pytest +(--\S+ )*tests --nbval .*notebooks$", command), command
 
 
 def test_ci_script_installs_chromium_then_runs_make_test():
