@@ -5,6 +5,17 @@ PY     := $(VENV)/bin/python
 JUPYTER := $(VENV)/bin/jupyter
 RUNTIME_STAMP := $(VENV)/.runtime-installed
 TEST_STAMP    := $(VENV)/.test-installed
+# uv installs the requirements when the bootstrap step could put it in .venv (USE_UV=0: pip only).
+USE_UV ?= 1
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+# `$(call INSTALL,ARGS)`: uv when .venv has it, else pip (checked when the recipe runs, not parsed).
+INSTALL = if [ -x $(UV) ]; then $(UV) pip install --quiet --python $(PY) $(1); \
+          else $(PY) -m pip install --quiet $(1); fi
+# Test files run on two workers, each file (each browser front end of it) on one worker, by
+# conftest.py's scheduler. PYTEST_WORKERS=0 runs everything in one process.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
 FIRST_NOTEBOOK := $(firstword $(sort $(wildcard notebooks/01_*.ipynb)))
 NBVAL_ARGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 NB ?= notebooks/*.ipynb
@@ -24,16 +35,20 @@ help:
 $(PY):
 	@$(PYTHON) -c 'import sys; assert (3, 10) <= sys.version_info[:2] <= (3, 13), "Softmax Lab needs Python 3.10 to 3.13 (TensorFlow 2.21); set PYTHON=python3.11"'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip setuptools
+	@if [ "$(USE_UV)" = 1 ] && $(PY) -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); \
+	then echo "uv $(UV_VERSION) installs the requirements"; \
+	else echo "uv not used: pip installs the requirements"; \
+	     $(PY) -m pip install --quiet --upgrade pip setuptools; fi
 
 # Re-installs only when a requirements file or pyproject.toml changed, so a second `make lab` is fast.
 $(RUNTIME_STAMP): requirements.txt pyproject.toml | $(PY)
-	$(PY) -m pip install --quiet -r requirements.txt
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@$(call INSTALL,-r requirements.txt)
+	@if [ -x $(UV) ]; then $(UV) pip install --quiet --python $(PY) --no-deps -e .; \
+	else $(PY) -m pip install --quiet --no-deps --no-build-isolation -e .; fi
 	@touch $@
 
 $(TEST_STAMP): requirements-test.txt $(RUNTIME_STAMP)
-	$(PY) -m pip install --quiet -r requirements.txt -r requirements-test.txt
+	@$(call INSTALL,-r requirements.txt -r requirements-test.txt)
 	@touch $@
 
 setup: $(RUNTIME_STAMP)
@@ -43,17 +58,18 @@ lab: $(RUNTIME_STAMP)
 	@echo "Serving JupyterLab on $(FIRST_NOTEBOOK); open the http://127.0.0.1:... URL printed below (Ctrl-C to stop)."
 	$(JUPYTER) lab --ServerApp.root_dir=. $(ROOT_ARGS) $(LAB_ARGS) $(FIRST_NOTEBOOK)
 
-# Unit, property, classroom and browser tests, then nbval over every notebook; fails if either fails.
+# Unit, property, classroom and browser tests and nbval over every notebook, in one pytest run
+# on two workers (each notebook and each test file on one worker, see conftest.py); the slowest
+# tests are listed at the end, for whoever balances the workers next.
 test: $(TEST_STAMP)
 	@status=0; \
-	$(PY) -m pytest tests || status=$$?; \
+	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=25 tests $(NBVAL_ARGS) notebooks || status=$$?; \
 	$(PY) -m pytest --doctest-modules lab_utils || status=$$?; \
 	$(VENV)/bin/ruff check lab_utils tests benchmarks classroom || status=$$?; \
-	$(PY) -m pytest $(NBVAL_ARGS) notebooks || status=$$?; \
 	exit $$status
 
 test-unit: $(TEST_STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests
 
 test-notebooks: $(TEST_STAMP)
 	$(PY) -m pytest $(NBVAL_ARGS) notebooks

@@ -35,8 +35,13 @@ the browser has installed the frame bridge, else as ipympl's PNG frames; with an
 
 Figures are never registered with pyplot, so re-running a cell does not pile up open figures; an
 explorer created by an earlier run of the same notebook cell is closed when the cell runs again.
-Where widgets cannot render (nbconvert HTML, GitHub, nbviewer, nbval) the output still holds a PNG
-of the figure and a short, deterministic text summary.
+Where widgets cannot render (nbconvert HTML, GitHub, nbviewer, nbval, a page with no widget
+manager) the output still holds the figure and its readout as HTML, a PNG of the figure and a
+short, deterministic text summary. With ipympl, the explorer shows its figure as a picture in a core
+widget until the browser's ipympl has made the canvas's model, then swaps in the live canvas: a
+page without ipympl's extension keeps the picture, which still follows the sliders. Each control's
+accessible name is its name in the maths (``z_0``, ``T``, ``target y``; kept in its tooltip) and
+the live figure's text alternative is the summary; the frame bridge puts both on the page.
 
 Examples
 --------
@@ -54,6 +59,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from typing import Callable, Sequence
 
 import ipywidgets as widgets
@@ -183,10 +189,17 @@ class Explorer:
         # shift the axes by a pixel and leave the saved background out of step with the screen.
         self.figure.get_layout_engine().execute(self.figure)
         self.figure.set_layout_engine("none")
+        self._still = None
         if self._ipympl:
             self.canvas.blitter = self._blitter
             self.canvas.errors = self.errors
             self._view = self.canvas
+            # Until a browser's ipympl says it has this canvas, the figure is shown as a picture
+            # in a core widget, kept up to date: a page without ipympl's extension (where a box
+            # holding the canvas fails as a whole) still shows the figure and its numbers.
+            self._still = widgets.HTML()
+            self._still.add_class("softmax-lab-still")
+            self.canvas.on_frontend = self._show_live_canvas
         else:
             width, _ = self.canvas.get_width_height()
             self._view = widgets.Image(format="png", layout=widgets.Layout(width=f"{width}px"))
@@ -196,6 +209,10 @@ class Explorer:
         self.message.add_class("softmax-lab-message")
         for name, control in self.controls.items():
             control.add_class(f"softmax-lab-control-{name}")
+            if control.tooltip is None:
+                # The accessible name, as the maths writes it (z_0, T, target y): the frame
+                # bridge gives it to the focusable part of the control.
+                control.tooltip = _spoken(control.description)
             control.observe(self._on_change, names="value")
         columns = 1 if len(self.controls) <= 2 else 2
         controls_box = widgets.GridBox(
@@ -204,9 +221,11 @@ class Explorer:
                                   grid_gap="2px 16px"),
         )
         # A VBox, not AppLayout: its height follows the content, so the figure is never squeezed.
-        self.widget = widgets.VBox([self._view, controls_box, self.readout, self.message])
+        first = self._view if self._still is None else self._still
+        self.widget = widgets.VBox([first, controls_box, self.readout, self.message])
         self.widget.add_class("softmax-lab-explorer")
         self.widget.add_class(f"softmax-lab-{self.kind.replace('_', '-')}")
+        _enable_colab_widgets()
         self._update()
         self._register()
 
@@ -277,7 +296,7 @@ class Explorer:
         for control in self.controls.values():
             control.unobserve(self._on_change, names="value")
         for widget in [*self.controls.values(), self.readout, self.message, self._view,
-                       self.widget, bridge]:
+                       self._still, self.widget, bridge]:
             if widget is not None:
                 widget.close()
 
@@ -286,7 +305,10 @@ class Explorer:
 
     def _repr_mimebundle_(self, include=None, exclude=None, **kwargs):
         png = base64.b64encode(self.png()).decode("ascii")
-        bundle = {"text/plain": self._summary(), "image/png": png}
+        # Where the widget view cannot render (no widget manager, nbconvert, nbviewer, GitHub),
+        # renderers pick the HTML (the figure and its readout) or the PNG, then the summary.
+        bundle = {"text/plain": self._summary(), "image/png": png,
+                  "text/html": self._static_html(png)}
         if self._ipympl:
             # What ipympl itself stores, so an embedded widget state shows the figure too.
             self.canvas.set_snapshot(png)
@@ -328,9 +350,34 @@ class Explorer:
     def _redraw(self) -> None:
         if self._ipympl:
             self.canvas.show_update()
+            if self.canvas.bridge is not None:
+                self.canvas.bridge.alt = self._summary()
+            if self._still is not None:
+                self._render_now()
+                self._still.value = self._still_html(
+                    base64.b64encode(self._encode_png()).decode("ascii"))
             return
         self._render_now()
         self._view.value = self._encode_png()
+
+    def _show_live_canvas(self) -> None:
+        """A browser's ipympl has the canvas: show it in place of the still picture."""
+        if self._still is None or self._closed:
+            return
+        still, self._still = self._still, None
+        self.widget.children = (self.canvas, *self.widget.children[1:])
+        still.close()
+
+    def _still_html(self, png_base64: str) -> str:
+        """The figure as an ``<img>`` with its summary as the text alternative."""
+        width, height = self.canvas.get_width_height()
+        return (f'<img src="data:image/png;base64,{png_base64}" width="{width}" '
+                f'height="{height}" alt="{html.escape(self._summary())}">')
+
+    def _static_html(self, png_base64: str) -> str:
+        """The whole explorer as it is now, without widgets: the figure and its readout."""
+        return (f'<div class="softmax-lab-static">{self._still_html(png_base64)}'
+                f"{_pre(self._readout_lines(self._state))}</div>")
 
     def _render_now(self) -> None:
         """Bring the canvas buffer up to date: a blit if possible, else one full draw."""
@@ -369,6 +416,31 @@ def _log_slider(value, low, high, description, readout_format=".3g") -> widgets.
         description=description, continuous_update=True, readout=True,
         readout_format=readout_format, layout=widgets.Layout(width="330px"),
         style=_LABEL_STYLE)
+
+
+_SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+
+
+def _spoken(description: str) -> str:
+    """A control's accessible name from its label: ``z₀`` -> ``z_0``; ``T`` stays ``T``."""
+    return re.sub("[₀-₉]+", lambda m: "_" + m.group().translate(_SUBSCRIPTS), description)
+
+
+_COLAB_WIDGETS = False
+
+
+def _enable_colab_widgets() -> None:
+    """On Colab, turn on its custom widget manager (needed for ipympl's and anywidget's views),
+    once; elsewhere do nothing (``google.colab`` is not importable)."""
+    global _COLAB_WIDGETS
+    if _COLAB_WIDGETS:
+        return
+    _COLAB_WIDGETS = True
+    try:
+        from google.colab import output
+    except ImportError:
+        return
+    output.enable_custom_widget_manager()
 
 
 def _pre(lines: Sequence[str]) -> str:

@@ -125,6 +125,9 @@ def frame_bridge_class() -> type | None:
             _esm = _BRIDGE_JS.read_text(encoding="utf-8")
             canvas = traitlets.Instance(widgets.DOMWidget).tag(
                 sync=True, **widgets.widget_serialization)
+            #: The figure's text alternative: the bridge puts it on every view of the canvas
+            #: (``role="img"``, ``aria-label``), so a screen reader hears what the figure shows.
+            alt = traitlets.Unicode("").tag(sync=True)
 
             def __init__(self, canvas, **kwargs):
                 super().__init__(canvas=canvas, **kwargs)

@@ -43,6 +43,7 @@ class ExplorerCanvas(IpymplCanvas):
     """
 
     blitter = None  # the explorer's Blitter
+    on_frontend = None  # called when a browser's ipympl has made this canvas's model
     bridge = None  # a FrameBridge when anywidget is installed
     errors = None  # the explorer's list of errors, for the errors of a timed repaint
     full_draw_needed = True
@@ -63,6 +64,12 @@ class ExplorerCanvas(IpymplCanvas):
     def set_snapshot(self, png_base64: str) -> None:
         """Store the PNG that a saved widget state shows (what ipympl itself stores)."""
         self._data_url = f"data:image/png;base64,{png_base64}"
+
+    def _handle_message(self, object, content, buffers):
+        super()._handle_message(object, content, buffers)
+        # ipympl's model sends "initialized" once it exists in a browser (ipympl 0.10).
+        if content.get("type") == "initialized" and self.on_frontend is not None:
+            self.on_frontend()
 
     def draw_idle(self, *args, **kwargs):
         self.full_draw_needed = True

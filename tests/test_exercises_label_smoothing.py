@@ -15,7 +15,7 @@ import pytest
 from scipy import special
 
 from lab_utils import checks, numerics
-from lab_utils.exercises import cases, label_smoothing
+from lab_utils.exercises import cases
 
 NAME = "smoothed_cross_entropy"
 

@@ -10,10 +10,14 @@ ipympl's canvas works without a browser; the browser's "draw" request is replaye
 from __future__ import annotations
 
 import base64
+import html
 import io
+import re
 import subprocess
 import sys
+import types
 
+import ipywidgets as widgets
 import numpy as np
 import pytest
 import scipy.special
@@ -526,7 +530,13 @@ def test_training_explorer_validates_its_arguments(change, match):
 def test_first_display_and_figure_are_complete(backend, kind):
     explorer = MAKERS[kind]()
     bundle = explorer._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "image/png", "application/vnd.jupyter.widget-view+json"}
+    assert set(bundle) == {"text/plain", "image/png", "text/html",
+                           "application/vnd.jupyter.widget-view+json"}
+    # Without widgets, the HTML is the whole explorer: the same figure and the printed readout.
+    assert f'src="data:image/png;base64,{bundle["image/png"]}"' in bundle["text/html"]
+    assert f'alt="{html.escape(bundle["text/plain"])}"' in bundle["text/html"]
+    readout = explorer.readout.value
+    assert readout.startswith("<pre") and readout in bundle["text/html"]
     png = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"])))
     assert png.size == explorer.canvas.get_width_height(physical=True)
     # The static PNG is the figure as shown, animated artists included.
@@ -756,13 +766,16 @@ def test_real_ipympl_backend_in_a_fresh_interpreter():
 import warnings; warnings.simplefilter("error", RuntimeWarning)
 import matplotlib
 matplotlib.use("module://ipympl.backend_nbagg")
+import ipywidgets as widgets
 import numpy as np
 import lab_utils
 from ipympl.backend_nbagg import Canvas
 for make in (lab_utils.softmax_explorer, lab_utils.temperature_explorer,
              lab_utils.cross_entropy_explorer, lab_utils.overflow_explorer):
     e = make()
-    assert isinstance(e.canvas, Canvas) and e.widget.children[0] is e.canvas
+    assert isinstance(e.canvas, Canvas) and e.widget.children[0] is not e.canvas  # no browser yet
+    e.canvas._handle_message(e.canvas, {"type": "initialized"}, [])
+    assert e.widget.children[0] is e.canvas
     e.canvas.draw()
     name = next(iter(e.controls))
     c = e.controls[name]
@@ -800,3 +813,70 @@ def test_lab_utils_exports_the_explorers():
     for name in ("softmax_explorer", "temperature_explorer", "cross_entropy_explorer",
                  "overflow_explorer", "training_explorer"):
         assert getattr(lab_utils, name) is getattr(explorers, name)
+
+
+# ------------------------------------------------------------- where the widget frontend is missing
+
+
+def test_ipympl_shows_a_live_still_picture_until_a_browser_has_the_canvas(monkeypatch):
+    """A page without ipympl's extension never makes the canvas's model: the explorer's box must
+    not hold the canvas then (the whole box would fail), but a picture that follows the sliders."""
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    explorer = softmax_explorer()
+    still = explorer.widget.children[0]
+    assert isinstance(still, widgets.HTML) and still is not explorer.canvas
+    first = still.value
+    assert first.startswith('<img src="data:image/png;base64,') and 'alt="softmax_explorer: ' in first
+    explorer.controls["z1"].value = 4.5
+    assert still.value != first and html.escape(repr(explorer)) in still.value
+    png = base64.b64decode(re.search(r"base64,([^\"]+)", still.value).group(1))
+    shown = np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+    np.testing.assert_array_equal(shown, full_redraw(explorer)[..., :3])
+
+    connect_frontend(explorer.canvas)  # the browser's ipympl made the canvas's model
+    assert explorer.widget.children[0] is explorer.canvas
+    assert still.comm is None  # closed
+    connect_frontend(explorer.canvas)  # a reload: nothing more to swap
+    assert explorer.widget.children[0] is explorer.canvas and explorer.errors == []
+
+
+def test_controls_have_the_maths_names(backend):
+    names = {kind: [c.tooltip for c in MAKERS[kind]().controls.values()] for kind in MAKERS}
+    assert names["softmax"] == ["z_0", "z_1", "z_2", "z_3"]
+    assert names["temperature"] == ["z_0", "z_1", "z_2", "z_3", "T"]
+    assert names["cross_entropy"] == ["z_0", "z_1", "z_2", "z_3", "target y"]
+    assert names["overflow"] == ["scale s", "dtype"]
+    assert names["training"] == ["epoch", "test image"]
+    assert explorers._spoken("z₁₀") == "z_10"
+
+
+def test_the_figures_text_alternative_follows_it(monkeypatch):
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    explorer = cross_entropy_explorer()
+    bridge = explorer.canvas.bridge
+    assert bridge.alt == repr(explorer)
+    explorer.controls["target"].value = 2
+    assert bridge.alt == repr(explorer) and "y=2" in bridge.alt
+
+
+def test_on_colab_the_custom_widget_manager_is_enabled_once(monkeypatch):
+    calls = []
+    output = types.ModuleType("google.colab.output")
+    output.enable_custom_widget_manager = lambda: calls.append("enabled")
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setitem(sys.modules, "google.colab.output", output)
+    monkeypatch.setattr(explorers, "_COLAB_WIDGETS", False)
+    # Agg: no frame bridge, whose anywidget enables the manager too (when it sees google.colab).
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: False)
+    softmax_explorer()
+    temperature_explorer()
+    assert calls == ["enabled"]
+
+
+def test_elsewhere_nothing_is_enabled(monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # import fails, as outside Colab
+    monkeypatch.setattr(explorers, "_COLAB_WIDGETS", False)
+    softmax_explorer()
+    assert explorers._COLAB_WIDGETS is True

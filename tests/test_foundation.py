@@ -246,12 +246,16 @@ def test_make_lab_serves_the_first_notebook():
     assert re.search(r"jupyter lab .*notebooks/01_\w+\.ipynb", result.stdout), result.stdout
 
 
-def test_make_test_runs_pytest_and_nbval_and_fails_if_either_fails():
+def test_make_test_runs_pytest_and_nbval_in_one_parallel_run():
     result = subprocess.run(["make", "-n", "test"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    assert "-m pytest tests" in result.stdout
-    assert "--nbval" in result.stdout and "notebooks" in result.stdout
-    assert "exit $status" in result.stdout
+    # One pytest run: it fails if any test or any notebook fails.
+    [command] = [line for line in result.stdout.splitlines() if "-m pytest" in line]
+    assert re.search(r"-m pytest -n 2 (--\S+ )*tests .*--nbval .*notebooks$", command), command
+    serial = subprocess.run(["make", "-n", "test", "PYTEST_WORKERS=0"], capture_output=True,
+                            text=True, cwd=ROOT)
+    [command] = [line for line in serial.stdout.splitlines() if "-m pytest" in line]
+    assert re.search(r"-m pytest +(--\S+ )*tests --nbval .*notebooks$", command), command
 
 
 def test_ci_script_installs_chromium_then_runs_make_test():
@@ -260,3 +264,23 @@ def test_ci_script_installs_chromium_then_runs_make_test():
     assert script.index("apt-get update") < script.index("apt-get install")
     assert "chromium" in script and script.rstrip().endswith("make test")
     assert "CI=true" in script
+
+
+@pytest.mark.parametrize(("nodeid", "unit"), [
+    ("notebooks/01_softmax_basics.ipynb::Cell 3", "notebooks/01_softmax_basics.ipynb"),
+    ("tests/test_numerics.py::test_softmax[0-1]", "tests/test_numerics.py"),
+    ("tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[notebook7-02_temperature]",
+     "tests/browser/test_browser_notebooks.py::notebook7"),
+    ("tests/browser/test_browser_explorers.py::test_cross_entropy_target_dropdown[jupyterlab]",
+     "tests/browser/test_browser_explorers.py::jupyterlab"),
+    ("tests/browser/test_browser_explorers.py::test_x[softmax-explorer-jupyterlab]",
+     "tests/browser/test_browser_explorers.py::jupyterlab"),
+])
+def test_make_test_keeps_each_notebook_and_file_on_one_worker(nodeid, unit):
+    import importlib.util
+
+    # By path: "conftest" in sys.modules may be any of the suite's conftest files.
+    spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
+    root_conftest = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(root_conftest)
+    assert root_conftest.work_unit(nodeid) == unit

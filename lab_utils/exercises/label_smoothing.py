@@ -16,8 +16,18 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics
-from .base import (Case, Exercise, Part, Result, as_numbers, compare_arrays, failure, permutations, show,
-                   shuffled)
+from .base import (
+    Case,
+    Exercise,
+    Part,
+    Result,
+    as_numbers,
+    compare_arrays,
+    failure,
+    permutations,
+    show,
+    shuffled,
+)
 from .softmax import f32, f64
 
 NAME = "smoothed_cross_entropy"

@@ -124,8 +124,93 @@ async function canvasModelOf(model, attempts = 50, delayMs = 100) {
   }
 }
 
+// Notebook 7 matches its keyboard shortcuts in the capture phase, before a focused widget sees the
+// key, so its command-mode ArrowLeft/ArrowRight ("go to the heading above/below") took the arrow
+// keys from an explorer's slider handle (seen with Notebook 7.6.5; JupyterLab matches in the bubble
+// phase, after the slider). Lumino skips every shortcut whose target carries
+// data-lm-suppress-shortcuts: mark a slider handle of an explorer as it gets a key, in the window's
+// capture phase, which runs before the document's where Lumino listens. Installed once per page.
+// Also, ipympl's canvas box swallows every key, Tab included, once a click has focused it: let Tab
+// through from an explorer's figure (it takes no keys; the explorer unbinds Matplotlib's), so
+// the browser moves the focus on as usual.
+function keepSliderKeys() {
+  if (window.__softmaxLabSliderKeys) return;
+  window.__softmaxLabSliderKeys = true;
+  window.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (!(target instanceof Element)) return;
+    if (target.matches(".softmax-lab-explorer .noUi-handle")) {
+      target.setAttribute("data-lm-suppress-shortcuts", "true");
+    } else if (event.key === "Tab"
+               && target.matches(".softmax-lab-explorer .jupyter-matplotlib-canvas-div")) {
+      event.stopImmediatePropagation();
+    }
+  }, true);
+}
+
+// Accessible names. ipywidgets draws a slider's label beside its handle without tying the two, so
+// a screen reader meets a nameless slider. The kernel puts each control's name, as the maths
+// writes it (z_0, T, target y), in the control's tooltip (ipywidgets 8 makes it the title of the
+// control's label, or of the control when it has no label); this gives that name to the
+// control's focusable parts whenever an explorer's DOM changes. Installed once per page.
+function nameControls() {
+  const controls = '.softmax-lab-explorer [class*="softmax-lab-control-"]';
+  for (const control of document.querySelectorAll(controls)) {
+    const titled = control.hasAttribute("title") ? control : control.querySelector("[title]");
+    const name = titled && titled.getAttribute("title");
+    if (!name) continue;
+    for (const part of control.querySelectorAll("[role=slider], select, input, textarea"))
+      if (part.getAttribute("aria-label") !== name) part.setAttribute("aria-label", name);
+    for (const readout of control.querySelectorAll(".widget-readout[contenteditable]"))
+      if (readout.getAttribute("aria-label") !== `${name} value`) {
+        readout.setAttribute("role", "textbox");
+        readout.setAttribute("aria-label", `${name} value`);
+      }
+    if (control.querySelector(".widget-toggle-button") && !control.getAttribute("role")) {
+      control.setAttribute("role", "group");
+      control.setAttribute("aria-label", name);
+    }
+  }
+}
+
+function keepControlsNamed() {
+  if (window.__softmaxLabNames) return;
+  window.__softmaxLabNames = true;
+  let pending = false;
+  const observer = new MutationObserver(() => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => { pending = false; nameControls(); });
+  });
+  observer.observe(document.body, { childList: true, subtree: true });
+  nameControls();
+}
+
+// The figure's text alternative (the kernel's summary of what it shows, sent on every change):
+// each view's canvas becomes an image with that label. The figure takes no keys (the explorer
+// unbinds Matplotlib's), yet ipympl makes its canvas box a Tab stop that keeps Tab for itself, a
+// keyboard trap: take it, and the hidden toolbar's buttons, out of the Tab order (see above).
+function describeFigure(model, canvasModel) {
+  const describe = () => canvasModel._for_each_view((view) => {
+    view.canvas.setAttribute("role", "img");
+    view.canvas.setAttribute("aria-label", model.get("alt"));
+    const box = view.canvas.closest(".jupyter-matplotlib-canvas-div");
+    if (box) box.setAttribute("tabindex", "-1");
+    const figure = view.canvas.closest(".jupyter-matplotlib") || view.el;
+    for (const button of figure.querySelectorAll(".jupyter-matplotlib-button"))
+      if (!button.checkVisibility({ visibilityProperty: true }))
+        button.setAttribute("tabindex", "-1");
+  });
+  model.on("change:alt", describe);
+  // A view made later (a reload, a second display) gets it with its first frame.
+  canvasModel.image.addEventListener("load", describe);
+  describe();
+}
+
 export default {
   async initialize({ model }) {
+    keepSliderKeys();
+    keepControlsNamed();
     let canvasModel = null;
     try {
       canvasModel = await canvasModelOf(model);
@@ -139,6 +224,7 @@ export default {
       return;
     }
     install(canvasModel);
+    describeFigure(model, canvasModel);
     model.send({ type: "ready", ok: true, local: isLoopback(window.location.hostname) });
   },
 };

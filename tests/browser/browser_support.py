@@ -148,6 +148,42 @@ def write_notebook(path: Path, code_cells: list[str], kernelspec: bool = True) -
 # The JupyterLab server
 
 
+@dataclass(frozen=True)
+class Frontend:
+    """A Jupyter front end the tests drive: how to start its server and open a notebook in it."""
+
+    name: str
+    module: str  # ``python -m <module>`` starts its server
+    app: str  # the server application's config class
+    notebook_url: str  # the page of one notebook, relative to the server's root
+    extra_args: tuple[str, ...] = ()
+    # Errors the front end itself logs on every page, with or without the lab (never the lab's).
+    own_console_errors: tuple[str, ...] = ()
+
+
+FRONTENDS = {
+    "jupyterlab": Frontend(
+        "jupyterlab", "jupyterlab", "LabApp", "/lab/tree/{name}",
+        ("--LabApp.news_url=None",
+         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+         "--LabApp.extension_manager=readonly"),
+    ),
+    # Notebook 7 (`jupyter notebook`): JupyterLab's components in a one-document shell.
+    "notebook7": Frontend(
+        "notebook7", "notebook", "JupyterNotebookApp", "/notebooks/{name}",
+        # Notebook 7.6.5's keyboard-shortcut settings handler reads the schema of a plugin it does
+        # not have, on every page load: seen with every lab and widget extension disabled.
+        own_console_errors=(r"uncaught: Cannot read properties of undefined \(reading 'schema'\)",),
+    ),
+}
+
+# The front-end plugins an explorer's live view needs, as page_config's disabledExtensions names
+# them (a plugin id's part before ":"): ipympl's (package jupyter-matplotlib) and anywidget's.
+WIDGET_EXTENSIONS = ("matplotlib-jupyter", "anywidget")
+# ipywidgets' own widget manager: without it no widget renders at all.
+WIDGET_MANAGER = "@jupyter-widgets/jupyterlab-manager"
+
+
 @dataclass
 class LabServer:
     base_url: str
@@ -155,6 +191,10 @@ class LabServer:
     root_dir: Path
     log_path: Path
     process: subprocess.Popen
+    frontend: Frontend = FRONTENDS["jupyterlab"]
+
+    def notebook_url(self, name: str) -> str:
+        return self.url(self.frontend.notebook_url.format(name=name))
 
     def url(self, path: str) -> str:
         separator = "&" if "?" in path else "?"
@@ -203,16 +243,47 @@ def _write_user_settings(settings_dir: Path) -> None:
         path.write_text(json.dumps(values), encoding="utf-8")
 
 
+def _disable_extensions(config_dir: Path, names: tuple[str, ...]) -> None:
+    """What ``jupyter labextension disable NAME`` writes, in the server's private config folder."""
+    if not names:
+        return
+    path = config_dir / "labconfig" / "page_config.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"disabledExtensions": {name: True for name in names}}))
+
+
 @contextmanager
 def jupyterlab_server(
-    notebooks: Path, work_dir: Path, startup_timeout_s: float = 120.0
+    notebooks: Path, work_dir: Path, startup_timeout_s: float = 120.0,
+    frontend: str = "jupyterlab", disabled_extensions: tuple[str, ...] = (),
 ) -> Iterator[LabServer]:
     """Serve a copy of ``notebooks`` with a private JupyterLab on 127.0.0.1; stop it afterwards.
 
-    The server gets its own config, runtime, data, settings and workspace folders under ``work_dir``
-    so nothing from the user's ``~/.jupyter`` leaks in; the venv's kernelspecs and lab extensions are
-    still found through ``sys.prefix``.
+    ``frontend`` is a key of :data:`FRONTENDS` (``"notebook7"`` serves Notebook 7 instead);
+    ``disabled_extensions`` names front-end extensions the page must go without, as a student's
+    JupyterLab without ipympl or anywidget would. The server gets its own config, runtime, data,
+    settings and workspace folders under ``work_dir`` so nothing from the user's ``~/.jupyter``
+    leaks in; the venv's kernelspecs and lab extensions are still found through ``sys.prefix``.
+    A port another process took between choosing and binding it is retried with a new one.
     """
+    for attempt in range(3):
+        try:
+            with _serve(notebooks, Path(work_dir), startup_timeout_s, FRONTENDS[frontend],
+                        tuple(disabled_extensions)) as server:
+                yield server
+            return
+        except _PortTaken:
+            if attempt == 2:
+                raise RuntimeError("three ports in a row were taken before the server bound them") from None
+
+
+class _PortTaken(RuntimeError):
+    pass
+
+
+@contextmanager
+def _serve(notebooks: Path, work_dir: Path, startup_timeout_s: float, frontend: Frontend,
+           disabled_extensions: tuple[str, ...]) -> Iterator[LabServer]:
     work_dir = Path(work_dir)
     root_dir = work_dir / "notebooks"
     if root_dir.exists():
@@ -224,6 +295,7 @@ def jupyterlab_server(
     for path in dirs.values():
         path.mkdir(parents=True, exist_ok=True)
     _write_user_settings(dirs["user-settings"])
+    _disable_extensions(dirs["config"], disabled_extensions)
 
     env = dict(os.environ)
     env.update(
@@ -238,8 +310,9 @@ def jupyterlab_server(
     env.pop("JUPYTER_TOKEN", None)
     port = _free_port()
     token = secrets.token_hex(16)
+    app = frontend.app
     command = [
-        sys.executable, "-m", "jupyterlab",
+        sys.executable, "-m", frontend.module,
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
@@ -248,27 +321,27 @@ def jupyterlab_server(
         f"--IdentityProvider.token={token}",
         f"--ServerApp.root_dir={root_dir}",
         "--ServerApp.terminals_enabled=False",
-        "--LabApp.news_url=None",
-        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
+        *frontend.extra_args,
         # window.jupyterapp lets the tests read kernel and cell state from JupyterLab's own models;
         # every action (Run All, keys, mouse) still goes through the user interface.
-        "--LabApp.expose_app_in_browser=True",
-        f"--LabApp.user_settings_dir={dirs['user-settings']}",
-        f"--LabApp.workspaces_dir={dirs['workspaces']}",
+        f"--{app}.expose_app_in_browser=True",
+        f"--{app}.user_settings_dir={dirs['user-settings']}",
+        f"--{app}.workspaces_dir={dirs['workspaces']}",
     ]
-    log_path = work_dir / "jupyterlab.log"
+    log_path = work_dir / f"{frontend.name}.log"
     log = open(log_path, "wb")
     process = subprocess.Popen(
         command, cwd=root_dir, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    server = LabServer(f"http://127.0.0.1:{port}", token, root_dir, log_path, process)
+    server = LabServer(f"http://127.0.0.1:{port}", token, root_dir, log_path, process, frontend)
     try:
         deadline = time.monotonic() + startup_timeout_s
         while True:
             if process.poll() is not None:
+                if re.search(r"address already in use|is not available", server.log_tail(), re.I):
+                    raise _PortTaken(port)
                 raise RuntimeError(
-                    f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}"
+                    f"{frontend.name} exited with code {process.returncode}:\n{server.log_tail()}"
                 )
             try:
                 server.api("/api/status")
@@ -417,11 +490,17 @@ class NotebookPage:
         if message.type == "error":
             self.console_errors.append(message.text[:500])
 
+    @property
+    def lab_console_errors(self) -> list[str]:
+        """The console errors, less those the front end logs on every page by itself."""
+        own = [re.compile(pattern) for pattern in self.server.frontend.own_console_errors]
+        return [e for e in self.console_errors if not any(p.fullmatch(e) for p in own)]
+
     # -- opening -----------------------------------------------------------------------------------
     def open(self, name: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> "NotebookPage":
         """Open ``name`` (relative to the server's root); wait until its kernel is connected, idle."""
         self.name = name
-        self.page.goto(self.server.url(f"/lab/tree/{name}"), timeout=timeout_s * 1000)
+        self.page.goto(self.server.notebook_url(name), timeout=timeout_s * 1000)
         deadline = time.monotonic() + timeout_s
         while True:
             remaining = deadline - time.monotonic()
@@ -555,6 +634,37 @@ class NotebookPage:
         finally:
             self.page.set_viewport_size(original)
         return path
+
+
+# --------------------------------------------------------------------------------------------------
+# Accessibility: axe-core (bundled in the axe-playwright-python wheel, nothing fetched at run time)
+
+# The lab's own outputs: what its cells display, not JupyterLab's or Notebook 7's own chrome.
+LAB_OUTPUTS = ".jp-OutputArea-output"
+BLOCKING_IMPACTS = ("critical", "serious")
+
+
+def axe_audit(page, include: str = LAB_OUTPUTS) -> list[dict]:
+    """Run axe-core on the elements matching ``include``; return its violations as plain dicts
+    (``id``, ``impact``, ``help``, ``nodes``: the offending elements' selectors and summaries)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    if not page.locator(include).count():
+        return []
+    results = Axe().run(page, context={"include": [include]},
+                        options={"resultTypes": ["violations"]})
+    return [
+        {"id": v["id"], "impact": v["impact"], "help": v["help"],
+         "nodes": [{"target": n["target"], "summary": n.get("failureSummary", "")[:300]}
+                   for n in v["nodes"]]}
+        for v in results.response["violations"]
+    ]
+
+
+def blocking_violations(violations: list[dict]) -> list[str]:
+    """One line per critical or serious violation and element: what a test must not accept."""
+    return [f"{v['impact']} {v['id']} ({v['help']}) at {node['target']}: {node['summary']}"
+            for v in violations if v["impact"] in BLOCKING_IMPACTS for node in v["nodes"]]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -55,9 +55,11 @@ def page(browser):
 
 
 @pytest.fixture(scope="module")
-def notebooks_lab(browser, tmp_path_factory):
-    """JupyterLab serving a temporary copy of ``notebooks/`` (started only once a browser is there)."""
-    with jupyterlab_server(NOTEBOOKS, tmp_path_factory.mktemp("lab-notebooks")) as server:
+def notebooks_lab(browser, tmp_path_factory, frontend):
+    """``frontend`` (JupyterLab or Notebook 7) serving a temporary copy of ``notebooks/``, started
+    only once a browser is there; the test parametrizes ``frontend``."""
+    folder = tmp_path_factory.mktemp(f"{frontend}-notebooks")
+    with jupyterlab_server(NOTEBOOKS, folder, frontend=frontend) as server:
         yield server
 
 

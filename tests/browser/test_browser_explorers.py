@@ -1,4 +1,5 @@
-"""The five explorers answer the keyboard and the mouse in JupyterLab, in a real Chromium.
+"""The five explorers answer the keyboard and the mouse in JupyterLab and in Notebook 7, in a real
+Chromium (every test runs once per front end, with the same assertions).
 
 A temporary notebook displays each explorer once, and the softmax explorer a second time with its
 frame patches deflated (the course notebooks are checked as a whole in
@@ -20,13 +21,17 @@ import pytest
 from scipy import special
 
 from tests.browser.browser_support import (
+    FRONTENDS,
     ExplorerView,
     NotebookPage,
     jupyterlab_server,
     write_notebook,
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module"),
+]
 
 EXPLORER_CELLS = [
     "%matplotlib widget\nimport lab_utils",
@@ -50,13 +55,14 @@ OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLO
 
 
 @pytest.fixture(scope="module")
-def explorers_page(browser, tmp_path_factory, artifacts_dir):
-    """One page with the explorers notebook run in JupyterLab; shared by this module's tests."""
-    folder = tmp_path_factory.mktemp("explorer-notebook")
+def explorers_page(browser, tmp_path_factory, artifacts_dir, frontend):
+    """One page with the explorers notebook run in ``frontend``; shared by its tests."""
+    folder = tmp_path_factory.mktemp(f"explorer-notebook-{frontend}")
     # No kernel named in the file: JupyterLab asks which kernel to start, and NotebookPage.open
-    # answers its dialog, as a student would, on every run.
+    # answers its dialog, as a student would, on every run (Notebook 7 starts the default one).
     write_notebook(folder / "explorers.ipynb", EXPLORER_CELLS, kernelspec=False)
-    with jupyterlab_server(folder, tmp_path_factory.mktemp("lab-explorers")) as server:
+    work_dir = tmp_path_factory.mktemp(f"{frontend}-explorers")
+    with jupyterlab_server(folder, work_dir, frontend=frontend) as server:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(30_000)
         page = context.new_page()
@@ -70,7 +76,8 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir):
         assert painted == [1, 1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
         yield page
         try:
-            lab.screenshot_whole_notebook(artifacts_dir / "explorers-after-interaction.png")
+            lab.screenshot_whole_notebook(
+                artifacts_dir / f"explorers-after-interaction-{frontend}.png")
         finally:
             context.close()
 
@@ -298,11 +305,11 @@ def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
         ExplorerView(explorers_page, kind, index), slider, printed_value)
 
 
-def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tmp_path):
+def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tmp_path, frontend):
     """A student reloads the tab: ipywidgets restores the explorer from the running kernel, and
     its frame bridge installs itself again (the canvas may be restored after it)."""
     write_notebook(tmp_path / "reload.ipynb", [EXPLORER_CELLS[0], EXPLORER_CELLS[1]])
-    with jupyterlab_server(tmp_path, tmp_path / "lab") as server:
+    with jupyterlab_server(tmp_path, tmp_path / "lab", frontend=frontend) as server:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.set_default_timeout(30_000)
         try:
@@ -324,7 +331,7 @@ def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tm
             explorer.press_on_slider(slider, "ArrowRight")
             readout_follows(explorer, slider, printed_value)
             assert_patches_give_the_whole_frames_picture(explorer, slider, printed_value)
-            assert lab.console_errors == []
+            assert lab.lab_console_errors == []
         finally:
             context.close()
 
@@ -360,3 +367,84 @@ def test_overflow_dtype_buttons(explorers_page):
         naive_broke[dtype] = bool(np.isnan(vector(text, "naive")).any())
         assert np.isfinite(vector(text, "stable")).all(), text
     assert naive_broke == {"float64": False, "float16": True, "float32": True}
+
+
+# ----------------------------------------------------------------------------------- accessibility
+
+# Each explorer's controls by role and accessible name, as the maths names them.
+ACCESSIBLE_CONTROLS = {
+    "softmax-explorer": [("slider", f"z_{i}") for i in range(4)],
+    "temperature-explorer": [("slider", f"z_{i}") for i in range(4)] + [("slider", "T")],
+    "cross-entropy-explorer": [("slider", f"z_{i}") for i in range(4)]
+    + [("combobox", "target y")],
+    "overflow-explorer": [("slider", "scale s"), ("group", "dtype")],
+    "training-explorer": [("slider", "epoch"), ("slider", "test image")],
+}
+
+# Marks every focusable element of ``root`` with its place in reading order (rows top to bottom,
+# left to right within a row) and returns how many there are.
+_MARK_READING_ORDER_JS = """root => {
+  const focusable = [...root.querySelectorAll(
+      '[tabindex]:not([tabindex="-1"]), select, button, input, [contenteditable="true"]')]
+    .filter(el => !el.disabled && el.checkVisibility({visibilityProperty: true}));
+  const box = el => el.getBoundingClientRect();
+  focusable.sort((a, b) => Math.abs(box(a).top - box(b).top) > 8
+                 ? box(a).top - box(b).top : box(a).left - box(b).left);
+  focusable.forEach((el, i) => el.dataset.readingOrder = String(i));
+  return focusable.length;
+}"""
+
+
+@pytest.mark.parametrize("kind", list(ACCESSIBLE_CONTROLS))
+def test_controls_have_the_maths_names_and_tab_follows_the_layout(explorers_page, kind):
+    explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
+    for role, name in ACCESSIBLE_CONTROLS[kind]:
+        assert explorer.root.get_by_role(role, name=name, exact=True).count() == 1, (role, name)
+    count = explorer.root.evaluate(_MARK_READING_ORDER_JS)
+    assert count >= len(ACCESSIBLE_CONTROLS[kind])
+    explorer.root.locator('[data-reading-order="0"]').focus()
+    order = [0]
+    for _ in range(count - 1):
+        explorers_page.keyboard.press("Tab")
+        order.append(explorers_page.evaluate(
+            "() => Number(document.activeElement.dataset.readingOrder ?? -1)"))
+    assert order == list(range(count)), f"Tab visits the controls in the order {order}"
+    # A click on the figure focuses ipympl's canvas box; Tab must still lead on to the controls.
+    explorer.root.locator(".jupyter-matplotlib-canvas-div").click()
+    explorers_page.keyboard.press("Tab")
+    assert explorers_page.evaluate(
+        "() => document.activeElement.dataset.readingOrder") == "0", "Tab stayed in the figure"
+
+
+def _first_vector(text: str, labels: tuple[str, ...]) -> np.ndarray:
+    for label in labels:
+        match = re.search(re.escape(label) + r"\s*=\s*\[([^\]]*)\]", text)
+        if match:
+            return np.array([float(v) for v in match.group(1).split(",")])
+    raise AssertionError(f"none of {labels} in {text!r}")
+
+
+@pytest.mark.parametrize("kind", list(SLIDERS))
+def test_the_figures_text_alternative_follows_it(explorers_page, kind):
+    explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
+    figure = explorer.root.get_by_role("img")
+    slider, printed_value = SLIDERS[kind]
+    before = figure.get_attribute("aria-label")
+    explorer.press_on_slider(slider, "ArrowLeft", times=2)
+    text = readout_follows(explorer, slider, printed_value)
+    explorers_page.wait_for_function(
+        "([el, before]) => el.getAttribute('aria-label') !== before",
+        arg=[figure.element_handle(), before], timeout=20_000)
+    label = figure.get_attribute("aria-label")
+    assert label.startswith(kind.replace("-", "_") + ": "), label
+    # The label states the probabilities the readout prints (the stable ones for overflow, the
+    # label's for the training explorer).
+    target = re.search(r"p\[(\d+)\]=([\d.]+)", label)
+    if target:
+        printed = _first_vector(text, ("p",))[int(target.group(1))]
+        assert float(target.group(2)) == pytest.approx(printed, abs=1e-4), (label, text)
+    else:
+        np.testing.assert_allclose(_first_vector(label, ("p", "stable")),
+                                   _first_vector(text, ("p", "stable")), atol=1e-4, err_msg=label)

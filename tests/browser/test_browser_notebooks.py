@@ -1,11 +1,16 @@
-"""Every notebook, run top to bottom in JupyterLab in headless Chromium, shows what a student sees.
+"""Every notebook, run top to bottom in JupyterLab and in Notebook 7 in headless Chromium, shows
+what a student sees.
 
-For each ``notebooks/*.ipynb`` (new notebooks are picked up automatically): open it, clear its saved
+For each ``notebooks/*.ipynb`` (new notebooks are picked up automatically) and each front end
+(``jupyter lab`` and ``jupyter notebook``, the same checks for both): open it, clear its saved
 outputs, Run All from the Run menu and wait until the kernel is idle with every code cell executed.
 Then no cell may show an error, a traceback or stderr (in its own output or inside a widget), no
 widget may have fallen back to its bare text repr (``Canvas(toolbar=...)``), every explorer the
 notebook displays must be a painted ipympl canvas, and every other figure canvas must be painted too.
-A screenshot of the whole notebook goes to ``test-artifacts/browser/<notebook>.png`` either way.
+An axe-core audit of the notebook's outputs (the lab's own, not the front end's chrome) must find
+no critical or serious violation.
+A screenshot of the whole notebook goes to ``test-artifacts/browser/<notebook>-<front end>.png``
+either way.
 
 A deliberately broken notebook checks that each of these checks does catch what it is meant to.
 """
@@ -18,8 +23,11 @@ from pathlib import Path
 import pytest
 
 from tests.browser.browser_support import (
+    FRONTENDS,
     NOTEBOOKS,
     NotebookPage,
+    axe_audit,
+    blocking_violations,
     explorer_calls,
     notebook_cells,
     write_notebook,
@@ -35,7 +43,7 @@ def _first_line(source: str) -> str:
     return (lines[0][:70] + ("..." if len(lines[0]) > 70 else "")) if lines else "(empty)"
 
 
-def run_in_jupyterlab(
+def run_notebook(
     page, server, notebook: Path, screenshot: Path, canvas_timeout_s: float = 60.0
 ) -> dict[str, list[str]]:
     """Run ``notebook`` (a file in the server's root) with Run All; return what went wrong, by check.
@@ -57,6 +65,7 @@ def run_in_jupyterlab(
         canvases = lab.wait_for_painted_canvases(explorers, timeout_s=canvas_timeout_s)
         states = lab.cell_states()
         problems = lab.visible_problems()
+        audit = axe_audit(page)
         lab.dismiss_notifications()
     finally:
         try:
@@ -64,10 +73,11 @@ def run_in_jupyterlab(
         finally:
             server.shutdown_kernels()
 
-    found = {key: [] for key in ("cells", "outputs", "page", "explorers", "blank", "console")}
+    found = {key: [] for key in ("cells", "outputs", "page", "explorers", "blank", "console",
+                                 "accessibility")}
     found["seconds"] = [lab.seconds]
     if len(states) != len(cells):
-        found["cells"].append(f"JupyterLab shows {len(states)} cells, the file has {len(cells)}")
+        found["cells"].append(f"the page shows {len(states)} cells, the file has {len(cells)}")
     for i, state in enumerate(states):
         if state["type"] != "code":
             continue
@@ -92,7 +102,8 @@ def run_in_jupyterlab(
         for i, c in enumerate(canvases)
         if c["painted"] < c["canvases"]
     ]
-    found["console"] = list(lab.console_errors)
+    found["console"] = lab.lab_console_errors
+    found["accessibility"] = blocking_violations(audit)
     return found
 
 
@@ -101,13 +112,15 @@ def test_there_are_notebooks_to_run():
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOK_PATHS, ids=[p.stem for p in NOTEBOOK_PATHS])
-def test_notebook_runs_clean_in_jupyterlab(notebook, page, notebooks_lab, artifacts_dir):
-    found = run_in_jupyterlab(page, notebooks_lab, notebook, artifacts_dir / f"{notebook.stem}.png")
+@pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module")
+def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_dir):
+    name = f"{notebook.stem}-{frontend}"
+    found = run_notebook(page, notebooks_lab, notebook, artifacts_dir / f"{name}.png")
     # Kept beside the screenshot for whoever looks at CI's artifacts; never asserted (shared machines).
     seconds = round(found.pop("seconds")[0], 1)
-    (artifacts_dir / f"{notebook.stem}.json").write_text(
-        json.dumps({"notebook": notebook.name, "run_all_seconds": seconds, **found}, indent=1)
-    )
+    (artifacts_dir / f"{name}.json").write_text(json.dumps(
+        {"notebook": notebook.name, "frontend": frontend, "run_all_seconds": seconds, **found},
+        indent=1))
     messages = {
         "cells": "cells",
         "outputs": "errors or stderr after Run All",
@@ -115,10 +128,11 @@ def test_notebook_runs_clean_in_jupyterlab(notebook, page, notebooks_lab, artifa
         "explorers": "explorers not rendered",
         "blank": "figure canvases that stayed blank",
         "console": "errors in the browser console",
+        "accessibility": "critical or serious axe-core violations in the lab's outputs",
     }
     report = [f"{messages[key]}:\n  " + "\n  ".join(items) for key, items in found.items() if items]
     assert not report, (
-        f"{notebook.name} in JupyterLab (screenshot: test-artifacts/browser/{notebook.stem}.png):\n"
+        f"{notebook.name} in {frontend} (screenshot: test-artifacts/browser/{name}.png):\n"
         + "\n".join(report)
     )
 
@@ -134,21 +148,23 @@ BROKEN_CELLS = [
     # ipympl 0.10 cannot show a canvas drawn before its view exists inside a box: blank, console error.
     "import matplotlib.pyplot as plt\nplt.ioff(); fig, ax = plt.subplots(); ax.plot([0, 1])\n"
     "fig.canvas.draw(); ipywidgets.VBox([fig.canvas])",
+    "from IPython.display import HTML\nHTML('<input type=\"text\">')  # a field with no name",
     "1 / 0",
 ]
 
 
-def test_checks_catch_a_broken_notebook(page, notebooks_lab, artifacts_dir):
+@pytest.mark.parametrize("frontend", list(FRONTENDS), scope="module")
+def test_checks_catch_a_broken_notebook(frontend, page, notebooks_lab, artifacts_dir):
     """Each check fires on the fault it exists for (so a clean pass above means something)."""
     path = write_notebook(notebooks_lab.root_dir / "zz_broken_on_purpose.ipynb", BROKEN_CELLS)
     # One explorer is missing on purpose, so the wait for canvases runs to its end: keep it short.
-    screenshot = artifacts_dir / "zz_broken_on_purpose.png"
-    found = run_in_jupyterlab(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
+    screenshot = artifacts_dir / f"zz_broken_on_purpose-{frontend}.png"
+    found = run_notebook(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
     text = {key: "\n".join(items) for key, items in found.items() if key != "seconds"}
-    assert "cell 6 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
+    assert "cell 7 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
     assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], text
     assert "cell 2: stderr or traceback" in text["page"], text
-    assert "cell 6: stderr or traceback" in text["page"], text
+    assert "cell 7: stderr or traceback" in text["page"], text
     assert "cell 3: bare widget repr: 'Canvas(toolbar=" in text["page"], text
     assert "cell 3: bare widget repr: 'VBox(children=" in text["page"], text
     assert text["explorers"].startswith("cell 4 `hidden = lab_utils.temperature_explorer()"), text
@@ -156,3 +172,4 @@ def test_checks_catch_a_broken_notebook(page, notebooks_lab, artifacts_dir):
     assert text["blank"].startswith("cell 5 `import matplotlib.pyplot as plt`: 1 of 1 blank"), text
     assert "Error setting state" in text["console"], text
     assert text["cells"] == "", text
+    assert "critical label " in text["accessibility"], text  # the nameless field of cell 6
