@@ -324,7 +324,7 @@ def test_self_check_predicted_every_grade(course):
                 (cell,) = [c for c in notebook.cells if _nbgrader_meta(c).get("grade_id") == f"{exercise.name}_selfcheck"]
                 printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
                 match = re.match(rf"{exercise.name}: (\d+)/(\d+) points", printed)
-                assert match, printed
+                assert match, (student, assignment, exercise.name, printed, cell.outputs)
                 score = sum(got[f"{exercise.name}_{part.name}"] for part in exercise.parts)
                 assert (float(match.group(1)), float(match.group(2))) == (score, exercise.points), (student, exercise.name)
                 assert not [o for o in cell.outputs if o.output_type == "error"]

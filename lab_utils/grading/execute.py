@@ -153,7 +153,7 @@ class SandboxedExecute(Execute):
 
     def _execute(self, cell, index) -> str | None:
         """Run one ordinary cell; return why the kernel is gone, or None."""
-        self.timeout = self.student_cell_timeout if judge.is_student_cell(cell) else self._cell_timeout
+        self.timeout = self._timeout_for(cell)
         try:
             self.execute_cell(cell, index, store_history=True)
         except DeadKernelError:
@@ -165,6 +165,18 @@ class SandboxedExecute(Execute):
             if not self._responsive():
                 return f"cell {index} did not finish within {self.timeout} s and the kernel did not stop"
         return None
+
+    def _timeout_for(self, cell) -> int:
+        """Seconds a cell may run: a self-check gets its exercise's part limits, a solution cell
+        ``student_cell_timeout``, an instructor cell nbgrader's ``Execute.timeout``."""
+        if not judge.is_student_cell(cell):
+            return self._cell_timeout
+        grade_id = str(cell.metadata.get("nbgrader", {}).get("grade_id", ""))
+        exercise = EXERCISES.get(grade_id.removesuffix("_selfcheck"))
+        if grade_id.endswith("_selfcheck") and exercise is not None:
+            parts = sum(part.timeout for part in exercise.parts) * self.part_timeout_scale
+            return max(self.student_cell_timeout, int(parts) + 1)
+        return self.student_cell_timeout
 
     def _note(self, text: str):
         from nbformat import v4
