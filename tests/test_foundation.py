@@ -249,13 +249,15 @@ def test_make_lab_serves_the_first_notebook():
 def test_make_test_runs_pytest_and_nbval_in_one_parallel_run():
     result = subprocess.run(["make", "-n", "test"], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    # One pytest run: it fails if any test or any notebook fails.
-    [command] = [line for line in result.stdout.splitlines() if "-m pytest" in line]
-    assert re.search(r"-m pytest -n 2 (--\S+ )*tests .*--nbval .*notebooks$", command), command
+    # One pytest run of the tests and notebooks, then the doctests and ruff; any failure fails it.
+    [command] = [line for line in result.stdout.splitlines() if "--nbval" in line]
+    assert re.search(r"-m pytest -n 2 (--\S+ )*tests .*--nbval .*notebooks \|\| status", command), command
+    assert "--doctest-modules lab_utils" in result.stdout and "ruff check" in result.stdout
+    assert "exit $status" in result.stdout
     serial = subprocess.run(["make", "-n", "test", "PYTEST_WORKERS=0"], capture_output=True,
                             text=True, cwd=ROOT)
-    [command] = [line for line in serial.stdout.splitlines() if "-m pytest" in line]
-    assert re.search(r"-m pytest +(--\S+ )*tests --nbval .*notebooks$", command), command
+    [command] = [line for line in serial.stdout.splitlines() if "--nbval" in line]
+    assert re.search(r"-m pytest +(--\S+ )*tests --nbval .*notebooks \|\| status", command), command
 
 
 def test_ci_script_installs_chromium_then_runs_make_test():
