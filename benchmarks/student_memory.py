@@ -20,13 +20,14 @@ Two scenarios, each in a fresh server:
     (it is real work): for a faithful compression the compressed idle timeout must exceed the
     longest Run All, which the benchmark checks and reports. Goal: never above 1,000 MB.
 
-Environment settings that change what a kernel holds (``--env NAME=VALUE``, repeatable) are passed
-to the server and so to its kernels, to measure before and after a change.
+The kernels get what Binder gives them: the ``export`` lines of ``binder/start`` (allocator
+settings) and ``binder/ipython_kernel_config.py`` (memory handed back after each cell). ``--bare``
+leaves both out, to measure before and after; ``--env NAME=VALUE`` (repeatable) adds a setting.
 
 Usage::
 
     .venv/bin/python benchmarks/student_memory.py [--scenario all-open|in-order|both]
-        [--minutes 4] [--compress 10] [--env MALLOC_ARENA_MAX=2] [--json out.json]
+        [--minutes 4] [--compress 10] [--bare] [--env NAME=VALUE] [--json out.json]
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import glob
 import json
 import os
 import platform
+import re
 import runpy
 import secrets
 import shutil
@@ -57,6 +59,16 @@ BINDER = REPO / "binder"
 MB = 1e6  # the goals are in MB (10^6 bytes), as mybinder.org states its 2 GB
 GOAL_ALL_OPEN_MB = 1750
 GOAL_IN_ORDER_MB = 1000
+
+
+def binder_start_environment() -> dict[str, str]:
+    """The variables ``binder/start`` exports (its ``export NAME=VALUE`` lines)."""
+    env = {}
+    for line in (BINDER / "start").read_text().splitlines():
+        match = re.fullmatch(r"export ([A-Za-z_][A-Za-z0-9_]*)=(\S*)", line.strip())
+        if match:
+            env[match.group(1)] = match.group(2)
+    return env
 
 
 def binder_culling() -> dict:
@@ -95,8 +107,11 @@ def _free_port() -> int:
 class Server:
     """A private ``jupyter lab`` on 127.0.0.1 with the binder config and its own directories."""
 
-    def __init__(self, work: Path, extra_args: list[str], env: dict[str, str]):
+    def __init__(self, work: Path, extra_args: list[str], env: dict[str, str], kernel_config: bool):
         self.work = work
+        if kernel_config:  # where postBuild puts it for Binder: here, the server's own IPython dir
+            (work / "ipython" / "profile_default").mkdir(parents=True)
+            shutil.copy(BINDER / "ipython_kernel_config.py", work / "ipython" / "profile_default")
         self.root = work / "notebooks"
         shutil.copytree(REPO / "notebooks", self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         self.runtime = work / "runtime"
@@ -211,7 +226,8 @@ def run_all(client: BlockingKernelClient, path: Path) -> tuple[float, int]:
     return time.monotonic() - start, errors
 
 
-def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env: dict[str, str]) -> dict:
+def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env: dict[str, str],
+             kernel_config: bool) -> dict:
     culling = binder_culling()
     if kind == "all-open":
         extra = ["--MappingKernelManager.cull_idle_timeout=0"]
@@ -223,7 +239,7 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
     dwell = 0.0 if kind == "all-open" else minutes * 60 / compress
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"student-memory-{kind}-") as tmp:
-        server = Server(Path(tmp), extra, env)
+        server = Server(Path(tmp), extra, env, kernel_config)
         sampler = Sampler(server)
         sampler.start()
         clients = []
@@ -231,6 +247,11 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
             for path in paths:
                 client = server.open_notebook(path.name)
                 clients.append(client)
+                loaded = client.execute_interactive(
+                    "", user_expressions={"x": "'lab_utils.kernel_memory' in __import__('sys').modules"},
+                    output_hook=lambda msg: None)["content"]["user_expressions"]["x"]["data"]["text/plain"]
+                if (loaded == "True") != kernel_config:
+                    raise RuntimeError(f"the kernel config was {'not ' if kernel_config else ''}loaded")
                 seconds, errors = run_all(client, server.root / path.name)
                 after = sampler.sample()
                 rows.append({"notebook": path.name, "run_all_seconds": seconds, "error_cells": errors,
@@ -253,6 +274,7 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
             server.stop()
     peak = sampler.peak()
     result = {"scenario": kind, "notebooks": rows, "env": env, "server_args": extra,
+              "kernel_config": kernel_config,
               "dwell_seconds": dwell, "compress": compress, "minutes_per_notebook": minutes,
               "peak_kernel_pss": sum(peak["kernels"]), "peak_kernels_alive": len(peak["kernels"]),
               "peak_server_pss": max(r["server"] for r in sampler.samples),
@@ -269,7 +291,8 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
 def report(result: dict) -> None:
     kind = result["scenario"]
     print(f"\n== scenario {kind} ({' '.join(result['server_args'])}"
-          + (f"; env {' '.join(f'{k}={v}' for k, v in result['env'].items())}" if result["env"] else "") + ")")
+          + (f"; env {' '.join(f'{k}={v}' for k, v in result['env'].items())}" if result["env"] else "")
+          + ("; binder/ipython_kernel_config.py" if result["kernel_config"] else "; bare") + ")")
     print(f"{'notebook':30} {'Run All s':>9} {'kernels':>8} {'kernel PSS MB':>14}")
     for row in result["notebooks"]:
         flag = f"  ({row['error_cells']} error cells!)" if row["error_cells"] else ""
@@ -298,17 +321,20 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--scenario", choices=["all-open", "in-order", "both"], default="both")
     parser.add_argument("--minutes", type=float, default=4.0, help="minutes a student spends per notebook")
     parser.add_argument("--compress", type=float, default=10.0, help="time compression of scenario (b)")
+    parser.add_argument("--bare", action="store_true",
+                        help="without binder/start's environment and binder/ipython_kernel_config.py")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server and kernels")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     paths = sorted({Path(p) for pattern in args.notebooks for p in glob.glob(pattern)})
     if not paths:
         parser.error(f"no notebooks match {args.notebooks}")
-    env = dict(item.split("=", 1) for item in args.env)
+    env = {} if args.bare else binder_start_environment()
+    env.update(item.split("=", 1) for item in args.env)
     kinds = ["all-open", "in-order"] if args.scenario == "both" else [args.scenario]
     results = []
     for kind in kinds:
-        result = scenario(kind, paths, args.minutes, args.compress, env)
+        result = scenario(kind, paths, args.minutes, args.compress, env, kernel_config=not args.bare)
         report(result)
         results.append(result)
     print(f"\n(measured {time.strftime('%Y-%m-%d %H:%M')}, {platform.platform()}, {os.cpu_count()} CPUs, "

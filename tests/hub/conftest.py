@@ -6,7 +6,6 @@ under ``CI=true``: CI installs them, so a missing proxy there is a broken pipeli
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hub_support import REPO, proxy_problem, running_hub  # noqa: E402
+from hub_support import launch_hub_chromium, make_course_repo, proxy_problem, running_hub  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -34,16 +33,22 @@ def hub(tmp_path_factory):
 @pytest.fixture(scope="session")
 def course_repo(tmp_path_factory) -> Path:
     """A local git repository holding the lab's notebooks on branch main, as an instructor's would."""
-    repo = tmp_path_factory.mktemp("remote") / "softmax-lab"
-    repo.mkdir()
+    return make_course_repo(tmp_path_factory.mktemp("remote"))
 
-    def git(*args):
-        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
 
-    git("init", "--quiet", "--initial-branch=main")
-    git("config", "user.email", "instructor@softmax-lab")
-    git("config", "user.name", "Instructor")
-    subprocess.run(["cp", "-r", str(REPO / "notebooks"), str(repo / "notebooks")], check=True)
-    git("add", "notebooks")
-    git("commit", "--quiet", "-m", "the notebooks")
-    return repo
+@pytest.fixture(scope="module")
+def hub_browser():
+    """Headless Chromium that resolves HUB_HOSTNAME to 127.0.0.1 (skip or fail as tests/browser do)."""
+    from browser_support import NO_CHROMIUM_HINT, browser_unavailable, find_chromium
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        browser_unavailable("Playwright for Python is not installed (it is in requirements-test.txt)")
+    with sync_playwright() as playwright:
+        executable = find_chromium(playwright)
+        if executable is None:
+            browser_unavailable(NO_CHROMIUM_HINT)
+        browser = launch_hub_chromium(playwright, executable)
+        yield browser
+        browser.close()

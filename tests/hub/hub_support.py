@@ -137,6 +137,10 @@ class Hub:
     def start_server(self, student: str, timeout_s: float = 180) -> None:
         """Start the student's server through the REST API and wait until the hub says it is ready."""
         self.api(f"/users/{student}/server", "POST")
+        self.wait_until_ready(student, timeout_s)
+
+    def wait_until_ready(self, student: str, timeout_s: float = 180) -> None:
+        """Wait until the hub says the student's (requested) server is ready."""
         deadline = time.monotonic() + timeout_s
         while True:
             server = self.api(f"/users/{student}").get("servers", {}).get("")
@@ -346,3 +350,67 @@ def nbgitpuller_link(hub_url: str, repo: str, notebook: str, branch: str = "main
     query = urllib.parse.urlencode({"repo": repo, "branch": branch,
                                     "urlpath": f"lab/tree/{folder}/notebooks/{notebook}"})
     return f"{hub_url}/hub/user-redirect/git-pull?{query}"
+
+
+# --------------------------------------------------------------------------------------------------
+# A student's browser
+
+#: The name a browser reaches the hub by: not a loopback name, so the page behaves as for a student
+#: on another machine (the explorers' frame bridge deflates patches for such a page).
+HUB_HOSTNAME = "softmax-hub.test"
+
+
+def launch_hub_chromium(playwright, executable: str):
+    """Headless Chromium (browser_support's flags) that resolves HUB_HOSTNAME to 127.0.0.1."""
+    from browser_support import CHROMIUM_ARGS
+
+    return playwright.chromium.launch(executable_path=executable, headless=True,
+                                      args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {HUB_HOSTNAME} 127.0.0.1"])
+
+
+def log_in(page, student: str, password: str) -> None:
+    """Fill in the hub's login form (the page the hub shows a student who is not logged in)."""
+    page.locator("#username_input").fill(student)
+    page.locator("#password_input").fill(password)
+    page.locator("#login_submit").click()
+
+
+class HubLab:
+    """What browser_support.NotebookPage needs of a server, for a student's server behind the hub."""
+
+    def __init__(self, hub: Hub, student: str, base_url: str, folder: str):
+        self.hub, self.student, self.base_url, self.folder = hub, student, base_url, folder
+
+    def url(self, path: str) -> str:
+        # NotebookPage opens /lab/tree/<name>: the notebooks are in ``folder`` of the student's home.
+        if self.folder:
+            path = path.replace("/lab/tree/", f"/lab/tree/{self.folder}/", 1)
+        return f"{self.base_url}/user/{self.student}{path}"
+
+    def log_tail(self, lines: int = 60) -> str:
+        return self.hub.log_tail(lines)  # the students' servers log to the hub's output
+
+    def shutdown_kernels(self) -> None:
+        """Left to the caller (tests/browser's run_in_jupyterlab calls this; the page is used after)."""
+
+
+def shut_down_sessions(hub: Hub, student: str) -> None:
+    for session in hub.user_api(student, "/api/sessions") or []:
+        hub.user_api(student, f"/api/sessions/{session['id']}", "DELETE")
+
+
+def make_course_repo(folder: Path) -> Path:
+    """A local git repository ``folder/softmax-lab`` with the lab's notebooks on branch main."""
+    repo = Path(folder) / "softmax-lab"
+    repo.mkdir(parents=True)
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=repo, check=True, capture_output=True)
+
+    git("init", "--quiet", "--initial-branch=main")
+    git("config", "user.email", "instructor@softmax-lab")
+    git("config", "user.name", "Instructor")
+    shutil.copytree(REPO / "notebooks", repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    git("add", "notebooks")
+    git("commit", "--quiet", "-m", "the notebooks")
+    return repo
