@@ -37,7 +37,6 @@ import glob
 import json
 import os
 import platform
-import re
 import runpy
 import secrets
 import shutil
@@ -56,34 +55,20 @@ from jupyter_client import BlockingKernelClient
 
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
+sys.path.insert(0, str(REPO / "tests" / "hub"))
+from hub_support import binder_start_environment  # noqa: E402  (the one reader of binder/start)
 MB = 1e6  # the goals are in MB (10^6 bytes), as mybinder.org states its 2 GB
 GOAL_ALL_OPEN_MB = 1750
 GOAL_IN_ORDER_MB = 1000
 
 
-def binder_start_environment() -> dict[str, str]:
-    """The variables ``binder/start`` exports (its ``export NAME=VALUE`` lines)."""
-    env = {}
-    for line in (BINDER / "start").read_text().splitlines():
-        match = re.fullmatch(r"export ([A-Za-z_][A-Za-z0-9_]*)=(\S*)", line.strip())
-        if match:
-            env[match.group(1)] = match.group(2)
-    return env
-
-
 def binder_culling() -> dict:
     """The culling settings of binder/jupyter_server_config.py (read by running the file)."""
 
-    class _Section(dict):
-        def __getattr__(self, name):
-            return self.setdefault(name, _Section())
+    from traitlets.config import Config
 
-        def __setattr__(self, name, value):
-            self[name] = value
-
-    config = _Section()
-    runpy.run_path(str(BINDER / "jupyter_server_config.py"), init_globals={"c": config,
-                                                                          "get_config": lambda: config})
+    config = Config()
+    runpy.run_path(str(BINDER / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
     return dict(config.get("MappingKernelManager", {}))
 
 

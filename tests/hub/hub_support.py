@@ -8,8 +8,10 @@ password. That configuration is written only into ``work_dir`` and lives only as
 nothing outside a test ever uses it. An admin API token (a service with the admin role) creates the
 students through the Hub's REST API and starts their servers.
 
-Each student's server loads ``binder/jupyter_server_config.py`` (kernel culling, as on Binder) and a
-student-side nbgrader config naming the exchange (``work_dir/exchange``).
+Each student's server gets what an image built from ``binder/`` gives it: ``binder/start``'s
+environment, ``binder/jupyter_server_config.py`` (kernel culling) and, in its home's IPython profile,
+``binder/ipython_kernel_config.py``; and a student-side nbgrader config naming the exchange
+(``work_dir/exchange``).
 
 On exit everything the hub started is stopped: the hub first (it stops the servers and the proxy it
 started), then every process of the tree recorded while it ran (servers and kernels run in sessions
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -57,6 +60,16 @@ c.Exchange.root = {exchange!r}
 # `jovyan` (every user's name in a Zero to JupyterHub pod); here every server runs as one Unix user.
 c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
 """
+
+
+def binder_start_environment() -> dict[str, str]:
+    """The variables ``binder/start`` exports (its ``export NAME=VALUE`` lines), as on Binder."""
+    env = {}
+    for line in (BINDER / "start").read_text().splitlines():
+        match = re.fullmatch(r"export ([A-Za-z_][A-Za-z0-9_]*)=(\S*)", line.strip())
+        if match:
+            env[match.group(1)] = match.group(2)
+    return env
 
 
 def find_proxy() -> str | None:
@@ -132,6 +145,10 @@ class Hub:
         self.api("/users", "POST", {"usernames": names})
         for name in names:
             _write_user_settings(self.home(name) / ".jupyter" / "lab" / "user-settings")
+            # What binder/postBuild installs in the image's environment; here, each home's profile.
+            profile = self.home(name) / ".ipython" / "profile_default"
+            profile.mkdir(parents=True, exist_ok=True)
+            shutil.copy(BINDER / "ipython_kernel_config.py", profile)
             self.tokens[name] = self.api(f"/users/{name}/tokens", "POST", {"note": "tests/hub"})["token"]
 
     def start_server(self, student: str, timeout_s: float = 180) -> None:
@@ -227,6 +244,7 @@ def _hub_config(work_dir: Path, port: int, hub_port: int, proxy: str, admin_toke
         # Every student's server finds the lab's server config (culling) and the nbgrader exchange.
         "JUPYTER_CONFIG_PATH": os.pathsep.join([str(BINDER), str(singleuser_config)]),
         "PYTHONHASHSEED": "0",
+        **binder_start_environment(),  # repo2docker's start script runs before a pod's server
         **spawner_env,
     }
     settings = {

@@ -58,6 +58,9 @@ def test_a_student_runs_a_notebook_through_the_hub_in_chromium(hub, course_repo,
         # The patch message's data is JSON inside the JSON of the kernel message: quotes escaped.
         encodings = set(re.findall(r'softmax_lab_patch\\", \\"encoding\\": \\"(\w+)', "".join(text)))
         assert encodings == {"deflate"}, f"patch encodings seen on the wire: {encodings or 'none'}"
+        # The student's server runs with binder/jupyter_server_config.py: its kernels are culled.
+        culling = hub.log_path.read_text(errors="replace")
+        assert "Culling kernels with idle durations > 300 seconds at 60 second intervals" in culling
     finally:
         context.close()
         shut_down_sessions(hub, STUDENT)

@@ -106,6 +106,12 @@ def test_students_were_created_through_the_rest_api_and_run_their_own_servers(hu
         assert users[student]["servers"][""]["ready"]
         process = hub.server_process(student)
         assert Path(process.cwd()) == hub.home(student)
+        # What an image built from binder/ gives every server: binder/start's allocator settings,
+        # binder/jupyter_server_config.py (kernel culling), binder/ipython_kernel_config.py.
+        environ = process.environ()
+        assert environ["MALLOC_ARENA_MAX"] == "2" and environ["JUPYTERHUB_USER"] == student
+        assert str(REPO / "binder") in environ["JUPYTER_CONFIG_PATH"].split(os.pathsep)
+        assert (hub.home(student) / ".ipython" / "profile_default" / "ipython_kernel_config.py").exists()
         # jupyter-resource-usage answers through the proxy with the server's and kernels' memory
         metrics = hub.user_api(student, "/api/metrics/v1")
         assert metrics["rss"] > 0 and metrics["pss"] > 0
