@@ -29,6 +29,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
 import sys
 import tempfile
@@ -128,6 +129,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.students < 2 or args.presses < 10:
         parser.error("--students must be at least 2 and --presses at least 10")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the hub on the way out
     problem = proxy_problem()
     if problem:
         sys.exit(problem[0])

@@ -13,7 +13,7 @@ Two scenarios, each in a fresh server:
     shuts a kernel down. Goal: at most 1,750 MB of kernel PSS with all the lab's notebooks.
 (b) ``in-order``: the student works through the notebooks in order, ``--minutes`` each (default 4),
     with the idle culling of ``binder/jupyter_server_config.py``. Time is compressed: the idle
-    timeout and the culling interval are divided by ``--compress`` (default 10: 300 s becomes 30 s),
+    timeout and the culling interval are divided by ``--compress`` (default 4: 180 s becomes 45 s),
     and so is the time spent on each notebook after its Run All. While on a notebook the student
     keeps its kernel busy now and then (a slider moved: one tiny cell every 2 s); a kernel left
     behind is idle from the moment the next notebook opens. Run All itself takes the real time
@@ -27,7 +27,7 @@ leaves both out, to measure before and after; ``--env NAME=VALUE`` (repeatable) 
 Usage::
 
     .venv/bin/python benchmarks/student_memory.py [--scenario all-open|in-order|both]
-        [--minutes 4] [--compress 10] [--bare] [--env NAME=VALUE] [--json out.json]
+        [--minutes 4] [--compress 4] [--bare] [--env NAME=VALUE] [--json out.json]
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ import glob
 import json
 import os
 import platform
-import runpy
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -56,20 +56,10 @@ from jupyter_client import BlockingKernelClient
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 sys.path.insert(0, str(REPO / "tests" / "hub"))
-from hub_support import binder_start_environment  # noqa: E402  (the one reader of binder/start)
+from hub_support import binder_culling, binder_start_environment  # noqa: E402  (binder/'s readers)
 MB = 1e6  # the goals are in MB (10^6 bytes), as mybinder.org states its 2 GB
 GOAL_ALL_OPEN_MB = 1750
 GOAL_IN_ORDER_MB = 1000
-
-
-def binder_culling() -> dict:
-    """The culling settings of binder/jupyter_server_config.py (read by running the file)."""
-
-    from traitlets.config import Config
-
-    config = Config()
-    runpy.run_path(str(BINDER / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
-    return dict(config.get("MappingKernelManager", {}))
 
 
 def pss(process: psutil.Process) -> int:
@@ -305,12 +295,13 @@ def main(argv: list[str]) -> int:
     parser.add_argument("notebooks", nargs="*", default=["notebooks/0*.ipynb"])
     parser.add_argument("--scenario", choices=["all-open", "in-order", "both"], default="both")
     parser.add_argument("--minutes", type=float, default=4.0, help="minutes a student spends per notebook")
-    parser.add_argument("--compress", type=float, default=10.0, help="time compression of scenario (b)")
+    parser.add_argument("--compress", type=float, default=4.0, help="time compression of scenario (b)")
     parser.add_argument("--bare", action="store_true",
                         help="without binder/start's environment and binder/ipython_kernel_config.py")
     parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server and kernels")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
     paths = sorted({Path(p) for pattern in args.notebooks for p in glob.glob(pattern)})
     if not paths:
         parser.error(f"no notebooks match {args.notebooks}")

@@ -8,12 +8,15 @@ load it from here (``JUPYTER_CONFIG_PATH=binder``). See classroom/jupyterhub.md 
 
 c = get_config()  # noqa: F821  (Jupyter provides get_config when it loads this file)
 
-# Kernel culling. A TensorFlow notebook's kernel holds a few hundred MB (PSS) long after its last
-# cell ran, and students leave every notebook open: five kernels pass mybinder.org's 2 GB. A kernel
-# idle (nothing executed, no widget touched) for 5 minutes is shut down, even with its tab still open
-# (cull_connected: students never close tabs); a busy kernel (a long training) is never culled.
-# JupyterLab then shows the notebook without a kernel; Run All starts a new one.
-c.MappingKernelManager.cull_idle_timeout = 300
+# Kernel culling. A TensorFlow notebook's kernel holds 340 to 420 MB (PSS) long after its last cell
+# ran, and students leave every notebook open: five kernels pass mybinder.org's 2 GB with the server.
+# A kernel idle (nothing executed, no widget touched) for 3 minutes is shut down at the next check
+# (every minute), even with its tab still open (cull_connected: students never close tabs); a busy
+# kernel (a long training) is never culled. So a student who spends 4 minutes or more on each
+# notebook never has more than two kernels: the previous one is gone before the next-but-one starts
+# (benchmarks/student_memory.py, classroom/jupyterhub.md). JupyterLab then shows the notebook
+# without a kernel; Run All starts a new one.
+c.MappingKernelManager.cull_idle_timeout = 180
 c.MappingKernelManager.cull_interval = 60
 c.MappingKernelManager.cull_connected = True
 c.MappingKernelManager.cull_busy = False

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import secrets
 import shutil
 import signal
@@ -70,6 +71,15 @@ def binder_start_environment() -> dict[str, str]:
         if match:
             env[match.group(1)] = match.group(2)
     return env
+
+
+def binder_culling() -> dict:
+    """The MappingKernelManager settings of binder/jupyter_server_config.py (read by running it)."""
+    from traitlets.config import Config
+
+    config = Config()
+    runpy.run_path(str(BINDER / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
+    return dict(config.get("MappingKernelManager", {}))
 
 
 def find_proxy() -> str | None:

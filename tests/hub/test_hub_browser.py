@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import ARTIFACTS, ExplorerView
-from hub_support import HUB_HOSTNAME, HubLab, log_in, nbgitpuller_link, shut_down_sessions
+from hub_support import HUB_HOSTNAME, HubLab, binder_culling, log_in, nbgitpuller_link, shut_down_sessions
 from test_browser_notebooks import run_in_jupyterlab
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
@@ -59,8 +59,9 @@ def test_a_student_runs_a_notebook_through_the_hub_in_chromium(hub, course_repo,
         encodings = set(re.findall(r'softmax_lab_patch\\", \\"encoding\\": \\"(\w+)', "".join(text)))
         assert encodings == {"deflate"}, f"patch encodings seen on the wire: {encodings or 'none'}"
         # The student's server runs with binder/jupyter_server_config.py: its kernels are culled.
-        culling = hub.log_path.read_text(errors="replace")
-        assert "Culling kernels with idle durations > 300 seconds at 60 second intervals" in culling
+        culling = binder_culling()
+        assert (f"Culling kernels with idle durations > {culling['cull_idle_timeout']} seconds at "
+                f"{culling['cull_interval']} second intervals") in hub.log_path.read_text(errors="replace")
     finally:
         context.close()
         shut_down_sessions(hub, STUDENT)
