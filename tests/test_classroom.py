@@ -32,7 +32,7 @@ pytestmark = pytest.mark.classroom
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks"))  # override: develop on others
 
-#: Assignment (= notebook name) -> the exercise it holds (TEAM.md).
+#: Assignment (= notebook name) -> the exercise it holds (classroom/README.md).
 ASSIGNMENTS = {
     "01_softmax_basics": "my_softmax",
     "02_temperature": "softmax_with_temperature",
@@ -46,7 +46,7 @@ LOSSES = {
     "softmax_overflow": {"my_softmax_extreme"},  # 2/4
     "softmax_wrong_axis": {"my_softmax_batch"},  # 3/4
     "softmax_unnormalised": {"my_softmax_values", "my_softmax_batch", "my_softmax_extreme"},  # 0/4
-    "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 1/3
+    "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 2/4
     "model_without_from_logits": {"build_preferred_model_loss", "build_preferred_model_trains"},  # 1/3
 }
 #: The same, as notebook scores out of the notebook's points.
@@ -54,7 +54,7 @@ MISTAKE_SCORES = {
     ("softmax_overflow", "01_softmax_basics"): (2, 4),
     ("softmax_wrong_axis", "01_softmax_basics"): (3, 4),
     ("softmax_unnormalised", "01_softmax_basics"): (0, 4),
-    ("cross_entropy_log_eps", "03_cross_entropy"): (1, 3),
+    ("cross_entropy_log_eps", "03_cross_entropy"): (2, 4),
     ("model_without_from_logits", "04_obvious_vs_preferred"): (1, 3),
 }
 
@@ -77,7 +77,7 @@ def _instructor_notebooks() -> dict[str, Path]:
     return {name: NOTEBOOKS / f"{name}.ipynb" for name in ASSIGNMENTS if (NOTEBOOKS / f"{name}.ipynb").exists()}
 
 
-# --- the cell contract of TEAM.md, on the committed instructor notebooks (fast) -------------------
+# --- the cell contract of classroom/README.md, on the committed instructor notebooks (fast) -------------------
 
 
 def test_all_five_notebooks_exist():

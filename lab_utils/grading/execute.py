@@ -1,0 +1,285 @@
+"""nbgrader's Execute step, sandboxed, with the autograder cells decided by the trusted judge.
+
+``nbgrader_config.py`` puts :class:`SandboxedExecute` in ``Autograde.autograde_preprocessors`` in
+place of nbgrader's ``Execute``. For one submission it:
+
+1. copies the student's folder, starts the kernel in the sandbox (:mod:`.sandbox`) on that copy;
+2. runs every ordinary cell as nbgrader would, solution and self-check cells within
+   ``student_cell_timeout`` seconds, others within nbgrader's ``Execute.timeout``;
+3. for every autograder cell holding ``grade("exercise", exercise, "part")`` calls, asks the kernel
+   to call the student's function on the part's inputs (lab_utils.runner, sent as source text into
+   a fresh namespace), reads the answers the kernel wrote as JSON, judges them here with the
+   exercise's own code, and writes the verdict as the cell's output;
+4. stops a part after its time limit (interrupt, then kill), and after a kernel dies (``os._exit``,
+   ``exit()``, the memory or CPU limit) records every remaining part as failed with the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbgrader.coursedir import CourseDirectory
+from nbclient.util import ensure_async, run_sync
+from nbgrader.preprocessors import Execute
+from traitlets import Bool, Float, Integer
+
+from .. import runner
+from ..exercises import EXERCISES, cases
+from ..exercises.base import Failure
+from ..exercises.judging import (NotWritten, judge_part, merge_sources, not_written_text, part_request,
+                                 results_from_answers)
+from . import judge, sandbox
+
+_RUNNER_SOURCE = Path(runner.__file__).read_text()
+
+
+class SandboxedExecute(Execute):
+    """Execute a submission in a sandboxed kernel; decide its autograder cells outside it."""
+
+    student_cell_timeout = Integer(60, help="Seconds a solution or self-check cell may run.").tag(config=True)
+    part_timeout_scale = Float(1.0, help="Multiplies every part's own time limit (slow machines).").tag(config=True)
+    memory_limit_mb = Integer(6144, help="Address-space limit of the kernel (MB).").tag(config=True)
+    cpu_limit_seconds = Integer(1800, help="CPU-time limit of the kernel (s).").tag(config=True)
+    process_limit = Integer(512, help="Processes and threads the kernel may add.").tag(config=True)
+    require_sandbox = Bool(False, help="Refuse to grade where bubblewrap is missing.").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._sandboxed = sandbox.bwrap_path() is not None
+        if not self._sandboxed:
+            if self.require_sandbox:
+                raise RuntimeError("bubblewrap (bwrap) is not installed and require_sandbox is set")
+            self.log.warning("Softmax Lab grader: bubblewrap (bwrap) not found: grading WITHOUT a sandbox "
+                             "(verdicts are still decided outside the student's process)")
+        self._cell_timeout = self.timeout
+        work_dir = os.path.abspath((resources or {}).get("metadata", {}).get("path") or os.getcwd())
+        staging = Path(tempfile.mkdtemp(prefix="softmax-lab-grading-"))
+        try:
+            self._prepare(staging, work_dir)
+            return self._run(nb, resources, km)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    # -- set-up ----------------------------------------------------------------------------------
+
+    def _prepare(self, staging: Path, work_dir: str) -> None:
+        user = sandbox.sandbox_user() if self._sandboxed else None
+        os.chmod(staging, 0o711)
+        self._exchange = staging / "exchange"
+        self._copy = staging / "work"
+        private = staging / "private"
+        self._exchange.mkdir()
+        shutil.copytree(work_dir, self._copy, symlinks=True)
+        private.mkdir()
+        if user is not None:
+            for path in (self._exchange, private, *self._copy.rglob("*"), self._copy):
+                os.lchown(path, *user)
+        os.chmod(self._exchange, 0o700)
+        home = "/tmp/home" if self._sandboxed else str(private)
+        self._env = {
+            "HOME": home, "TMPDIR": "/tmp" if self._sandboxed else str(private),
+            "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython",
+            "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter-runtime", "KERAS_HOME": f"{home}/.keras",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde"),
+            "SOFTMAX_LAB_SANDBOX": "bubblewrap" if self._sandboxed else "none",
+        }
+        if os.environ.get("PYTHONPATH"):
+            self._env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        course = CourseDirectory(config=self.config).root
+        lab_root = Path(__file__).resolve().parents[2]
+        self._hidden = [os.path.abspath(course), str(lab_root / "notebooks")]
+        self._work_dir = work_dir if self._sandboxed else str(self._copy)
+
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.transport = "ipc"
+        km.connection_file = str(self._exchange / "kernel.json")
+        km.ip = str(self._exchange / "k")
+        km.work_dir = self._work_dir
+        km.work_copy = str(self._copy)
+        km.exchange_dir = str(self._exchange)
+        km.hidden = self._hidden
+        km.sandbox_env = self._env
+        km.use_bwrap = self._sandboxed
+        km.limits = {"cpu": self.cpu_limit_seconds, "memory": self.memory_limit_mb * 2**20,
+                     "nproc": self.process_limit}
+        return km
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def _run(self, nb, resources, km):
+        from nbclient import NotebookClient
+
+        from .sandbox import SandboxedKernelManager
+
+        self.kernel_manager_class = SandboxedKernelManager
+        NotebookClient.__init__(self, nb, km)
+        self.kernel_manager_class = SandboxedKernelManager
+        self.reset_execution_trackers()
+        self._check_assign_resources(resources)
+        stopped: str | None = None
+        with self.setup_kernel(cwd=self._work_dir):
+            info = self.wait_for_reply(self.kc.kernel_info())
+            self.nb.metadata["language_info"] = info["content"]["language_info"]
+            for index, cell in enumerate(self.nb.cells):
+                calls = judge.grade_calls(cell)
+                if calls is not None:
+                    stopped = self._judge_cell(cell, index, calls, stopped)
+                elif cell.cell_type == "code" and stopped is None:
+                    stopped = self._execute(cell, index)
+                elif cell.cell_type == "code":
+                    cell.outputs = []
+        self.set_widgets_metadata()
+        if not self._sandboxed:
+            from nbformat import v4
+
+            self.nb.cells.insert(0, v4.new_markdown_cell(judge.SANDBOX_NOTE))
+        return self.nb, self.resources
+
+    def _execute(self, cell, index) -> str | None:
+        """Run one ordinary cell; return why the kernel is gone, or None."""
+        self.timeout = self.student_cell_timeout if judge.is_student_cell(cell) else self._cell_timeout
+        try:
+            self.execute_cell(cell, index, store_history=True)
+        except DeadKernelError:
+            return f"the kernel stopped while cell {index} ran (os._exit, exit(), a crash or a resource limit)"
+        except CellTimeoutError:
+            pass
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+            cell.outputs.append(self._note(f"this cell did not finish within {self.timeout} s and was interrupted"))
+            if not self._responsive():
+                return f"cell {index} did not finish within {self.timeout} s and the kernel did not stop"
+        return None
+
+    def _note(self, text: str):
+        from nbformat import v4
+
+        return v4.new_output("stream", name="stdout", text=f"[Softmax Lab grader] {text}\n")
+
+    async def _async_reply_to(self, msg_id: str, wait: float) -> dict | None:
+        """The shell reply to ``msg_id`` within ``wait`` seconds, or None (other replies are dropped)."""
+        deadline = time.monotonic() + wait
+        while (remaining := deadline - time.monotonic()) > 0:
+            try:
+                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(1.0, remaining)))
+            except Exception:  # queue.Empty: nothing yet
+                if not await ensure_async(self.kc.is_alive()):
+                    raise DeadKernelError("Kernel died") from None
+                continue
+            if reply["parent_header"].get("msg_id") == msg_id:
+                return reply
+        return None
+
+    _reply_to = run_sync(_async_reply_to)
+
+    def _responsive(self, wait: float = 15.0) -> bool:
+        """Whether the kernel answers again after an interrupt; kill it when it does not."""
+        try:
+            if self._reply_to(self.kc.kernel_info(), wait) is not None:
+                return True
+        except DeadKernelError:
+            return False
+        self._kill()
+        return False
+
+    def _kill(self) -> None:
+        try:
+            run_sync(self._async_kill)()
+        except Exception as error:  # already gone
+            self.log.debug("kill: %s", error)
+
+    async def _async_kill(self) -> None:
+        await ensure_async(self.km.shutdown_kernel(now=True))
+
+    def _interrupt(self) -> None:
+        try:
+            run_sync(self._async_interrupt)()
+        except Exception as error:
+            self.log.debug("interrupt: %s", error)
+
+    async def _async_interrupt(self) -> None:
+        await ensure_async(self.km.interrupt_kernel())
+
+    # -- the judge -------------------------------------------------------------------------------
+
+    def _judge_cell(self, cell, index, calls, stopped: str | None) -> str | None:
+        messages, passed = [], []
+        sources = judge.function_sources(self.nb.cells[:index])
+        for exercise_name, part_name in calls:
+            exercise = EXERCISES[exercise_name]
+            part = exercise.part(part_name)
+            part_cases = cases(exercise_name)[part_name]
+            if stopped is None:
+                results, seconds, stopped_part, stopped = self._probe(exercise, part, part_cases)
+            else:
+                results, seconds, stopped_part = [], 0.0, stopped
+            results = merge_sources(exercise, part_cases, results, sources)
+            try:
+                failure = judge_part(exercise, part, part_cases, results, seconds, stopped_part)
+            except NotWritten:
+                failure = Failure(part.name, part.points, problem=not_written_text(exercise), hint="")
+                message = not_written_text(exercise)
+            else:
+                message = None if failure is None else failure.describe(exercise.name)
+            self.log.info("Softmax Lab grader: %s/%s %s", exercise_name, part_name,
+                          "passes" if failure is None else "fails")
+            if message is not None:
+                messages.append(message)
+            else:
+                passed.append(f"{exercise_name}: part '{part_name}' passes (judged outside the notebook)")
+        text = "\n\n".join(messages) if messages else None
+        cell.outputs = judge.verdict_outputs(text, "\n".join(passed))
+        if not self._sandboxed:
+            cell.outputs.insert(0, self._note("graded WITHOUT a sandbox (bubblewrap not found)"))
+        return stopped
+
+    def _probe(self, exercise, part, part_cases):
+        """Ask the kernel to run a part's calls. Returns (results, seconds, part_stopped, kernel_stopped)."""
+        request = part_request(exercise, part, part_cases)
+        answer_path = self._exchange / f"answer-{secrets.token_hex(8)}.json"
+        namespace = {"__name__": "softmax_lab_probe", "__file__": runner.__file__}
+        code = (f"(lambda __ns: (exec({_RUNNER_SOURCE!r}, __ns), __ns['serve'](globals(), "
+                f"{json.dumps(request)!r}, {str(answer_path)!r})))({namespace!r})")
+        limit = part.timeout * self.part_timeout_scale
+        start = time.monotonic()
+        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
+        reply, stopped_part, kernel_stopped = self._await_reply(msg_id, limit)
+        seconds = time.monotonic() - start
+        if reply is None and kernel_stopped is None and stopped_part is None:
+            stopped_part = "no answer came back from the kernel"
+        answers = self._read_answers(answer_path)
+        if reply is not None and reply["content"].get("status") == "error" and stopped_part is None:
+            if not answers.get("done"):
+                stopped_part = (f"the grader's call stopped with {reply['content'].get('ename')}: "
+                                f"{str(reply['content'].get('evalue'))[:100]}")
+        return results_from_answers(answers.get("answers", [])), seconds, stopped_part or kernel_stopped, kernel_stopped
+
+    def _await_reply(self, msg_id, limit):
+        """(reply, part_stopped, kernel_stopped) for the probe ``msg_id`` under a time ``limit``."""
+        dead = "the kernel stopped (os._exit, exit(), a crash or a resource limit such as memory)"
+        try:
+            reply = self._reply_to(msg_id, limit)
+            if reply is not None:
+                return reply, None, None
+            reason = f"did not finish within the part's time limit of {limit:g} s"
+            self._interrupt()
+            if self._reply_to(msg_id, 15.0) is not None:
+                return None, reason, None
+        except DeadKernelError:
+            return None, None, dead
+        self._kill()
+        return None, reason, f"the kernel was stopped after a part exceeded its time limit of {limit:g} s"
+
+    @staticmethod
+    def _read_answers(path: Path) -> dict:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            return {}

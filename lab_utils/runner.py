@@ -1,0 +1,338 @@
+"""Call a student's function on one case and return what happened as plain data.
+
+This module is the one runner behind every place the lab calls student code: the self-checks
+(:mod:`lab_utils.checks`), the explorers that draw a student's softmax, and the autograder. The
+autograder sends this file's *source* into the sandboxed kernel and runs it there in a fresh
+namespace (never as an importable module the student's code could patch by name), so the same
+lines call the function in the student's own process and in the sandbox.
+
+It depends on the standard library and NumPy only, keeps no state, and returns results that are
+plain data: JSON made of numbers, text, lists and base64 array bytes (never pickle), so a trusted
+process can read them without running anything the student wrote.
+
+A call is watched for calls into library softmax, log-softmax, logsumexp or cross-entropy code
+(lab_utils itself, SciPy's ``special`` family, scikit-learn's, TensorFlow/Keras, PyTorch, JAX):
+NumPy exercises ask students to write these themselves.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import os
+import sys
+import time
+import warnings
+
+import numpy as np
+
+#: Code whose file path contains one of these is a library shortcut in a NumPy exercise.
+FORBIDDEN_PATHS = (
+    os.sep.join(("scipy", "special", "_logsumexp.py")),
+    os.sep.join(("scipy", "stats", "_entropy.py")),
+    os.sep.join(("sklearn", "utils", "extmath.py")),
+    os.sep.join(("sklearn", "metrics", "")),
+    os.sep.join(("site-packages", "tensorflow", "")),
+    os.sep.join(("site-packages", "keras", "")),
+    os.sep.join(("site-packages", "tf_keras", "")),
+    os.sep.join(("site-packages", "torch", "")),
+    os.sep.join(("site-packages", "jax", "")),
+    os.sep.join(("site-packages", "jaxlib", "")),
+)
+#: Compiled functions whose module starts with one of these are library shortcuts too.
+FORBIDDEN_MODULES = ("torch", "jax", "jaxlib", "tensorflow", "keras")
+
+_LAB_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_MAX_DEPTH = 8
+
+
+# --------------------------------------------------------------------------------------------------
+# Plain data: encode what a call returned, decode it on the other side.
+
+
+def encode(value, depth: int = 0):
+    """A JSON-ready form of ``value``: arrays as base64 bytes with dtype and shape, never pickle."""
+    if depth > _MAX_DEPTH:
+        return {"__opaque__": type(value).__name__, "text": "(nested too deeply)"}
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if abs(value) < 2**53 else {"__float__": repr(float(value))}
+    if isinstance(value, float):
+        value = float(value)
+        return value if math.isfinite(value) else {"__float__": repr(value)}
+    if isinstance(value, np.generic) and value.dtype.kind in "biufc":
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
+        data = value.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+        return {"__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
+                "dtype": data.dtype.str, "shape": list(data.shape)}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v, depth + 1) for v in value]}
+    if isinstance(value, list):
+        return [encode(v, depth + 1) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {"__dict__": {k: encode(v, depth + 1) for k, v in value.items()}}
+    try:
+        text = repr(value)
+    except Exception:  # a student's __repr__ may itself be broken
+        text = "(no repr)"
+    return {"__opaque__": type(value).__name__, "text": text if len(text) <= 80 else text[:77] + "..."}
+
+
+def decode(data, opaque=None):
+    """The value :func:`encode` wrote, rebuilt from JSON (``opaque(type_name, text)`` for the rest)."""
+    if isinstance(data, list):
+        return [decode(v, opaque) for v in data]
+    if not isinstance(data, dict):
+        return data
+    if "__ndarray__" in data:
+        dtype = np.dtype(data["dtype"])
+        if dtype.kind not in "biuf":
+            raise ValueError(f"refusing array data of dtype {dtype}")
+        raw = base64.b64decode(data["__ndarray__"])
+        return np.frombuffer(raw, dtype=dtype).reshape(tuple(data["shape"])).copy()
+    if "__float__" in data:
+        return float(data["__float__"])
+    if "__tuple__" in data:
+        return tuple(decode(v, opaque) for v in data["__tuple__"])
+    if "__dict__" in data:
+        return {k: decode(v, opaque) for k, v in data["__dict__"].items()}
+    if "__opaque__" in data:
+        return (opaque or (lambda t, s: (t, s)))(str(data["__opaque__"]), str(data.get("text", "")))
+    raise ValueError("not plain data")
+
+
+# --------------------------------------------------------------------------------------------------
+# Watching a call for library shortcuts.
+
+
+class CallMonitor:
+    """A profile hook that names every forbidden library function a call reaches.
+
+    Only the outermost forbidden frame is named (``scipy.special._logsumexp.softmax``, not the
+    NumPy calls inside it). ``allowed`` lists lab_utils modules (``"lab_utils.datasets"``) whose
+    functions the exercise lets students call.
+    """
+
+    def __init__(self, allowed=()):
+        self.found = []
+        self._allowed = tuple(os.path.join(_LAB_DIR, *name.split(".")[1:]) + ".py" for name in allowed)
+        self._inside = 0
+        self.switched_off = False
+
+    def _kind(self, code) -> str | None:
+        """"forbidden", "allowed" (an allowed lab module, whose own calls are not watched) or None."""
+        filename = code.co_filename
+        if filename.startswith(_LAB_DIR):
+            return "allowed" if self._allowed and filename.startswith(self._allowed) else "forbidden"
+        if any(part in filename for part in FORBIDDEN_PATHS):
+            return "forbidden"
+        return None
+
+    def __call__(self, frame, event, arg):
+        try:
+            self._watch(frame, event, arg)
+        except Exception:  # a profile hook that raises is removed by Python: never let that happen
+            pass
+
+    def _watch(self, frame, event, arg):
+        if event in ("call", "return"):
+            code = frame.f_code
+            if code.co_name == "<module>":
+                return  # importing a module is not calling it
+            kind = self._kind(code)
+            if kind is None:
+                return
+            if event == "call":
+                if self._inside == 0 and kind == "forbidden":
+                    module = frame.f_globals.get("__name__", "?")
+                    self._note(f"{module}.{getattr(code, 'co_qualname', code.co_name)}")
+                self._inside += 1
+            elif self._inside:
+                self._inside -= 1
+        elif event == "c_call" and self._inside == 0:
+            module = getattr(arg, "__module__", None)
+            if isinstance(module, str) and module.split(".")[0] in FORBIDDEN_MODULES:
+                self._note(f"{module}.{getattr(arg, '__qualname__', getattr(arg, '__name__', '?'))}")
+
+    def _note(self, name: str) -> None:
+        if name not in self.found:
+            self.found.append(name)
+
+
+# --------------------------------------------------------------------------------------------------
+# One call.
+
+
+def _fresh(value):
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, tuple):
+        return tuple(_fresh(v) for v in value)
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    message = text[0] if text else "(no message)"
+    return message if len(message) <= 100 else message[:97] + "..."
+
+
+def call(fn, args, watch: bool = False, allowed=(), describe=None, extra=()):
+    """Call ``fn(*args)`` on fresh copies of ``args`` and return what happened, as plain data.
+
+    Returns a dict: ``status`` ("ok", "error", "not_written" or "forbidden"), ``value`` (encoded
+    return value, for "ok"), ``error`` (what it raised), ``seconds`` and ``forbidden`` (names of
+    library functions reached, when ``watch`` is true). NumPy's warnings are silenced: an
+    overflowing exp is exactly the mistake a verdict diagnoses, and its RuntimeWarning is noise.
+    KeyboardInterrupt passes through (it is how a time limit stops a call).
+    """
+    arguments = [_fresh(value) for value in args]
+    monitor = CallMonitor(allowed) if watch else None
+    previous = sys.getprofile()
+    start = time.perf_counter()
+    try:
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if monitor is not None:
+                sys.setprofile(monitor)
+            try:
+                value = fn(*arguments)
+            finally:
+                if monitor is not None:
+                    if sys.getprofile() is not monitor:
+                        monitor.switched_off = True
+                    sys.setprofile(previous)
+            if describe is not None:
+                value = DESCRIBERS[describe](value, *[_fresh(v) for v in extra])
+    except NotImplementedError:
+        return {"status": "not_written", "seconds": time.perf_counter() - start}
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # a student's bug of any kind (SystemExit too) becomes a verdict
+        outcome = {"status": "error", "error": f"raised {type(error).__name__}: {_first_line(error)}"}
+    else:
+        outcome = {"status": "ok", "value": encode(value)}
+    outcome["seconds"] = time.perf_counter() - start
+    if monitor is not None:
+        if monitor.switched_off:
+            monitor.found.append("(the grader's call monitor was switched off during the call)")
+        if monitor.found:
+            outcome = {"status": "forbidden", "forbidden": list(monitor.found), "seconds": outcome["seconds"]}
+    return outcome
+
+
+# --------------------------------------------------------------------------------------------------
+# Describers: plain data about objects that are not plain data (a Keras model).
+
+
+def _describe_keras_model(model, sample):
+    """What the model exercise judges about a returned model, as plain data."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        return {"is_model": False, "text": model if isinstance(model, (int, float, str, type(None))) else repr(model)[:80]}
+    info = {"is_model": True}
+    try:
+        info["outputs"] = np.asarray(model(sample))
+    except Exception as error:
+        info["call_error"] = f"{type(error).__name__}: {_first_line(error)}"
+    last = model.layers[-1] if model.layers else None
+    activation = getattr(last, "activation", None)
+    info["last_layer"] = type(last).__name__ if last is not None else None
+    info["last_is_activation_layer"] = isinstance(last, (keras.layers.Softmax, keras.layers.Activation))
+    info["activation"] = getattr(activation, "__name__", None) if activation is not None else None
+    info["compiled"] = getattr(model, "optimizer", None) is not None and bool(getattr(model, "compiled", True))
+    loss = getattr(model, "loss", None)
+    config = loss.get_config() if hasattr(loss, "get_config") else {}
+    info["loss_name"] = (config.get("name") if config else getattr(loss, "__name__", None if loss is None else str(loss)))
+    info["from_logits"] = bool(config.get("from_logits", False)) if config else False
+    return info
+
+
+def _describe_keras_training(model, x_train, y_train, x_test, epochs, batch_size):
+    """Train the returned model as compiled (seeded) and return its outputs on held-out points."""
+    import keras
+
+    if not isinstance(model, keras.Model):
+        return {"is_model": False, "text": model if isinstance(model, (int, float, str, type(None))) else repr(model)[:80]}
+    try:
+        model.fit(x_train, y_train, epochs=int(epochs), batch_size=int(batch_size), verbose=0)
+        outputs = np.asarray(model.predict(x_test, verbose=0))
+    except Exception as error:
+        return {"is_model": True, "train_error": f"{type(error).__name__}: {_first_line(error)}"}
+    return {"is_model": True, "outputs": outputs}
+
+
+DESCRIBERS = {"keras_model": _describe_keras_model, "keras_training": _describe_keras_training}
+
+
+# --------------------------------------------------------------------------------------------------
+# The autograder's side inside the sandbox: answer one request, write the answer to a file.
+
+
+def serve(namespace, request_text: str, answer_path: str) -> None:
+    """Run the calls of one graded part (a JSON request) in ``namespace``; write the answers as JSON.
+
+    Each call names a function (or variable) of the student's notebook and carries its encoded
+    arguments. The answers are written to ``answer_path`` (a file the judge outside the sandbox
+    reads); nothing is printed.
+    """
+    request = json.loads(request_text)
+    answers = []
+    try:
+        for item in request["calls"]:
+            answers.append(_serve_one(namespace, item, request))
+            _write(answer_path, answers, done=False)
+    finally:
+        _write(answer_path, answers, done=len(answers) == len(request["calls"]))
+
+
+def _serve_one(namespace, item, request):
+    name = item["function"]
+    if name not in namespace:
+        return {"status": "missing", "error": f"{name} is not defined"}
+    target = namespace[name]
+    if item["kind"] == "value":
+        return {"status": "ok", "value": encode(target), "seconds": 0.0}
+    if item.get("seed") is not None:
+        _seed(int(item["seed"]), tensorflow=str(item.get("describe") or "").startswith("keras"))
+    args = [_build(decode(a)) for a in item["args"]]
+    extra = [decode(a) for a in item.get("extra", [])]
+    if not callable(target):
+        return {"status": "error", "error": f"{name} is {encode(target)!r}, not a function"}
+    return call(target, args, watch=request.get("watch", False), allowed=request.get("allowed", ()),
+                describe=item.get("describe"), extra=extra)
+
+
+def _build(value):
+    if isinstance(value, dict) and set(value) == {"__source__"}:
+        return eval(compile(value["__source__"], "<case argument>", "eval"), {"np": np})
+    return value
+
+
+def _seed(seed: int, tensorflow: bool) -> None:
+    """Seed Python and NumPy, and for a Keras call TensorFlow too, with deterministic ops."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)
+    if tensorflow:
+        import tensorflow as tf
+
+        tf.keras.utils.set_random_seed(seed)
+        tf.config.experimental.enable_op_determinism()
+
+
+def _write(path: str, answers, done: bool) -> None:
+    text = json.dumps({"answers": answers, "done": done})
+    temporary = path + ".part"
+    with open(temporary, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
