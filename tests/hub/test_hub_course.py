@@ -27,12 +27,14 @@ import nbformat
 import pytest
 from hub_support import COURSE_ID, REPO, pull_notebooks
 
+from lab_utils import checks
+
 pytestmark = pytest.mark.hub
 
 ASSIGNMENT = "02_temperature"
 #: hub user -> the sample student of classroom/sample_submissions.py whose work they hand in
 STUDENTS = {"ada": "correct", "bo": "blank"}
-FULL = 2.0  # softmax_with_temperature: values 1 + limits 1 (classroom/README.md)
+FULL = float(sum(part.points for part in checks.EXERCISES["softmax_with_temperature"].parts))
 
 
 def _samples():
