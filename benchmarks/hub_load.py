@@ -111,10 +111,25 @@ async def run_over_websocket(hub, student: str, cells: list[str]) -> dict:
 
 
 def run_together(hub, students: list[str], cells: list[str]) -> list[dict]:
+    """Every student runs the cells at the same time (an event loop in a thread of its own:
+    Playwright's sync API holds the main thread's)."""
     async def together():
         return await asyncio.gather(*(run_over_websocket(hub, s, cells) for s in students))
 
-    return asyncio.run(together())
+    outcome: dict = {}
+
+    def run():
+        try:
+            outcome["runs"] = asyncio.run(together())
+        except BaseException as error:  # noqa: BLE001  (re-raised in the caller's thread)
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["runs"]
 
 
 def student_pss(hub, student: str) -> int:

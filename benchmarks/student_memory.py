@@ -226,7 +226,8 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
                     "", user_expressions={"x": "'lab_utils.kernel_memory' in __import__('sys').modules"},
                     output_hook=lambda msg: None)["content"]["user_expressions"]["x"]["data"]["text/plain"]
                 if (loaded == "True") != kernel_config:
-                    raise RuntimeError(f"the kernel config was {'not ' if kernel_config else ''}loaded")
+                    raise RuntimeError(f"{path.name}: binder/ipython_kernel_config.py was "
+                                       f"{'not ' if kernel_config else ''}loaded (got {loaded!r})")
                 seconds, errors = run_all(client, server.root / path.name)
                 after = sampler.sample()
                 rows.append({"notebook": path.name, "run_all_seconds": seconds, "error_cells": errors,
