@@ -58,7 +58,7 @@ from hub_support import (  # noqa: E402
     running_hub,
     shut_down_sessions,
 )
-from student_memory import pss  # noqa: E402
+from student_memory import footprint, pss  # noqa: E402
 
 MB = 1e6
 NOTEBOOK = "01_softmax_basics.ipynb"
@@ -136,6 +136,11 @@ def student_pss(hub, student: str) -> int:
     return pss(hub.server_process(student))
 
 
+def student_footprint(hub, student: str) -> int | None:
+    server = hub.server_process(student)
+    return footprint([server, *server.children(recursive=True)])
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=6)
@@ -176,6 +181,7 @@ def main(argv: list[str]) -> int:
             together = run_together(hub, students, cells)
             hub.remember_processes()
             memory = {s: student_pss(hub, s) for s in students}
+            alone_footprint = {s: student_footprint(hub, s) for s in students}
             for student in students:
                 shut_down_sessions(hub, student)
 
@@ -218,7 +224,7 @@ def main(argv: list[str]) -> int:
     result.update({
         "alone_seconds": alone["seconds"], "together": together, "together_ratio_median":
         statistics.median(seconds) / alone["seconds"], "together_ratio_max": max(seconds) / alone["seconds"],
-        "pss_bytes": memory, "latency_idle_ms": idle, "latency_under_load_ms": under_load,
+        "pss_bytes": memory, "footprint_bytes": alone_footprint, "latency_idle_ms": idle, "latency_under_load_ms": under_load,
         "under_load_runs": load_runs, "load_average": os.getloadavg(), "wall_seconds": time.monotonic() - started,
     })
     errors = sum(r["error_cells"] for r in [alone, *together, *load_runs])
@@ -230,12 +236,15 @@ def main(argv: list[str]) -> int:
           f"{result['together_ratio_median']:.2f} (median), {result['together_ratio_max']:.2f} (max)")
     print("memory per student after notebook 01 (PSS of server + kernel): "
           + ", ".join(f"{s} {memory[s] / MB:.0f} MB" for s in students))
+    if all(alone_footprint.values()):
+        print("the same, each student's pages counted once as in a pod of their own: "
+              + ", ".join(f"{s} {alone_footprint[s] / MB:.0f} MB" for s in students))
     for label, samples in (("idle", idle), (f"while {len(others)} others run {NOTEBOOK}", under_load)):
         samples_sorted = sorted(samples)
         p95 = samples_sorted[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
         print(f"slider-to-pixels latency of {viewer}, {label}: median {statistics.median(samples):.0f} ms, "
               f"p95 {p95:.0f} ms ({len(samples)} presses)")
-    largest = max(memory.values())
+    largest = max(v or 0 for v in [*memory.values(), *alone_footprint.values()])
     print(f"largest student: {largest / MB:.0f} MB with one notebook's kernel; a whole session's peak comes "
           f"from benchmarks/student_memory.py (classroom/jupyterhub.md combines both)")
     if errors:
