@@ -46,9 +46,15 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "hub"))
 sys.path.insert(0, str(HERE))
 
-from browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure  # noqa: E402
-from browser_support import FIGURE_CANVAS, NO_CHROMIUM_HINT, NotebookPage, find_chromium, write_notebook  # noqa: E402
-from hub_support import (  # noqa: E402
+from browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure
+from browser_support import (
+    FIGURE_CANVAS,
+    NO_CHROMIUM_HINT,
+    NotebookPage,
+    find_chromium,
+    write_notebook,
+)
+from hub_support import (
     HUB_HOSTNAME,
     HubLab,
     launch_hub_chromium,
@@ -59,7 +65,7 @@ from hub_support import (  # noqa: E402
     running_hub,
     shut_down_sessions,
 )
-from student_memory import footprint, pss  # noqa: E402
+from student_memory import footprint, pss
 
 MB = 1e6
 NOTEBOOK = "01_softmax_basics.ipynb"

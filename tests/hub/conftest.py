@@ -13,7 +13,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from hub_support import launch_hub_chromium, make_course_repo, proxy_problem, running_hub  # noqa: E402
+from hub_support import (
+    launch_hub_chromium,
+    make_course_repo,
+    proxy_problem,
+    running_hub,
+)
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +31,7 @@ def hub(tmp_path_factory):
         pytest.fail(f"the hub tests cannot run: {reason}", pytrace=False)
     with running_hub(tmp_path_factory.mktemp("hub")) as hub:
         yield hub
-    alive = [p.pid for p in hub._seen.values() if p.is_running() and p.status() != "zombie"]
+    alive = [" ".join(p.cmdline())[:100] for p in hub.still_running()]
     assert not alive, f"processes of the hub still running after it stopped: {alive}"
 
 

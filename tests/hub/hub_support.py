@@ -34,10 +34,10 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 
@@ -48,8 +48,7 @@ PROXY_IN_REPO = REPO / ".hub-node" / "node_modules" / ".bin" / "configurable-htt
 COURSE_ID = "softmax-lab"  # nbgrader_config.py's course_id
 
 sys.path.insert(0, str(REPO / "tests" / "browser"))
-from browser_support import _write_user_settings, in_ci  # noqa: E402
-
+from browser_support import _write_user_settings, in_ci
 
 #: Every student's nbgrader config on a hub (classroom/jupyterhub.md gives the same lines).
 STUDENT_NBGRADER_CONFIG = """\
@@ -206,6 +205,17 @@ class Hub:
         except psutil.Error:
             pass
 
+    def still_running(self) -> list[psutil.Process]:
+        """The processes recorded so far that are still alive (zombies excepted)."""
+        alive = []
+        for proc in self._seen.values():
+            try:
+                if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.Error:
+                pass
+        return alive
+
     def log_tail(self, lines: int = 60) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -222,7 +232,7 @@ class Hub:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 pass
-        leftovers = [p for p in self._seen.values() if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+        leftovers = self.still_running()
         for proc in leftovers:
             try:
                 forced.append(" ".join(proc.cmdline())[:120])

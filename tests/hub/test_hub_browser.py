@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 from browser_support import ARTIFACTS, ExplorerView
-from hub_support import HUB_HOSTNAME, HubLab, binder_culling, log_in, nbgitpuller_link, shut_down_sessions
+from hub_support import (
+    HUB_HOSTNAME,
+    HubLab,
+    binder_culling,
+    log_in,
+    nbgitpuller_link,
+    shut_down_sessions,
+)
 from test_browser_notebooks import run_in_jupyterlab
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
