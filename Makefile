@@ -47,6 +47,8 @@ lab: $(RUNTIME_STAMP)
 test: $(TEST_STAMP)
 	@status=0; \
 	$(PY) -m pytest tests || status=$$?; \
+	$(PY) -m pytest --doctest-modules lab_utils || status=$$?; \
+	$(VENV)/bin/ruff check lab_utils tests benchmarks classroom || status=$$?; \
 	$(PY) -m pytest $(NBVAL_ARGS) notebooks || status=$$?; \
 	exit $$status
 

@@ -13,7 +13,7 @@ What is measured
     labels, ``canvas.blit``, and the diff-PNG encoding (``get_diff_image``) of the pixels changed
     since the last full frame. The canvas is first told the browser is there (the
     ``initialized`` message) and sends its first, full frame, as in a live JupyterLab; the run
-    then waits out the explorer's ``FULL_FRAME_GUARD_S`` (the frames right after a full frame
+    then waits out the ``lab_utils.canvas.FULL_FRAME_GUARD_S`` (the frames right after a full frame
     are full ones). With Agg (``%matplotlib inline``, scripts) it is the blit plus the PNG sent to
     the ``ipywidgets.Image``.
 (a') the same with the explorer's frame bridge live (``lab_utils.frames``, as in JupyterLab once
@@ -60,15 +60,16 @@ def _baseline_figure(use_ipympl: bool, logits):
     from matplotlib.figure import Figure
 
     from lab_utils import numerics, plots, style
-    from lab_utils.explorers import _explorer_canvas_class, _make_canvas
+    from lab_utils.canvas import make_canvas
+    from lab_utils.ipympl_canvas import ExplorerCanvas
 
     with style.style_context():
         fig = Figure(figsize=style.figure_size(2), layout="constrained")
-        canvas = _make_canvas(fig, use_ipympl)
+        canvas = make_canvas(fig, use_ipympl)
         ax_z, ax_p = fig.subplots(1, 2)
         ax_z.set_title("logits z")
         ax_p.set_title("probabilities p = softmax(z)")
-        ax_z.axhline(0.0, color="#555555", linewidth=0.8)
+        plots.zero_line(ax_z)
         ax_z.set_xticks(range(len(logits)), [f"z{style.subscript(i)}" for i in range(len(logits))])
         ax_p.set_xticks(range(len(logits)), [f"p{style.subscript(i)}" for i in range(len(logits))])
     # Laid out once and frozen, as the explorer is: the baseline pays for drawing, not layout.
@@ -91,7 +92,7 @@ def _baseline_figure(use_ipympl: bool, logits):
             canvas.draw()
 
     if use_ipympl:
-        assert isinstance(canvas, _explorer_canvas_class())
+        assert isinstance(canvas, ExplorerCanvas)
     return fig, canvas, change
 
 
@@ -108,6 +109,7 @@ def bench_slider(use_ipympl: bool, repeats: int, patches: bool = False) -> dict:
     import matplotlib
 
     matplotlib.use(IPYMPL if use_ipympl else "Agg")
+    from lab_utils import canvas as canvas_module
     from lab_utils import explorers
 
     explorer = explorers.softmax_explorer()
@@ -116,10 +118,10 @@ def bench_slider(use_ipympl: bool, repeats: int, patches: bool = False) -> dict:
     if use_ipympl:
         canvas._handle_message(canvas, {"type": "initialized"}, [])
         canvas.handle_event({"type": "draw"})  # the browser's first frame: a full draw
-        time.sleep(explorers.FULL_FRAME_GUARD_S)
+        time.sleep(canvas_module.FULL_FRAME_GUARD_S)
         sent = []
         send_binary = canvas.send_binary
-        canvas.send_binary = lambda data: (sent.append(canvas._current_image_mode),
+        canvas.send_binary = lambda data: (sent.append(canvas.image_mode),
                                            send_binary(data))
         if patches:  # what frame_bridge.js answers once installed in a local JupyterLab
             canvas.bridge._on_browser_message(canvas.bridge,
@@ -138,7 +140,7 @@ def bench_slider(use_ipympl: bool, repeats: int, patches: bool = False) -> dict:
     assert not explorer.errors, explorer.errors
     if use_ipympl:  # one diff frame (or patch) per change, none asked for
         assert len(sent) >= repeats and set(sent) == {"patch" if patches else "diff"}, sent
-    blits = explorer._blitter.partial_draws
+    blits = explorer.blitter.partial_draws
 
     fig, base_canvas, change = _baseline_figure(use_ipympl, explorer.state()["logits"])
     if use_ipympl:

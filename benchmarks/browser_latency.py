@@ -3,7 +3,10 @@
 Run by hand (not a test: timings on a shared machine are noisy, so the ratios measured in the same
 run are the figures that count)::
 
-    .venv/bin/python benchmarks/browser_latency.py [--presses 30] [--json result.json]
+    .venv/bin/python -m benchmarks.browser_latency [--presses 30] [--json result.json]
+
+from the repository's root (``-m`` puts the root on ``sys.path``, so the browser helpers of the
+tests import as ``tests.browser.browser_support``).
 
 What is measured
 ----------------
@@ -54,9 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "browser"))
-
-from browser_support import (  # noqa: E402
+from tests.browser.browser_support import (
     FIGURE_CANVAS,
     NO_CHROMIUM_HINT,
     NotebookPage,
@@ -218,7 +219,7 @@ def measure(page, handle, canvas_id: str, key: str, canvas_selector: str,
     """Press ``key`` on the focused slider ``handle``; return ms until the canvas' pixels changed.
 
     Then wait until the page is quiet. An explorer also sends a whole frame about a second after
-    its last change (``lab_utils.explorers.TRAILING_FRAME_DELAY_S``), which changes no pixel but
+    its last change (``lab_utils.canvas.TRAILING_FRAME_DELAY_S``), which changes no pixel but
     costs both sides some work: wait for that frame too, so that it never lands in the next
     measurement.
     """

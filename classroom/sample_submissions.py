@@ -52,6 +52,65 @@ model = keras.Sequential([
 model.compile(optimizer=keras.optimizers.Adam(0.001),
               loss=keras.losses.SparseCategoricalCrossentropy())  # from_logits forgotten
 return model""",
+    # notebook 05 (softmax regression): the mistakes students make in CS231n's assignment
+    "regression_no_division_by_n": """\
+N, C = X.shape[0], W.shape[1]
+loss, dW = 0.0, np.zeros_like(W)
+for i in range(N):
+    scores = X[i] @ W
+    scores = scores - np.max(scores)
+    log_sum = np.log(np.sum(np.exp(scores)))
+    loss += log_sum - scores[y[i]]
+    for c in range(C):
+        dW[:, c] += (np.exp(scores[c] - log_sum) - (c == y[i])) * X[i]
+loss = loss + reg * np.sum(W * W)  # the sum over the rows, never divided by N
+dW = dW + 2 * reg * W
+return loss, dW""",
+    "regression_gradient_sign": """\
+N, C = X.shape[0], W.shape[1]
+loss, dW = 0.0, np.zeros_like(W)
+for i in range(N):
+    scores = X[i] @ W
+    scores = scores - np.max(scores)
+    log_sum = np.log(np.sum(np.exp(scores)))
+    loss += log_sum - scores[y[i]]
+    for c in range(C):
+        dW[:, c] += ((c == y[i]) - np.exp(scores[c] - log_sum)) * X[i]  # Y - P: the wrong sign
+loss = loss / N + reg * np.sum(W * W)
+dW = dW / N + 2 * reg * W
+return loss, dW""",
+    "regression_half_reg": """\
+N, C = X.shape[0], W.shape[1]
+loss, dW = 0.0, np.zeros_like(W)
+for i in range(N):
+    scores = X[i] @ W
+    scores = scores - np.max(scores)
+    log_sum = np.log(np.sum(np.exp(scores)))
+    loss += log_sum - scores[y[i]]
+    for c in range(C):
+        dW[:, c] += (np.exp(scores[c] - log_sum) - (c == y[i])) * X[i]
+loss = loss / N + 0.5 * reg * np.sum(W * W)  # the old 0.5 * reg convention
+dW = dW / N + reg * W
+return loss, dW""",
+    "regression_no_max": """\
+N = X.shape[0]
+scores = X @ W  # no maximum subtracted: exp overflows for large scores
+log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+loss = -log_probs[np.arange(N), y].mean() + reg * np.sum(W * W)
+P = np.exp(log_probs)
+P[np.arange(N), y] -= 1
+dW = X.T @ P / N + 2 * reg * W
+return loss, dW""",
+    "regression_loop_left_in": """\
+N = X.shape[0]
+scores = X @ W
+scores = scores - scores.max(axis=1, keepdims=True)
+log_probs = scores - np.log(np.exp(scores).sum(axis=1, keepdims=True))
+loss = -sum(log_probs[i, y[i]] for i in range(N)) / N + reg * np.sum(W * W)  # a loop left in
+P = np.exp(log_probs)
+P[np.arange(N), y] -= 1
+dW = X.T @ P / N + 2 * reg * W
+return loss, dW""",
 }
 
 #: Which exercise each mistake belongs to.
@@ -61,6 +120,11 @@ MISTAKE_EXERCISE = {
     "softmax_unnormalised": "my_softmax",
     "cross_entropy_log_eps": "my_cross_entropy",
     "model_without_from_logits": "build_preferred_model",
+    "regression_no_division_by_n": "softmax_loss_naive",
+    "regression_gradient_sign": "softmax_loss_naive",
+    "regression_half_reg": "softmax_loss_naive",
+    "regression_no_max": "softmax_loss_vectorized",
+    "regression_loop_left_in": "softmax_loss_vectorized",
 }
 
 #: The sample students: what each writes in each exercise, and which assignments each hands in
@@ -108,7 +172,7 @@ def fill_cell(released_source: str, source_source: str, fill: str) -> str:
             raise ValueError(f"a mistake fills exactly one stub, this cell has {len(stubs)}")
         replacements = [_indent(MISTAKES[fill], stubs[0].group("indent"))]
     pieces, last = [], 0
-    for match, replacement in zip(stubs, replacements):
+    for match, replacement in zip(stubs, replacements, strict=True):
         pieces += [released_source[last:match.start()], replacement]
         last = match.end()
     return "".join(pieces) + released_source[last:]

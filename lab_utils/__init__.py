@@ -2,6 +2,43 @@
 
 ``import lab_utils`` is cheap: it loads only NumPy and the numerics. Explorers (matplotlib, ipywidgets),
 datasets (scikit-learn) and models (TensorFlow) load the first time one of their names is used.
+
+Architecture
+------------
+One job per module; the file name says which::
+
+    validation     the input checks every public function uses, one meaning per rule
+    numerics       pure NumPy: the softmax family, losses, gradients, sampling (one blocked softmax)
+    attention      attention as softmax over scores (scaled dot-product, additive, blockwise)
+    scaling        what softmax costs at scale: time and memory of its variants
+    calibration    temperature scaling, NLL, reliability bins, expected calibration error
+    datasets       seeded data makers (blobs, digits, a small text corpus); no downloads
+    models         Keras builders and training helpers; TensorFlow imported inside functions
+    environment    TensorFlow's quiet start-up and its lazy import
+    style          palette (colour roles), fonts, figure defaults
+    plots          everything that draws on a given Axes and returns the artists it made
+    student        runs a student's function and says, in words, what it returned
+    canvas         how a changed figure reaches the screen: blitting, frame choice, fallback
+    ipympl_canvas  the ipympl canvas subclass (ipympl's internals, named in canvas)
+    frames         changed rectangles and the browser-side bridge that paints them
+    cells          which notebook cell made an explorer, so a re-run closes the old one
+    explorers      wires ipywidgets controls to numerics and to plots' artists; nothing else
+    checks         exercises, their parts and points; friendly self-checks
+    run_notebooks  ``make notebooks``: re-executes notebooks in fresh kernels
+
+Imports run one way, from the top of this list to the bottom: ``validation`` imports nothing of
+the lab; ``numerics`` only ``validation``; ``attention``, ``scaling`` and ``calibration`` build on
+``numerics``; ``plots`` uses ``style``; ``canvas`` uses ``frames``; ``explorers`` uses ``numerics``,
+``plots``, ``student``, ``canvas`` and ``cells``; ``checks`` uses ``numerics``, ``datasets``,
+``models`` and ``environment``. Nothing imports ``explorers`` or ``checks``.
+
+Examples
+--------
+>>> import lab_utils
+>>> lab_utils.softmax([0.0, 0.0])
+array([0.5, 0.5])
+>>> lab_utils.cross_entropy([[0.0, 0.0]], [1])   # logits first, then labels, everywhere
+0.6931471805599453
 """
 
 from __future__ import annotations
@@ -14,14 +51,18 @@ from .environment import configure_tensorflow_environment
 configure_tensorflow_environment()
 
 from .numerics import (  # noqa: E402  (the environment must be set first)
+    blocked_softmax,
     cross_entropy,
     cross_entropy_from_probs,
     cross_entropy_grad,
     entropy,
+    entropy_vs_temperature,
+    exp_overflow_threshold,
     log_softmax,
     logsumexp,
     masked_softmax,
     naive_softmax,
+    neg_log,
     one_hot,
     online_softmax,
     sample,
@@ -37,17 +78,20 @@ _LAZY_NAMES = {
     "temperature_explorer": "explorers",
     "cross_entropy_explorer": "explorers",
     "overflow_explorer": "explorers",
+    "training_explorer": "explorers",
     "import_tensorflow": "environment",
 }
 _SUBMODULES = {
     "numerics", "plots", "style", "explorers", "datasets", "models", "checks", "environment",
-    "calibration", "attention", "scaling", "frames",
+    "calibration", "attention", "scaling", "frames", "canvas", "ipympl_canvas", "cells",
+    "student", "validation", "regression", "vocabulary",
 }
 
 __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
-    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", *_LAZY_NAMES,
+    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", "entropy_vs_temperature",
+    "neg_log", "exp_overflow_threshold", "blocked_softmax", *_LAZY_NAMES,
 ]
 
 

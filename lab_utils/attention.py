@@ -5,15 +5,18 @@ masked position gets a weight of exactly ``0.0`` (not a tiny number), and a quer
 nothing gets an all-zero row instead of NaN.
 
 Shapes follow the usual convention: ``queries (..., n_q, d_k)``, ``keys (..., n_k, d_k)``,
-``values (..., n_k, d_v)``; masks are boolean, ``True`` where a query may attend to a key, and
-broadcast against the score matrix ``(..., n_q, n_k)``.
+``values (..., n_k, d_v)``; masks are boolean (or 0/1 integers, as everywhere in the lab: see
+:mod:`lab_utils.validation`), ``True`` where a query may attend to a key, and broadcast against the
+score matrix ``(..., n_q, n_k)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .numerics import masked_softmax, softmax
+from .validation import as_float_array, as_int, as_mask, check_finite
 
 __all__ = [
     "scaled_dot_product_attention",
@@ -25,38 +28,10 @@ __all__ = [
 
 
 def _as_float_array(x, name: str, min_ndim: int) -> np.ndarray:
-    """Return ``x`` as a float array with at least ``min_ndim`` dimensions, or raise naming ``name``."""
-    try:
-        array = np.asarray(x)
-    except Exception as error:  # ragged lists and the like
-        raise TypeError(f"{name} must be array-like of numbers, got {type(x).__name__}") from error
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.number):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    if np.issubdtype(array.dtype, np.complexfloating):
-        raise TypeError(f"{name} must hold real numbers, got complex dtype {array.dtype}")
-    if array.ndim < min_ndim:
-        raise ValueError(f"{name} must have at least {min_ndim} dimension(s), got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.floating):
-        array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    """``x`` as a finite float array (queries, keys, values and weights are not logits: no -inf)."""
+    array = as_float_array(x, name, min_ndim=min_ndim, allow_empty=True)
+    check_finite(array, name)
     return array
-
-
-def _as_mask(mask, name: str, target_shape: tuple[int, ...]) -> np.ndarray:
-    """Return ``mask`` as a boolean array broadcast to ``target_shape``, or raise naming ``name``."""
-    array = np.asarray(mask)
-    if array.dtype != bool:
-        raise TypeError(
-            f"{name} must be a boolean array (True = may attend), got dtype {array.dtype}; "
-            "build one with padding_mask(...) or causal_mask(...)"
-        )
-    try:
-        return np.broadcast_to(array, target_shape)
-    except ValueError:
-        raise ValueError(
-            f"{name} of shape {array.shape} does not broadcast to the scores' shape {target_shape}"
-        ) from None
 
 
 def _check_qkv(queries, keys, values) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -82,7 +57,7 @@ def _check_qkv(queries, keys, values) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 def scaled_dot_product_attention(
-    queries, keys, values, mask=None
+    queries: ArrayLike, keys: ArrayLike, values: ArrayLike, mask: ArrayLike | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Scaled dot-product attention: ``softmax(Q K^T / sqrt(d_k)) V``, with an optional mask.
 
@@ -138,7 +113,7 @@ def scaled_dot_product_attention(
     if mask is None:
         weights = softmax(scores, axis=-1)
     else:
-        weights = masked_softmax(scores, _as_mask(mask, "mask", scores.shape), axis=-1)
+        weights = masked_softmax(scores, as_mask(mask, "mask", scores.shape, masks="the scores"), axis=-1)
     try:
         output = weights @ values
     except ValueError:
@@ -149,7 +124,7 @@ def scaled_dot_product_attention(
     return output, weights
 
 
-def padding_mask(lengths, max_len: int) -> np.ndarray:
+def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
     """Key mask for a padded batch: position ``j`` of sequence ``b`` is real when ``j < lengths[b]``.
 
     Parameters
@@ -180,10 +155,7 @@ def padding_mask(lengths, max_len: int) -> np.ndarray:
     <BLANKLINE>
            [[1, 1, 1, 0]]])
     """
-    if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)):
-        raise TypeError(f"max_len must be an int, got {type(max_len).__name__}")
-    if max_len < 0:
-        raise ValueError(f"max_len must be >= 0, got {max_len}")
+    max_len = as_int(max_len, "max_len", minimum=0)
     lengths = np.asarray(lengths)
     if lengths.dtype == bool or not np.issubdtype(lengths.dtype, np.integer):
         raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
@@ -221,14 +193,12 @@ def causal_mask(n: int) -> np.ndarray:
            [1, 1, 0],
            [1, 1, 1]])
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n must be an int, got {type(n).__name__}")
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = as_int(n, "n", minimum=0)
     return np.tril(np.ones((n, n), dtype=bool))
 
 
-def additive_attention(query, keys, W_q, W_k, v, mask=None) -> tuple[np.ndarray, np.ndarray]:
+def additive_attention(query: ArrayLike, keys: ArrayLike, W_q: ArrayLike, W_k: ArrayLike,
+                       v: ArrayLike, mask: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
     r"""Additive (Bahdanau-style) attention: score ``v^T tanh(W_q q + W_k k_j)``, then softmax.
 
     .. math:: e_j = v^\top \tanh(W_q q + W_k k_j), \qquad
@@ -309,12 +279,13 @@ def additive_attention(query, keys, W_q, W_k, v, mask=None) -> tuple[np.ndarray,
     if mask is None:
         weights = softmax(scores, axis=-1)
     else:
-        weights = masked_softmax(scores, _as_mask(mask, "mask", scores.shape), axis=-1)
+        weights = masked_softmax(scores, as_mask(mask, "mask", scores.shape, masks="the scores"), axis=-1)
     context = (weights[..., None, :] @ keys)[..., 0, :]  # (..., 1, n) @ (..., n, d_k)
     return context, weights
 
 
-def blockwise_attention(queries, keys, values, block: int = 128) -> np.ndarray:
+def blockwise_attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike,
+                        block: int = 128) -> np.ndarray:
     r"""Scaled dot-product attention computed over key blocks with an online softmax.
 
     This is the idea behind FlashAttention, in NumPy: the full ``(n_q, n_k)`` score matrix is never
@@ -356,10 +327,7 @@ def blockwise_attention(queries, keys, values, block: int = 128) -> np.ndarray:
     >>> bool(np.allclose(blockwise_attention(q, k, v, block=5), full))
     True
     """
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)):
-        raise TypeError(f"block must be an int, got {type(block).__name__}")
-    if block < 1:
-        raise ValueError(f"block must be >= 1, got {block}")
+    block = as_int(block, "block", minimum=1)
     queries, keys, values = _check_qkv(queries, keys, values)
     n_k = keys.shape[-2]
     scale = 1.0 / np.sqrt(queries.shape[-1])

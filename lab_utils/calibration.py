@@ -13,11 +13,12 @@ diagram from :func:`reliability_bins`), no state.
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .numerics import log_softmax
+from .validation import as_class_ids, as_float_array, as_int, as_positive, check_finite
 
 __all__ = ["nll", "fit_temperature", "reliability_bins", "expected_calibration_error"]
 
@@ -27,13 +28,12 @@ _ROW_SUM_TOLERANCE = 1e-4
 
 
 def _check_scores(values, name: str) -> np.ndarray:
-    """Return ``values`` as a finite float64 array of shape (n_examples, n_classes), or raise."""
-    array = np.asarray(values)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name} must be an array of numbers, got dtype {array.dtype}")
-    if np.iscomplexobj(array):
-        raise TypeError(f"{name} must be real numbers, got complex dtype {array.dtype}")
-    array = array.astype(np.float64)
+    """Return ``values`` as a finite float64 array of shape (n_examples, n_classes), or raise.
+
+    Logits here must be finite, an exception to the lab's rule that logits may hold -inf: the
+    temperature's gradient at a -inf logit is 0 * inf, and a calibration set has no masked class.
+    """
+    array = as_float_array(values, name, allow_empty=True).astype(np.float64)
     if array.ndim != 2:
         raise ValueError(
             f"{name} must be 2-D with shape (n_examples, n_classes), got shape {array.shape}"
@@ -43,49 +43,12 @@ def _check_scores(values, name: str) -> np.ndarray:
         raise ValueError(f"{name} must contain at least one example (row), got shape {array.shape}")
     if n_classes < 2:
         raise ValueError(f"{name} must have at least 2 classes (columns), got shape {array.shape}")
-    if not np.all(np.isfinite(array)):
-        bad = int(np.count_nonzero(~np.isfinite(array)))
-        raise ValueError(f"{name} must be finite, got {bad} NaN or infinite value(s)")
+    check_finite(array, name)
     return array
 
 
-def _check_labels(labels, n_examples: int, n_classes: int) -> np.ndarray:
-    """Return ``labels`` as an int64 vector of class indices in [0, n_classes), or raise."""
-    array = np.asarray(labels)
-    if array.dtype == bool or not np.issubdtype(array.dtype, np.integer):
-        raise TypeError(
-            f"labels must be integer class indices (0 .. n_classes-1), got dtype {array.dtype}"
-        )
-    if array.ndim != 1:
-        raise ValueError(f"labels must be 1-D (one class index per example), got shape {array.shape}")
-    if array.shape[0] != n_examples:
-        raise ValueError(
-            f"labels has {array.shape[0]} entries but there are {n_examples} examples (rows); "
-            "they must match"
-        )
-    if array.min() < 0 or array.max() >= n_classes:
-        raise ValueError(
-            f"labels must lie in [0, {n_classes - 1}] for {n_classes} classes, "
-            f"got values from {array.min()} to {array.max()}"
-        )
-    return array.astype(np.int64)
-
-
-def _check_temperature(temperature) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, Real):
-        raise TypeError(f"temperature must be a real number, got {type(temperature).__name__}")
-    temperature = float(temperature)
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be finite and > 0, got {temperature}")
-    return temperature
-
-
-def _check_n_bins(n_bins) -> int:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, Integral):
-        raise TypeError(f"n_bins must be an integer, got {type(n_bins).__name__}")
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be >= 1, got {n_bins}")
-    return int(n_bins)
+def _check_labels(labels, n_examples: int, num_classes: int) -> np.ndarray:
+    return as_class_ids(labels, num_classes, "labels", shape=(n_examples,))
 
 
 def _check_probs(probs) -> np.ndarray:
@@ -109,7 +72,7 @@ def _nll_unchecked(logits: np.ndarray, labels: np.ndarray, temperature: float) -
     return float(-np.mean(log_probs[np.arange(labels.shape[0]), labels]))
 
 
-def nll(logits, labels, temperature: float = 1.0) -> float:
+def nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float:
     r"""Mean negative log-likelihood of integer labels under ``softmax(logits / temperature)``.
 
     .. math:: \mathrm{NLL}(T) = -\frac{1}{n}\sum_{i=1}^{n} \log \mathrm{softmax}(z_i / T)_{y_i}
@@ -145,10 +108,10 @@ def nll(logits, labels, temperature: float = 1.0) -> float:
     """
     logits = _check_scores(logits, "logits")
     labels = _check_labels(labels, *logits.shape)
-    return _nll_unchecked(logits, labels, _check_temperature(temperature))
+    return _nll_unchecked(logits, labels, as_positive(temperature, "temperature"))
 
 
-def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
+def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
     """Fit the temperature T that minimises the NLL of ``labels`` under ``softmax(logits / T)``.
 
     This is temperature scaling (Guo et al., 2017): fit T on a validation split, then divide the
@@ -231,7 +194,7 @@ def fit_temperature(logits, labels, *, bounds: tuple[float, float] = (0.01, 100.
     return math.exp(log_t)
 
 
-def reliability_bins(probs, labels, n_bins: int = 15) -> dict[str, np.ndarray]:
+def reliability_bins(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> dict[str, np.ndarray]:
     """Group predictions by confidence into equal-width bins; per bin, mean confidence and accuracy.
 
     The confidence of a prediction is its largest probability; it is correct when that class is the
@@ -270,7 +233,7 @@ def reliability_bins(probs, labels, n_bins: int = 15) -> dict[str, np.ndarray]:
     """
     probs = _check_probs(probs)
     labels = _check_labels(labels, *probs.shape)
-    n_bins = _check_n_bins(n_bins)
+    n_bins = as_int(n_bins, "n_bins", minimum=1)
 
     confidence = probs.max(axis=1)
     correct = (probs.argmax(axis=1) == labels).astype(np.float64)
@@ -284,7 +247,7 @@ def reliability_bins(probs, labels, n_bins: int = 15) -> dict[str, np.ndarray]:
     return {"edges": edges, "confidence": mean_confidence, "accuracy": accuracy, "count": count}
 
 
-def expected_calibration_error(probs, labels, n_bins: int = 15) -> float:
+def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> float:
     r"""Expected calibration error: the count-weighted mean gap between confidence and accuracy.
 
     .. math:: \mathrm{ECE} = \sum_{b=1}^{M} \frac{|B_b|}{n}\,\bigl|\mathrm{acc}(B_b) - \mathrm{conf}(B_b)\bigr|

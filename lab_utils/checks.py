@@ -28,7 +28,14 @@ from typing import Callable, Iterator
 
 from .exercises import EXERCISES, cases
 from .exercises.base import Case, Exercise, Failure, Part, show
-from .exercises.judging import NotWritten, judge_part, not_written_text, part_line, run_part_here, summary_line
+from .exercises.judging import (
+    NotWritten,
+    judge_part,
+    not_written_text,
+    part_line,
+    run_part_here,
+    summary_line,
+)
 
 __all__ = [
     "CASES",

@@ -8,10 +8,11 @@ stays cheap.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
 
 import numpy as np
+
+from .validation import as_int, as_positive, as_real
 
 __all__ = [
     "BLOB_CENTERS",
@@ -24,15 +25,6 @@ __all__ = [
 
 #: Centres of the four classes of :func:`make_blob_data` (class k is centred on row k).
 BLOB_CENTERS = ((-5.0, 2.0), (-2.0, -2.0), (1.0, 2.0), (5.0, -2.0))
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    # bool is an int subclass; True as a sample count is a bug, not a request for one sample.
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
 
 
 def make_blob_data(
@@ -69,12 +61,9 @@ def make_blob_data(
     >>> X.shape, X.dtype, sorted(set(y.tolist()))
     ((8, 2), dtype('float32'), [0, 1, 2, 3])
     """
-    n_samples = _check_int("n_samples", n_samples, 4)
-    seed = _check_int("seed", seed, 0)
-    if isinstance(cluster_std, bool) or not isinstance(cluster_std, numbers.Real):
-        raise TypeError(f"cluster_std must be a number, got {cluster_std!r}")
-    if not (np.isfinite(cluster_std) and cluster_std > 0):
-        raise ValueError(f"cluster_std must be a positive finite number, got {cluster_std}")
+    n_samples = as_int(n_samples, "n_samples", minimum=4)
+    seed = as_int(seed, "seed", minimum=0)
+    cluster_std = as_positive(cluster_std, "cluster_std")
 
     from sklearn.datasets import make_blobs
 
@@ -142,11 +131,9 @@ def digits_split(test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
     >>> float(split.X_train.min()), float(split.X_train.max())
     (0.0, 1.0)
     """
-    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Real):
-        raise TypeError(f"test_size must be a fraction between 0 and 1, got {test_size!r}")
-    if not 0 < test_size < 1:
-        raise ValueError(f"test_size must be strictly between 0 and 1, got {test_size}")
-    seed = _check_int("seed", seed, 0)
+    test_size = as_real(test_size, "test_size (a fraction)", low=0, high=1, low_open=True,
+                        high_open=True)
+    seed = as_int(seed, "seed", minimum=0)
 
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split

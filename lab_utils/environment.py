@@ -3,12 +3,22 @@
 TensorFlow reads its logging settings from the environment when it is first imported, so they are set
 here, when ``lab_utils`` is imported, without importing TensorFlow itself (that costs seconds and
 hundreds of MB, and the NumPy parts of the lab never need it).
+
+Examples
+--------
+>>> configure_tensorflow_environment()          # done by ``import lab_utils`` already
+>>> os.environ["KERAS_BACKEND"]
+'tensorflow'
+>>> import sys
+>>> "tensorflow" in sys.modules                 # set up, but not imported
+False
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import types
 import warnings
 
 # Values are set only when the user has not chosen their own (``setdefault``).
@@ -29,7 +39,7 @@ def configure_tensorflow_environment() -> None:
         os.environ.setdefault(name, value)
 
 
-def import_tensorflow():
+def import_tensorflow() -> types.ModuleType:
     """Import TensorFlow quietly and return the module.
 
     Use this (or a plain ``import tensorflow as tf`` after ``import lab_utils``) where a model is

@@ -30,6 +30,7 @@ import io
 import json
 import zlib
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def changed_rects(before: np.ndarray, after: np.ndarray,
     starts = np.concatenate(([columns[0]], columns[breaks + 1]))
     stops = np.concatenate((columns[breaks], [columns[-1]])) + 1
     rects = []
-    for x0, x1 in zip(starts.tolist(), stops.tolist()):
+    for x0, x1 in zip(starts.tolist(), stops.tolist(), strict=True):
         rows = np.flatnonzero(changed[:, x0:x1].any(axis=1))
         rects.append((x0, int(rows[0]), x1 - x0, int(rows[-1]) + 1 - int(rows[0])))
     return rects
@@ -83,7 +84,7 @@ def encode_png(pixels: np.ndarray) -> bytes:
         return buffer.getvalue()
 
 
-def patch_message(rgba: np.ndarray, rects, deflate: bool) -> tuple[dict, list[bytes]]:
+def patch_message(rgba: np.ndarray, rects: Sequence[tuple[int, int, int, int]], deflate: bool) -> tuple[dict, list[bytes]]:
     """The comm message (content, buffers) that paints ``rects`` of ``rgba`` in the browser.
 
     Each rectangle travels as its raw RGBA rows, deflated (zlib, level 1) when ``deflate``: raw
@@ -100,7 +101,7 @@ def patch_message(rgba: np.ndarray, rects, deflate: bool) -> tuple[dict, list[by
     return content, buffers
 
 
-def frame_bridge_class():
+def frame_bridge_class() -> type | None:
     """The :class:`FrameBridge` widget class, or None when anywidget is not installed."""
     global _FRAME_BRIDGE
     if _FRAME_BRIDGE is None:

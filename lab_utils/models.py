@@ -6,24 +6,39 @@ costs the seconds TensorFlow needs to load.
 
 The two reference models of notebook 04 differ only in their last layer and their loss:
 
-- :func:`build_obvious_model`: ``Dense(n_classes, activation="softmax")`` and
+- :func:`build_obvious_model`: ``Dense(num_classes, activation="softmax")`` and
   ``SparseCategoricalCrossentropy()`` (the loss receives probabilities);
-- :func:`build_reference_preferred_model`: a linear ``Dense(n_classes)`` and
+- :func:`build_reference_preferred_model`: a linear ``Dense(num_classes)`` and
   ``SparseCategoricalCrossentropy(from_logits=True)`` (the loss receives logits).
 
 (``build_preferred_model`` is the students' exercise in notebook 04, hence the longer name here.)
+
+The number of classes is ``num_classes`` here as everywhere in the lab; the builders still accept
+the old keyword ``n_classes`` (deprecated, kept until the notebooks use the new name).
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .datasets import _check_int
 from .environment import import_tensorflow
+from .validation import (
+    as_class_ids,
+    as_float_array,
+    as_int,
+    as_positive,
+    as_real,
+    check_finite,
+    renamed,
+)
+
+if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported lazily, inside functions
+    import keras
 
 __all__ = [
     "build_obvious_model",
@@ -36,14 +51,6 @@ __all__ = [
     "set_seed",
     "train_full_batch",
 ]
-
-
-def _check_learning_rate(learning_rate) -> float:
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real):
-        raise TypeError(f"learning_rate must be a number, got {learning_rate!r}")
-    if not (math.isfinite(learning_rate) and learning_rate > 0):
-        raise ValueError(f"learning_rate must be a positive finite number, got {learning_rate}")
-    return float(learning_rate)
 
 
 def set_seed(seed: int) -> None:
@@ -62,7 +69,7 @@ def set_seed(seed: int) -> None:
     TypeError, ValueError
         If ``seed`` is not a non-negative integer.
     """
-    seed = _check_int("seed", seed, 0)
+    seed = as_int(seed, "seed", minimum=0)
     tf = import_tensorflow()
     tf.keras.utils.set_random_seed(seed)
     # Without this, some kernels (e.g. reductions on a GPU) may add numbers in a different order
@@ -75,23 +82,23 @@ def _dense_classifier(
     output_activation: str | None,
     from_logits: bool,
     n_features: int,
-    n_classes: int,
+    num_classes: int,
     hidden_units: Sequence[int],
     learning_rate: float,
 ):
-    n_features = _check_int("n_features", n_features, 1)
-    n_classes = _check_int("n_classes", n_classes, 2)
+    n_features = as_int(n_features, "n_features", minimum=1)
+    num_classes = as_int(num_classes, "num_classes", minimum=2)
     if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
         raise TypeError(f"hidden_units must be a sequence of layer sizes, got {hidden_units!r}")
-    hidden_units = [_check_int("each entry of hidden_units", units, 1) for units in hidden_units]
-    learning_rate = _check_learning_rate(learning_rate)
+    hidden_units = [as_int(units, "each entry of hidden_units", minimum=1) for units in hidden_units]
+    learning_rate = as_positive(learning_rate, "learning_rate")
 
     tf = import_tensorflow()
     keras = tf.keras
     layers = [keras.Input(shape=(n_features,), name="features")]
     for i, units in enumerate(hidden_units, start=1):
         layers.append(keras.layers.Dense(units, activation="relu", name=f"hidden_{i}"))
-    layers.append(keras.layers.Dense(n_classes, activation=output_activation, name="output"))
+    layers.append(keras.layers.Dense(num_classes, activation=output_activation, name="output"))
     model = keras.Sequential(layers, name=name)
     model.compile(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
@@ -102,20 +109,22 @@ def _dense_classifier(
 
 def build_obvious_model(
     n_features: int = 2,
-    n_classes: int = 4,
+    num_classes: int = 4,
     hidden_units: Sequence[int] = (25, 15),
     learning_rate: float = 0.001,
-):
+    *,
+    n_classes: int | None = None,
+) -> keras.Model:
     """The "obvious" classifier: softmax in the last layer, the loss gets probabilities.
 
-    ``Dense(25, relu) -> Dense(15, relu) -> Dense(n_classes, softmax)``, compiled with
+    ``Dense(25, relu) -> Dense(15, relu) -> Dense(num_classes, softmax)``, compiled with
     ``SparseCategoricalCrossentropy()`` and ``Adam(learning_rate)``.
 
     Parameters
     ----------
     n_features : int, default 2
         Number of input features.
-    n_classes : int, default 4
+    num_classes : int, default 4
         Number of classes (units of the last layer), at least 2.
     hidden_units : sequence of int, default (25, 15)
         Sizes of the ReLU hidden layers.
@@ -132,25 +141,28 @@ def build_obvious_model(
     TypeError, ValueError
         If an argument has the wrong type or is out of range.
     """
-    return _dense_classifier("obvious", "softmax", False, n_features, n_classes, hidden_units,
+    num_classes = renamed(num_classes, n_classes, "num_classes", "n_classes")
+    return _dense_classifier("obvious", "softmax", False, n_features, num_classes, hidden_units,
                              learning_rate)
 
 
 def build_reference_preferred_model(
     n_features: int = 2,
-    n_classes: int = 4,
+    num_classes: int = 4,
     hidden_units: Sequence[int] = (25, 15),
     learning_rate: float = 0.001,
-):
+    *,
+    n_classes: int | None = None,
+) -> keras.Model:
     """The "preferred" classifier: a linear last layer, the loss gets logits.
 
-    Same layers as :func:`build_obvious_model` except ``Dense(n_classes)`` without activation,
+    Same layers as :func:`build_obvious_model` except ``Dense(num_classes)`` without activation,
     compiled with ``SparseCategoricalCrossentropy(from_logits=True)`` and ``Adam(learning_rate)``.
     This is the reference answer to the ``build_preferred_model`` exercise of notebook 04.
 
     Parameters
     ----------
-    n_features, n_classes, hidden_units, learning_rate
+    n_features, num_classes, hidden_units, learning_rate
         As in :func:`build_obvious_model`.
 
     Returns
@@ -163,18 +175,21 @@ def build_reference_preferred_model(
     TypeError, ValueError
         If an argument has the wrong type or is out of range.
     """
-    return _dense_classifier("preferred", None, True, n_features, n_classes, hidden_units,
+    num_classes = renamed(num_classes, n_classes, "num_classes", "n_classes")
+    return _dense_classifier("preferred", None, True, n_features, num_classes, hidden_units,
                              learning_rate)
 
 
-def build_softmax_regression(n_features: int, n_classes: int, learning_rate: float = 0.01):
+def build_softmax_regression(n_features: int, num_classes: int | None = None,
+                             learning_rate: float = 0.01, *,
+                             n_classes: int | None = None) -> keras.Model:
     """Softmax regression: one linear layer of logits, trained from logits.
 
     Parameters
     ----------
     n_features : int
         Number of input features.
-    n_classes : int
+    num_classes : int
         Number of classes, at least 2.
     learning_rate : float, default 0.01
         Adam's learning rate.
@@ -184,14 +199,15 @@ def build_softmax_regression(n_features: int, n_classes: int, learning_rate: flo
     keras.Sequential
         A compiled model named ``"softmax_regression"``; its one layer, ``"logits"``, outputs logits.
     """
-    n_features = _check_int("n_features", n_features, 1)
-    n_classes = _check_int("n_classes", n_classes, 2)
-    learning_rate = _check_learning_rate(learning_rate)
+    n_features = as_int(n_features, "n_features", minimum=1)
+    num_classes = as_int(renamed(num_classes, n_classes, "num_classes", "n_classes"),
+                         "num_classes", minimum=2)
+    learning_rate = as_positive(learning_rate, "learning_rate")
     tf = import_tensorflow()
     keras = tf.keras
     model = keras.Sequential(
         [keras.Input(shape=(n_features,), name="features"),
-         keras.layers.Dense(n_classes, name="logits")],
+         keras.layers.Dense(num_classes, name="logits")],
         name="softmax_regression",
     )
     model.compile(
@@ -203,21 +219,23 @@ def build_softmax_regression(n_features: int, n_classes: int, learning_rate: flo
 
 def build_small_cnn(
     input_shape: Sequence[int] = (8, 8, 1),
-    n_classes: int = 10,
+    num_classes: int = 10,
     filters: int = 16,
     learning_rate: float = 0.003,
-):
+    *,
+    n_classes: int | None = None,
+) -> keras.Model:
     """A small convolutional classifier for 8x8 digits, trained from logits.
 
     ``Conv2D(filters, 3x3, same, relu)`` named ``"features"`` (its maps are what a spatial softmax
-    looks at), then ``MaxPooling2D(2)``, ``Flatten`` and a linear ``Dense(n_classes)`` named
+    looks at), then ``MaxPooling2D(2)``, ``Flatten`` and a linear ``Dense(num_classes)`` named
     ``"logits"``.
 
     Parameters
     ----------
     input_shape : sequence of 3 ints, default (8, 8, 1)
         Height, width and channels of an image.
-    n_classes : int, default 10
+    num_classes : int, default 10
         Number of classes, at least 2.
     filters : int, default 16
         Number of feature maps of the ``"features"`` layer.
@@ -232,10 +250,11 @@ def build_small_cnn(
     if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
             or len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
-    input_shape = tuple(_check_int("each entry of input_shape", n, 1) for n in input_shape)
-    n_classes = _check_int("n_classes", n_classes, 2)
-    filters = _check_int("filters", filters, 1)
-    learning_rate = _check_learning_rate(learning_rate)
+    input_shape = tuple(as_int(n, "each entry of input_shape", minimum=1) for n in input_shape)
+    num_classes = as_int(renamed(num_classes, n_classes, "num_classes", "n_classes"),
+                         "num_classes", minimum=2)
+    filters = as_int(filters, "filters", minimum=1)
+    learning_rate = as_positive(learning_rate, "learning_rate")
     tf = import_tensorflow()
     keras = tf.keras
     model = keras.Sequential(
@@ -244,7 +263,7 @@ def build_small_cnn(
             keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name="features"),
             keras.layers.MaxPooling2D(2, name="pool"),
             keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(n_classes, name="logits"),
+            keras.layers.Dense(num_classes, name="logits"),
         ],
         name="small_cnn",
     )
@@ -274,14 +293,14 @@ def _format_loss(value: float) -> str:
 
 
 def fit_compact(
-    model,
-    X,
-    y,
+    model: keras.Model,
+    X: ArrayLike,
+    y: ArrayLike,
     epochs: int = 10,
     batch_size: int = 32,
     label: str | None = None,
-    **fit_kwargs,
-):
+    **fit_kwargs: Any,
+) -> keras.callbacks.History:
     """Train ``model`` quietly: one live progress line while it runs, one summary line at the end.
 
     Keras' own progress text is turned off (``verbose=0``). In Jupyter a single line (a progress bar
@@ -319,8 +338,8 @@ def fit_compact(
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
     if not getattr(model, "compiled", True) or getattr(model, "optimizer", None) is None:
         raise ValueError("model must be compiled first: call model.compile(loss=..., optimizer=...)")
-    epochs = _check_int("epochs", epochs, 1)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    epochs = as_int(epochs, "epochs", minimum=1)
+    batch_size = as_int(batch_size, "batch_size", minimum=1)
     if "verbose" in fit_kwargs:
         raise TypeError("fit_compact is always quiet; do not pass verbose")
     n_x, n_y = len(X), len(y)
@@ -365,7 +384,7 @@ def _LiveLine(tf, handle, label: str, epochs: int):
     return LiveLine()
 
 
-def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np.ndarray]:
+def loss_and_gradient(logits: ArrayLike, labels: ArrayLike, from_logits: bool) -> tuple[np.ndarray, np.ndarray]:
     """Per-example Keras sparse cross-entropy and its gradient with respect to the logits.
 
     With ``from_logits=False`` the loss is given ``tf.nn.softmax(logits)``: probabilities as a
@@ -374,7 +393,7 @@ def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np
 
     Parameters
     ----------
-    logits : array-like of shape (n, n_classes)
+    logits : array-like of shape (n, num_classes)
         Float logits (computed in float32, as in a Keras model).
     labels : array-like of shape (n,)
         Integer class ids.
@@ -385,7 +404,7 @@ def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np
     -------
     loss : ndarray of shape (n,)
         ``keras.losses.sparse_categorical_crossentropy`` per example.
-    gradient : ndarray of shape (n, n_classes)
+    gradient : ndarray of shape (n, num_classes)
         d loss_i / d logits_i for each example.
 
     Examples
@@ -397,16 +416,11 @@ def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np
     >>> round(float(loss[0]), 4), grad.round(4).tolist()
     (25.0, [[1.0, 0.0, -1.0]])
     """
-    logits = np.asarray(logits, dtype=np.float32)
-    labels = np.asarray(labels)
+    logits = as_float_array(logits, "logits").astype(np.float32)
     if logits.ndim != 2 or logits.shape[1] < 2:
-        raise ValueError(f"logits must have shape (n, n_classes) with n_classes >= 2, got {logits.shape}")
-    if labels.shape != logits.shape[:1] or not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be {logits.shape[0]} integer class ids, got shape "
-                         f"{labels.shape} and dtype {labels.dtype}")
-    if labels.size and (labels.min() < 0 or labels.max() >= logits.shape[1]):
-        raise ValueError(f"labels must be class ids in [0, {logits.shape[1] - 1}], "
-                         f"got values from {labels.min()} to {labels.max()}")
+        raise ValueError(f"logits must have shape (n, num_classes) with num_classes >= 2, got {logits.shape}")
+    check_finite(logits, "logits", logits=True)
+    labels = as_class_ids(labels, logits.shape[1], "labels", shape=logits.shape[:1])
     tf = import_tensorflow()
     z = tf.constant(logits)
     with tf.GradientTape() as tape:
@@ -420,7 +434,7 @@ def loss_and_gradient(logits, labels, from_logits: bool) -> tuple[np.ndarray, np
     return loss.numpy(), gradient.numpy()
 
 
-def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -> dict:
+def train_full_batch(model: keras.Model, X: ArrayLike, y: ArrayLike, steps: int = 150, keras_rescue: bool = True) -> dict:
     """Train with the model's own compiled loss and optimizer on the whole data set per step.
 
     Each step computes the loss on all of ``X``, takes one optimizer step, and records what the
@@ -457,7 +471,7 @@ def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -
     if not hasattr(loss_fn, "get_config"):
         raise ValueError("model must be compiled with a Keras loss object, e.g. "
                          "SparseCategoricalCrossentropy(from_logits=True)")
-    steps = _check_int("steps", steps, 1)
+    steps = as_int(steps, "steps", minimum=1)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
     if len(X) != len(y):
@@ -477,7 +491,7 @@ def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -
             outputs = model(inputs, training=True)
             loss = loss_fn(labels, outputs if keras_rescue else tf.identity(outputs))
         grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         probs = tf.nn.softmax(outputs) if from_logits else outputs
         p_true = tf.gather(probs, labels, axis=1, batch_dims=1)
         correct = tf.equal(tf.argmax(outputs, axis=1), labels)
@@ -488,13 +502,15 @@ def train_full_batch(model, X, y, steps: int = 150, keras_rescue: bool = True) -
     return {"loss": record[:, 0], "accuracy": record[:, 1], "confidently_wrong": record[:, 2]}
 
 
-def decision_grid(predict, X, resolution: int = 200, margin: float = 1.0):
+def decision_grid(predict: Callable[[np.ndarray], ArrayLike] | keras.Model, X: ArrayLike,
+                  resolution: int = 200, margin: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluate a classifier on a regular grid that covers the 2-D points ``X``.
 
     Parameters
     ----------
     predict : callable or keras.Model
-        Maps an (n, 2) float32 array to scores of shape (n, n_classes) (probabilities or logits:
+        Maps an (n, 2) float32 array to scores of shape (n, num_classes) (probabilities or logits:
         only the argmax is used). A Keras model is called directly, without ``predict``'s batching.
     X : array-like of shape (n, 2)
         The data the grid must cover.
@@ -513,9 +529,8 @@ def decision_grid(predict, X, resolution: int = 200, margin: float = 1.0):
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"X must have shape (n, 2), got {X.shape}")
-    resolution = _check_int("resolution", resolution, 2)
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or margin < 0:
-        raise ValueError(f"margin must be a number >= 0, got {margin!r}")
+    resolution = as_int(resolution, "resolution", minimum=2)
+    margin = as_real(margin, "margin", low=0)
     if not callable(predict):
         raise TypeError(f"predict must be a model or a function, got {type(predict).__name__}")
     lo = X.min(axis=0) - margin

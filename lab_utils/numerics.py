@@ -24,13 +24,26 @@ import numbers
 from typing import Literal
 
 import numpy as np
-from numpy.exceptions import AxisError
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, DTypeLike
+
+from .validation import (
+    as_class_ids,
+    as_float_array,
+    as_int,
+    as_mask,
+    as_positive,
+    as_real,
+    check_axis,
+    check_finite,
+    check_no_nan,
+    first_index,
+)
 
 __all__ = [
     "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
     "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
     "top_k", "sample", "masked_softmax", "online_softmax", "one_hot",
+    "entropy_vs_temperature", "neg_log", "exp_overflow_threshold", "blocked_softmax",
 ]
 
 Reduction = Literal["mean", "sum", "none"]
@@ -41,78 +54,9 @@ _REDUCTIONS = ("mean", "sum", "none")
 # Validation helpers: every public function goes through these before doing any arithmetic.
 # ----------------------------------------------------------------------------------------------
 
-def _as_float_array(x: ArrayLike, name: str, *, allow_scalar: bool = False) -> np.ndarray:
-    """Return ``x`` as a floating array (float16/32/64 kept, integers -> float64), or raise."""
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be numbers, got a string {x!r}")
-    try:
-        arr = np.asarray(x)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular array of numbers ({err})") from None
-    kind = arr.dtype.kind
-    if kind == "b":
-        # A boolean passed as logits is almost always a mask or a label passed in the wrong place.
-        raise TypeError(f"{name} must be real numbers, got a boolean array; "
-                        f"convert with .astype(float) if you really mean 0/1 values")
-    if kind == "c":
-        raise TypeError(f"{name} must be real numbers, got complex values (dtype {arr.dtype})")
-    if kind not in "iuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype} "
-                        f"(strings, objects and dates have no softmax)")
-    if kind in "iu":
-        arr = arr.astype(np.float64)
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    if arr.ndim == 0 and not allow_scalar:
-        raise ValueError(f"{name} must have at least one axis (a vector of values), "
-                         f"got the scalar {arr.item()!r}")
-    return arr
-
-
-def _first_index(bad: np.ndarray) -> tuple[int, ...] | int:
-    """Index of the first True in ``bad``, as a tuple (or an int for 1-D arrays), for messages."""
-    index = tuple(int(i) for i in np.unravel_index(int(np.argmax(bad)), bad.shape))
-    return index[0] if len(index) == 1 else index
-
-
-def _check_no_nan(arr: np.ndarray, name: str, *, allow_pos_inf: bool = True) -> None:
-    """Raise if ``arr`` has a NaN (or +inf when not allowed). Used where no reduction checks it."""
-    if np.isnan(arr).any():
-        raise ValueError(f"{name} contains NaN (first at index {_first_index(np.isnan(arr))})")
-    if not allow_pos_inf and np.isposinf(arr).any():
-        raise ValueError(f"{name} contains +inf (first at index {_first_index(np.isposinf(arr))}); "
-                         f"values must be finite or -inf")
-
-
 def _row_phrase(bad: np.ndarray, name: str) -> str:
     """Name the first flagged row for a message ('the row at index 2'), or the array if 1-D."""
-    return name if bad.ndim == 0 else f"the row at index {_first_index(bad)}"
-
-
-def _check_axis(axis: int, arr: np.ndarray, name: str) -> int:
-    """Return ``axis`` as a non-negative int, or raise an AxisError (a ValueError) naming it."""
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"axis must be an integer, got {axis!r}")
-    axis = int(axis)
-    if not -arr.ndim <= axis < arr.ndim:
-        raise AxisError(f"axis {axis} is out of range for {name} with {arr.ndim} "
-                        f"dimension{'s' if arr.ndim != 1 else ''} (shape {arr.shape})")
-    return axis % arr.ndim
-
-
-def _check_positive(value: float, name: str) -> float:
-    """Return ``value`` as a float after checking it is a finite real number > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    try:
-        value = float(value)
-    except OverflowError:  # a Python int beyond float range
-        raise ValueError(f"{name} must be finite, got {value!r}") from None
-    if math.isnan(value) or value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    if math.isinf(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
+    return name if bad.ndim == 0 else f"the row at index {first_index(bad)}"
 
 
 def _check_reduction(reduction: str) -> str:
@@ -141,9 +85,9 @@ def _check_row_max(m: np.ndarray, z: np.ndarray, axis: int, name: str, *,
                    allow_empty_rows: bool = False) -> None:
     """Raise if the row maxima ``m`` (keepdims) show a NaN, a +inf, or a row of only -inf in ``z``."""
     if np.isnan(m).any():
-        raise ValueError(f"{name} contains NaN (first at index {_first_index(np.isnan(z))})")
+        raise ValueError(f"{name} contains NaN (first at index {first_index(np.isnan(z))})")
     if np.isposinf(m).any():
-        raise ValueError(f"{name} contains +inf (first at index {_first_index(np.isposinf(z))}); "
+        raise ValueError(f"{name} contains +inf (first at index {first_index(np.isposinf(z))}); "
                          f"logits must be finite (-inf is allowed and means probability 0)")
     if not allow_empty_rows and np.isneginf(m).any():
         raise ValueError(_all_neg_inf_message(np.isneginf(m), axis, name))
@@ -154,7 +98,7 @@ def _all_neg_inf_message(empty_rows: np.ndarray, axis: int, name: str) -> str:
     where = f"{name} is all -inf"
     if empty_rows.ndim > 1:
         where = (f"{name} has a row of only -inf (at index "
-                 f"{_first_index(empty_rows.squeeze(axis=axis))} along the other axes)")
+                 f"{first_index(empty_rows.squeeze(axis=axis))} along the other axes)")
     return (f"{where}: its softmax is undefined; use masked_softmax, which returns zeros for "
             f"fully masked rows")
 
@@ -225,8 +169,8 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     :math:`|z_i - \max z| \cdot \varepsilon / 2`: the conditioning of the problem, shared by
     every implementation that shifts by the max (SciPy, TensorFlow).
 
-    Large batches along the last axis are processed a cache-sized block of rows at a time; the
-    result is the same bit for bit as for one row at a time.
+    Large batches along the last axis are processed a cache-sized block of rows at a time (see
+    :func:`blocked_softmax`); the result is the same bit for bit as for one row at a time.
 
     Examples
     --------
@@ -240,28 +184,18 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     >>> softmax([1.0, 2.0], temperature=1e-3)
     array([0., 1.])
     """
-    z = _as_float_array(z, "z")
-    axis = _check_axis(axis, z, "z")
-    temperature = _check_positive(temperature, "temperature")
+    z = as_float_array(z, "z")
+    axis = check_axis(axis, z, "z")
+    temperature = as_positive(temperature, "temperature")
     dtype = _work_dtype(z)
     # The output array is the only full-size allocation: every step below works in place in it.
     out = np.empty(z.shape, dtype=dtype)
     if axis == z.ndim - 1 and z.flags.c_contiguous and z.size > _CACHE_BLOCK_BYTES // out.itemsize:
-        # Large batch with rows next to each other in memory: handle a few rows at a time, so the
-        # max, subtract, exp, sum and divide all find their data still in the CPU cache instead of
+        # Large batch with rows next to each other in memory: a few rows at a time, so the max,
+        # subtract, exp, sum and divide all find their data still in the CPU cache instead of
         # streaming the whole array from memory five times (see benchmarks/bench_softmax.py).
-        n = z.shape[-1]
-        z2, out2 = z.reshape(-1, n), out.reshape(-1, n)
-        m = np.empty((z2.shape[0], 1), dtype=z.dtype)
-        rows = max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize))
-        # A row holding NaN or +inf, or only -inf, computes NaN (inf - inf) in the loop: that
-        # result is never returned, because the row maxima are checked right after the loop.
-        with np.errstate(invalid="ignore"):
-            for start in range(0, z2.shape[0], rows):
-                block = slice(start, start + rows)
-                np.max(z2[block], axis=-1, keepdims=True, out=m[block])
-                _softmax_into(z2[block], m[block], temperature, dtype, out2[block], axis=-1)
-        _check_row_max(m.reshape(z.shape[:-1] + (1,)), z, axis, "z")
+        m = _softmax_blocks(z, out, temperature, dtype)
+        _check_row_max(m, z, axis, "z")
     else:
         m = _row_max(z, axis, "z")
         _softmax_into(z, m, temperature, dtype, out, axis=axis)
@@ -271,6 +205,96 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
 # Bytes of output handled per step by softmax: inside a core's L2 cache (512 KiB or more on current
 # x86 and ARM cores), and large enough that Python's per-step overhead is negligible.
 _CACHE_BLOCK_BYTES = 512 * 1024
+
+
+def _softmax_blocks(z: np.ndarray, out: np.ndarray, temperature: float, dtype: np.dtype,
+                    block_rows: int | None = None) -> np.ndarray:
+    """Softmax along the last axis of C-contiguous ``z`` into ``out`` (which may be ``z``), a block
+    of rows at a time; return the row maxima (keepdims) for the caller to check.
+
+    The one blocked implementation: :func:`softmax` and :func:`blocked_softmax` (hence
+    ``scaling.chunked_softmax``) use it. One thread: sharing the blocks between two threads was
+    measured slower on a loaded 2-core machine (41 ms against 36 ms for float32 1024 x 32000).
+    """
+    n = z.shape[-1]
+    z2, out2 = z.reshape(-1, n), out.reshape(-1, n)
+    m = np.empty((z2.shape[0], 1), dtype=z.dtype)
+    rows = block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize))
+    # A row holding NaN or +inf, or only -inf, computes NaN (inf - inf) in the loop: that result is
+    # never returned, because the caller checks the row maxima right after the loop.
+    with np.errstate(invalid="ignore"):
+        for start in range(0, z2.shape[0], rows):
+            block = slice(start, start + rows)
+            np.max(z2[block], axis=-1, keepdims=True, out=m[block])
+            _softmax_into(z2[block], m[block], temperature, dtype, out2[block], axis=-1)
+    return m.reshape(z.shape[:-1] + (1,))
+
+
+def blocked_softmax(z: ArrayLike, out: np.ndarray | None = None, *, block_rows: int | None = None,
+                    temperature: float = 1.0) -> np.ndarray:
+    """Softmax along the last axis, a block of rows at a time, written into one buffer.
+
+    Each block is shifted, exponentiated and normalised in place inside ``out`` while it is in
+    the CPU cache, so apart from the output the only extra memory is one number per row.
+    ``out=z`` overwrites the logits and needs no extra memory at all.
+
+    Parameters
+    ----------
+    z : array_like
+        Logits along the last axis, a floating dtype (``-inf`` allowed, as in :func:`softmax`).
+    out : numpy.ndarray, optional
+        C-contiguous destination of ``z``'s shape and a floating dtype; may be ``z`` itself.
+        Default: a new array (float16 logits are computed in float32, as in :func:`softmax`).
+    block_rows : int, optional
+        Rows per block (after flattening the leading axes); default: a block of about 512 KiB.
+    temperature : float, default 1.0
+        ``T > 0``, as in :func:`softmax`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The probabilities (``out`` if given).
+
+    Raises
+    ------
+    TypeError
+        If ``z`` or ``out`` is not floating, or ``block_rows`` is not an int.
+    ValueError
+        As for :func:`softmax`; also if ``out`` does not fit or is not C-contiguous, or
+        ``block_rows < 1``. The values are checked through the row maxima, after the pass: with
+        ``out=z``, logits that are rejected have been overwritten already.
+
+    Examples
+    --------
+    >>> z = np.array([[2.0, 1.0, 0.1], [1000.0, 1000.0, 0.0]])
+    >>> blocked_softmax(z, block_rows=1).round(4)
+    array([[0.659 , 0.2424, 0.0986],
+           [0.5   , 0.5   , 0.    ]])
+    >>> blocked_softmax(z, out=z) is z
+    True
+    """
+    arr = np.asarray(z)
+    if arr.dtype.kind != "f":
+        raise TypeError(f"z must be a floating-point array, got dtype {arr.dtype}")
+    if arr.ndim == 0 or arr.shape[-1] == 0:
+        raise ValueError(f"z must have a non-empty last axis, got shape {arr.shape}")
+    arr = np.ascontiguousarray(arr)
+    temperature = as_positive(temperature, "temperature")
+    if block_rows is not None:
+        block_rows = as_int(block_rows, "block_rows", minimum=1)
+    given = out is not None
+    if not given:
+        out = np.empty(arr.shape, dtype=_work_dtype(arr))
+    elif not isinstance(out, np.ndarray) or out.shape != arr.shape:
+        raise ValueError(f"out must be an ndarray of shape {arr.shape}, got "
+                         f"{getattr(out, 'shape', type(out).__name__)}")
+    elif out.dtype.kind != "f":
+        raise TypeError(f"out must have a floating dtype, got {out.dtype}")
+    elif not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous so that it can be filled in place")
+    m = _softmax_blocks(arr, out, temperature, out.dtype, block_rows)
+    _check_row_max(m, arr, arr.ndim - 1, "z")
+    return out if given else out.astype(arr.dtype, copy=False)
 
 
 def _softmax_into(z: np.ndarray, m: np.ndarray, temperature: float, dtype: np.dtype,
@@ -320,9 +344,9 @@ def naive_softmax(z: ArrayLike, axis: int = -1) -> np.ndarray:
     >>> naive_softmax(np.array([89.0, 0.0], dtype=np.float32))
     array([nan,  0.], dtype=float32)
     """
-    z = _as_float_array(z, "z")
-    axis = _check_axis(axis, z, "z")
-    _check_no_nan(z, "z")
+    z = as_float_array(z, "z")
+    axis = check_axis(axis, z, "z")
+    check_no_nan(z, "z")
     # Silenced on purpose: the point of this function is to *show* inf/inf = nan, not to warn.
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
         e = np.exp(z)
@@ -361,15 +385,13 @@ def log_softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.nd
     >>> np.exp(log_softmax([1.0, 2.0, 3.0])).round(4)
     array([0.09  , 0.2447, 0.6652])
     """
-    z = _as_float_array(z, "z")
-    axis = _check_axis(axis, z, "z")
-    temperature = _check_positive(temperature, "temperature")
+    z = as_float_array(z, "z")
+    axis = check_axis(axis, z, "z")
+    temperature = as_positive(temperature, "temperature")
     dtype = _work_dtype(z)
     m = _row_max(z, axis, "z")
     out = _shifted(z, m, temperature, dtype)
-    # The sum of exp(shifted) is in [1, n], so its log is small and exact to an ulp.
-    log_sum = np.log(np.exp(out).sum(axis=axis, keepdims=True))
-    np.subtract(out, log_sum, out=out)
+    np.subtract(out, _log1p_rest(out, axis), out=out)
     # float16 input was computed in float32; a log-probability below float16's range rounds to -inf
     # in the cast, which is its correctly rounded value, so that overflow is not an error.
     with np.errstate(over="ignore"):
@@ -403,17 +425,32 @@ def logsumexp(z: ArrayLike, axis: int = -1) -> np.ndarray | float:
     >>> logsumexp([[0.0, 0.0], [1.0, -np.inf]])
     array([0.69314718, 1.        ])
     """
-    z = _as_float_array(z, "z")
-    axis = _check_axis(axis, z, "z")
+    z = as_float_array(z, "z")
+    axis = check_axis(axis, z, "z")
     dtype = _work_dtype(z)
     m = _row_max(z, axis, "z", allow_empty_rows=True)
     # A row of only -inf has max -inf; shifting by 0 instead avoids -inf - (-inf) = NaN and gives
     # log(sum(exp(-inf))) = log(0) = -inf, the right answer.
-    m = np.where(np.isneginf(m), 0, m).astype(dtype)
-    sum_exp = np.exp(_shifted(z, m, 1.0, dtype)).sum(axis=axis, keepdims=True)
-    with np.errstate(divide="ignore"):  # log(0) = -inf only for all -inf rows: correct, see above
-        result = (m + np.log(sum_exp)).squeeze(axis=axis).astype(z.dtype, copy=False)
+    empty_rows = np.isneginf(m)
+    m = np.where(empty_rows, 0, m).astype(dtype)
+    result = np.where(empty_rows, -np.inf, m + _log1p_rest(_shifted(z, m, 1.0, dtype), axis))
+    result = result.squeeze(axis=axis).astype(z.dtype, copy=False)
     return float(result) if result.ndim == 0 else result
+
+
+def _log1p_rest(shifted: np.ndarray, axis: int, overwrite: bool = False) -> np.ndarray:
+    """``log(sum(exp(shifted)))`` (keepdims) for rows whose max is exactly 0, to the last bit;
+    ``overwrite`` computes the exponentials in ``shifted`` itself (no temporary).
+
+    The max contributes exp(0) = 1 exactly; the other terms sum to ``s``, and the result is
+    ``log1p(s)``. Summing 1 + s first would round away an ``s`` below half an ulp of 1
+    (``logsumexp([0, -40])`` would be 0.0 instead of 4.25e-18). SciPy's ``logsumexp`` also
+    takes ``log1p`` of the non-maximal terms.
+    """
+    terms = np.exp(shifted, out=shifted if overwrite else None)
+    # Drop one term equal to exp(0) = 1 from each row (the first largest: exp is monotonic).
+    np.put_along_axis(terms, np.argmax(terms, axis=axis, keepdims=True), 0, axis=axis)
+    return np.log1p(terms.sum(axis=axis, keepdims=True))
 
 
 def sigmoid(z: ArrayLike) -> np.ndarray | float:
@@ -447,8 +484,8 @@ def sigmoid(z: ArrayLike) -> np.ndarray | float:
     >>> bool(np.isclose(sigmoid(2.0), softmax([2.0, 0.0])[0]))
     True
     """
-    z = _as_float_array(z, "z", allow_scalar=True)
-    _check_no_nan(z, "z")
+    z = as_float_array(z, "z", min_ndim=0)
+    check_no_nan(z, "z")
     # exp(-|z|) is in (0, 1], so it never overflows; each sign then uses the form without
     # cancellation: 1 / (1 + e^{-z}) for z >= 0 and e^{z} / (1 + e^{z}) for z < 0.
     e = np.exp(-np.abs(z))
@@ -496,9 +533,9 @@ def masked_softmax(z: ArrayLike, mask: ArrayLike, axis: int = -1) -> np.ndarray:
     array([[0.2689, 0.7311],
            [0.    , 0.    ]])
     """
-    z = _as_float_array(z, "z")
-    axis = _check_axis(axis, z, "z")
-    keep = _as_mask(mask, z.shape)
+    z = as_float_array(z, "z")
+    axis = check_axis(axis, z, "z")
+    keep = as_mask(mask, "mask", z.shape, masks="z")
     dtype = _work_dtype(z)
     # Masked logits become -inf, so exp gives them exactly 0 in the same pass as the rest.
     masked = np.where(keep, z.astype(dtype, copy=False), -np.inf).astype(dtype, copy=False)
@@ -512,30 +549,6 @@ def masked_softmax(z: ArrayLike, mask: ArrayLike, axis: int = -1) -> np.ndarray:
     sums[empty_rows] = 1  # their entries are all 0 already; 0 / 1 keeps them 0 without a 0/0
     np.divide(out, sums, out=out)
     return out.astype(z.dtype, copy=False)
-
-
-def _as_mask(mask: ArrayLike, shape: tuple[int, ...]) -> np.ndarray:
-    """Validate ``mask`` (True = keep) and return it as a bool array broadcast to ``shape``."""
-    try:
-        arr = np.asarray(mask)
-    except ValueError as err:
-        raise ValueError(f"mask must be a rectangular array of booleans ({err})") from None
-    if arr.dtype.kind in "iu":
-        if not np.isin(arr, (0, 1)).all():
-            raise ValueError("mask must contain only True/False (or 1/0), got values "
-                             f"{np.unique(arr[~np.isin(arr, (0, 1))])[:5].tolist()}")
-        arr = arr.astype(bool)
-    elif arr.dtype.kind != "b":
-        raise TypeError(f"mask must be booleans (True = keep), got dtype {arr.dtype}; an additive "
-                        f"mask of 0/-inf is added to the logits and used with softmax instead")
-    try:
-        broadcast = np.broadcast_shapes(arr.shape, shape)
-    except ValueError:
-        broadcast = None
-    if broadcast != tuple(shape):
-        raise ValueError(f"mask has shape {arr.shape}, which does not broadcast to z's shape "
-                         f"{tuple(shape)}; use the same shape as z (True = keep)")
-    return np.broadcast_to(arr, shape)
 
 
 def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarray:
@@ -575,12 +588,9 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     >>> bool(np.allclose(online_softmax(np.arange(10.0), block=3), softmax(np.arange(10.0))))
     True
     """
-    z = _as_float_array(z, "z")
-    axis = _check_axis(axis, z, "z")
-    if isinstance(block, bool) or not isinstance(block, numbers.Integral):
-        raise TypeError(f"block must be a positive integer, got {block!r}")
-    if block < 1:
-        raise ValueError(f"block must be a positive integer, got {block!r}")
+    z = as_float_array(z, "z")
+    axis = check_axis(axis, z, "z")
+    block = as_int(block, "block", minimum=1)
     dtype = _work_dtype(z)
     out = np.empty(z.shape, dtype=dtype)
     # Work along the last axis of views: blocks are then slices [..., start:stop] of both arrays.
@@ -619,36 +629,6 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
 # Labels, losses and gradients
 # ----------------------------------------------------------------------------------------------
 
-def _as_class_ids(labels: ArrayLike, num_classes: int, name: str = "labels") -> np.ndarray:
-    """Validate integer class ids in [0, num_classes) and return them as an int64 array."""
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(f"{name} must be integer class ids, got a string {labels!r}")
-    try:
-        arr = np.asarray(labels)
-    except ValueError as err:
-        raise ValueError(f"{name} must be a rectangular array of class ids ({err})") from None
-    kind = arr.dtype.kind
-    if kind == "b":
-        raise TypeError(f"{name} must be integer class ids, got booleans; use .astype(int)")
-    if kind == "f":
-        _check_no_nan(arr, name)
-        not_integer = ~np.isfinite(arr) | (arr != np.round(arr))
-        if not_integer.any():
-            raise ValueError(f"{name} must be integer class ids, got "
-                             f"{arr[not_integer].flat[0].item()!r} at index {_first_index(not_integer)}")
-    elif kind not in "iu":
-        raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
-    out_of_range = (arr < 0) | (arr >= num_classes)
-    if out_of_range.any():
-        bad = arr[out_of_range].flat[0]
-        bad = int(bad) if kind == "f" else bad
-        raise ValueError(f"{name} must be class ids in [0, {num_classes}) for {num_classes} "
-                         f"classes, got {bad} at index {_first_index(out_of_range)}")
-    return arr.astype(np.int64)
-
-
 def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
     """One-hot rows for integer class ids: ``labels.shape + (num_classes,)``, float64.
 
@@ -678,11 +658,8 @@ def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
     array([[1., 0., 0.],
            [0., 0., 1.]])
     """
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral):
-        raise TypeError(f"num_classes must be an integer, got {num_classes!r}")
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
-    ids = _as_class_ids(labels, int(num_classes))
+    num_classes = as_int(num_classes, "num_classes", minimum=1)
+    ids = as_class_ids(labels, num_classes)
     # Comparing with 0..C-1 broadcasts to the one-hot rows directly.
     return (ids[..., None] == np.arange(num_classes)).astype(np.float64)
 
@@ -698,13 +675,13 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
     batch_shape = values.shape[:axis] + values.shape[axis + 1:]
     num_classes = values.shape[axis]
     if arr.shape == batch_shape:
-        return "sparse", _as_class_ids(arr, num_classes)
+        return "sparse", as_class_ids(arr, num_classes)
     if arr.shape == values.shape:
-        dense = _as_float_array(arr, "labels")
-        _check_no_nan(dense, "labels", allow_pos_inf=False)
+        dense = as_float_array(arr, "labels")
+        check_finite(dense, "labels")
         if (dense < 0).any():
             raise ValueError(f"labels given as rows must be probabilities >= 0, got "
-                             f"{dense[dense < 0].flat[0].item()!r} at index {_first_index(dense < 0)}")
+                             f"{dense[dense < 0].flat[0].item()!r} at index {first_index(dense < 0)}")
         sums = dense.sum(axis=axis, dtype=np.float64)
         tolerance = math.sqrt(np.finfo(dense.dtype).eps)
         bad = np.abs(sums - 1) > tolerance
@@ -725,27 +702,43 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
                      f"shape {values.shape}{hint}")
 
 
+def _scores_first(scores: ArrayLike, labels: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    """``(scores, labels)``, also from a call in the lab's old order ``(labels, scores)``.
+
+    The losses take the scores first, as :mod:`lab_utils.calibration` and :mod:`lab_utils.models`
+    do (issue 16). A call in the old order is recognised, without guessing, when its labels are
+    class ids: they have one axis fewer than the scores. Deprecated; kept only until the
+    notebooks and ``checks`` use the new order.
+    """
+    try:
+        if np.ndim(scores) == np.ndim(labels) - 1:
+            return labels, scores
+    except ValueError:  # a ragged list: the checks that follow name it
+        pass
+    return scores, labels
+
+
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray | float:
     if reduction == "none":
         return losses
     return float(losses.mean() if reduction == "mean" else losses.sum())
 
 
-def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
+def cross_entropy(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
                   reduction: Reduction = "mean") -> np.ndarray | float:
     r"""Cross-entropy :math:`-\sum_i y_i \log \mathrm{softmax}(z)_i`, computed from the logits.
 
     Works in log space (via the log-sum-exp), so a confident mistake costs what it should:
-    ``cross_entropy(2, [1000, 0, -1000])`` is exactly 2000, where ``-log(softmax + eps)`` caps the
+    ``cross_entropy([1000, 0, -1000], 2)`` is exactly 2000, where ``-log(softmax + eps)`` caps the
     loss. This is what Keras does with ``from_logits=True``.
 
     Parameters
     ----------
+    logits : array_like
+        Raw scores; ``-inf`` is allowed (a true class at ``-inf`` costs ``inf``).
     labels : array_like
         Either integer class ids with the logits' shape minus ``axis`` (sparse), or rows of
         one-hot/probabilities with the logits' shape (dense; each row sums to 1).
-    logits : array_like
-        Raw scores; ``-inf`` is allowed (a true class at ``-inf`` costs ``inf``).
     axis : int, default -1
         The class axis of ``logits``.
     reduction : {"mean", "sum", "none"}, default "mean"
@@ -767,22 +760,22 @@ def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 
     Examples
     --------
-    >>> cross_entropy(2, [1000.0, 0.0, -1000.0])
+    >>> cross_entropy([1000.0, 0.0, -1000.0], 2)
     2000.0
-    >>> round(cross_entropy([0, 1], [[2.0, 0.0], [0.0, 2.0]]), 6)
+    >>> round(cross_entropy([[2.0, 0.0], [0.0, 2.0]], [0, 1]), 6)
     0.126928
-    >>> cross_entropy([[0.0, 1.0], [0.5, 0.5]], [[0.0, 0.0], [0.0, 0.0]], reduction="none").round(4)
+    >>> cross_entropy([[0.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.5, 0.5]], reduction="none").round(4)
     array([0.6931, 0.6931])
     """
-    logits = _as_float_array(logits, "logits")
-    axis = _check_axis(axis, logits, "logits")
+    logits, labels = _scores_first(logits, labels)
+    logits = as_float_array(logits, "logits")
+    axis = check_axis(axis, logits, "logits")
     reduction = _check_reduction(reduction)
     kind, y = _split_labels(labels, logits, axis, "logits")
     dtype = _work_dtype(logits)
     m = _row_max(logits, axis, "logits")
     if kind == "sparse":
-        shifted = _shifted(logits, m, 1.0, dtype)
-        log_sum = np.log(np.exp(shifted, out=shifted).sum(axis=axis))
+        log_sum = _log1p_rest(_shifted(logits, m, 1.0, dtype), axis, overwrite=True).squeeze(axis)
         # loss = log(sum exp(z - m)) - (z_y - m); z_y - m is exact-ish and never positive.
         picked = np.take_along_axis(logits, np.expand_dims(y, axis), axis=axis)
         picked_shifted = _shifted(picked, m, 1.0, dtype).squeeze(axis=axis)
@@ -795,7 +788,7 @@ def cross_entropy(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
     return _reduce(losses.astype(logits.dtype, copy=False), reduction)
 
 
-def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1e-7,
+def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike, eps: float = 1e-7,
                              axis: int = -1, reduction: Reduction = "mean") -> np.ndarray | float:
     r"""Cross-entropy from probabilities, exactly as Keras computes it with ``from_logits=False``.
 
@@ -810,11 +803,11 @@ def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1
 
     Parameters
     ----------
-    labels : array_like
-        Integer class ids or probability rows, as in :func:`cross_entropy`.
     probs : array_like
         Probabilities in [0, 1] (e.g. a softmax output); rows are not required to sum to 1 but
         must not be all zero.
+    labels : array_like
+        Integer class ids or probability rows, as in :func:`cross_entropy`.
     eps : float, default 1e-7
         Clipping constant, ``0 < eps < 0.5``.
     axis : int, default -1
@@ -836,22 +829,23 @@ def cross_entropy_from_probs(labels: ArrayLike, probs: ArrayLike, eps: float = 1
     Examples
     --------
     >>> p = softmax([1000.0, 0.0, -1000.0])
-    >>> round(cross_entropy_from_probs(2, p), 4)      # capped, while the true loss is 2000
+    >>> round(cross_entropy_from_probs(p, 2), 4)      # capped, while the true loss is 2000
     16.1181
-    >>> round(cross_entropy_from_probs([0, 1], [[0.9, 0.1], [0.2, 0.8]]), 6)
+    >>> round(cross_entropy_from_probs([[0.9, 0.1], [0.2, 0.8]], [0, 1]), 6)
     0.164252
     """
-    probs = _as_float_array(probs, "probs")
-    axis = _check_axis(axis, probs, "probs")
+    probs, labels = _scores_first(probs, labels)
+    probs = as_float_array(probs, "probs")
+    axis = check_axis(axis, probs, "probs")
     reduction = _check_reduction(reduction)
-    eps = _check_positive(eps, "eps")
+    eps = as_positive(eps, "eps")
     if eps >= 0.5:
         raise ValueError(f"eps must be < 0.5, got {eps!r}")
-    _check_no_nan(probs, "probs")
+    check_no_nan(probs, "probs")
     outside = (probs < 0) | (probs > 1)
     if outside.any():
         raise ValueError(f"probs must lie in [0, 1], got {probs[outside].flat[0].item()!r} at index "
-                         f"{_first_index(outside)}; for raw scores (logits) use cross_entropy")
+                         f"{first_index(outside)}; for raw scores (logits) use cross_entropy")
     if (probs.max(axis=axis) == 0).any():
         raise ValueError("probs has a row that is all zero; it is not a probability distribution")
     kind, y = _split_labels(labels, probs, axis, "probs")
@@ -908,7 +902,7 @@ def softmax_jacobian(z: ArrayLike) -> np.ndarray:
     return jac
 
 
-def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
+def cross_entropy_grad(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
                        reduction: Reduction = "none") -> np.ndarray:
     r"""Gradient of the cross-entropy with respect to the logits: :math:`\mathrm{softmax}(z) - y`.
 
@@ -919,10 +913,10 @@ def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 
     Parameters
     ----------
-    labels : array_like
-        Integer class ids or probability rows, as in :func:`cross_entropy`.
     logits : array_like
         Raw scores.
+    labels : array_like
+        Integer class ids or probability rows, as in :func:`cross_entropy`.
     axis : int, default -1
         The class axis.
     reduction : {"none", "sum", "mean"}, default "none"
@@ -940,14 +934,15 @@ def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 
     Examples
     --------
-    >>> cross_entropy_grad(0, [0.0, 0.0])
+    >>> cross_entropy_grad([0.0, 0.0], 0)
     array([-0.5,  0.5])
-    >>> cross_entropy_grad([1, 0], [[0.0, 0.0], [0.0, 0.0]], reduction="mean")
+    >>> cross_entropy_grad([[0.0, 0.0], [0.0, 0.0]], [1, 0], reduction="mean")
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
-    logits = _as_float_array(logits, "logits")
-    axis = _check_axis(axis, logits, "logits")
+    logits, labels = _scores_first(logits, labels)
+    logits = as_float_array(logits, "logits")
+    axis = check_axis(axis, logits, "logits")
     reduction = _check_reduction(reduction)
     kind, y = _split_labels(labels, logits, axis, "logits")
     grad = softmax(logits, axis=axis)
@@ -967,13 +962,13 @@ def cross_entropy_grad(labels: ArrayLike, logits: ArrayLike, axis: int = -1,
 # ----------------------------------------------------------------------------------------------
 
 def _as_probs(p: ArrayLike, name: str, axis: int) -> tuple[np.ndarray, int]:
-    p = _as_float_array(p, name)
-    axis = _check_axis(axis, p, name)
-    _check_no_nan(p, name)
+    p = as_float_array(p, name)
+    axis = check_axis(axis, p, name)
+    check_no_nan(p, name)
     outside = (p < 0) | (p > 1)
     if outside.any():
         raise ValueError(f"{name} must be probabilities in [0, 1], got {p[outside].flat[0].item()!r} at "
-                         f"index {_first_index(outside)}; for logits use softmax first")
+                         f"index {first_index(outside)}; for logits use softmax first")
     return p, axis
 
 
@@ -1019,7 +1014,7 @@ def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> np.ndarr
                          f"{sums[bad].flat[0]:.6g}")
     scale = 1.0
     if base is not None:
-        base = _check_positive(base, "base")
+        base = as_positive(base, "base")
         if base == 1:
             raise ValueError("base must not be 1 (log base 1 is undefined)")
         scale = 1 / math.log(base)
@@ -1071,14 +1066,11 @@ def top_k(p: ArrayLike, k: int, axis: int = -1) -> tuple[np.ndarray, np.ndarray]
     >>> indices
     array([1, 2, 3])
     """
-    p = _as_float_array(p, "p")
-    axis = _check_axis(axis, p, "p")
-    _check_no_nan(p, "p")
+    p = as_float_array(p, "p")
+    axis = check_axis(axis, p, "p")
+    check_no_nan(p, "p")
     n = p.shape[axis]
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-        raise TypeError(f"k must be an integer, got {k!r}")
-    if not 1 <= k <= n:
-        raise ValueError(f"k must be between 1 and {n} (the length of axis {axis}), got {k}")
+    k = as_int(k, "k", minimum=1, maximum=n)  # n: the length of the class axis
     # A stable sort of -p lists equal values in index order; negation is exact for floats.
     order = np.argsort(-p, axis=axis, kind="stable")
     indices = np.take(order, np.arange(k), axis=axis).astype(np.int64)
@@ -1139,18 +1131,12 @@ def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0
     probs = softmax(logits, axis=-1, temperature=temperature).astype(np.float64)
     n = probs.shape[-1]
     if top_k is not None:
-        if isinstance(top_k, bool) or not isinstance(top_k, numbers.Integral):
-            raise TypeError(f"top_k must be an integer or None, got {top_k!r}")
-        if not 1 <= top_k <= n:
-            raise ValueError(f"top_k must be between 1 and {n} (the number of classes), got {top_k}")
+        top_k = as_int(top_k, "top_k", minimum=1, maximum=n)  # n: the number of classes
         kth = -np.partition(-probs, top_k - 1, axis=-1)[..., top_k - 1:top_k]
         probs[probs < kth] = 0
         probs /= probs.sum(axis=-1, keepdims=True)
     if top_p is not None:
-        if isinstance(top_p, bool) or not isinstance(top_p, numbers.Real):
-            raise TypeError(f"top_p must be a number in (0, 1] or None, got {top_p!r}")
-        if not 0 < top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+        top_p = as_real(top_p, "top_p", low=0, high=1, low_open=True)
         if top_p < 1:
             order = np.argsort(-probs, axis=-1, kind="stable")
             sorted_probs = np.take_along_axis(probs, order, axis=-1)
@@ -1165,10 +1151,9 @@ def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0
     if size is None:
         draw_shape: tuple[int, ...] = ()
     else:
-        draw_shape = (size,) if isinstance(size, numbers.Integral) else tuple(size)
-        if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 0
-               for s in draw_shape):
-            raise ValueError(f"size must be a non-negative int or tuple of ints, got {size!r}")
+        sizes = (size,) if isinstance(size, numbers.Integral) else tuple(size)
+        draw_shape = tuple(as_int(n, "size (a non-negative int or tuple of ints)", minimum=0)
+                           for n in sizes)
     batch_shape = probs.shape[:-1]
     cdf = np.cumsum(probs.reshape(-1, n), axis=-1)
     uniforms = rng.random((cdf.shape[0], math.prod(draw_shape)))
@@ -1181,3 +1166,100 @@ def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0
         draws[row] = np.searchsorted(cdf[row], targets, side="right")
     draws = draws.reshape(batch_shape + draw_shape)
     return int(draws) if draws.ndim == 0 else draws
+
+
+def entropy_vs_temperature(logits: ArrayLike, temperatures: ArrayLike) -> np.ndarray:
+    """Entropy in nats of ``softmax(logits / T)`` for each temperature ``T``: the curve H(T).
+
+    Parameters
+    ----------
+    logits : array_like
+        One row of logits (1-D).
+    temperatures : array_like
+        Temperatures > 0 (1-D).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``H[i] = entropy(softmax(logits, temperature=temperatures[i]))``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If either is not a 1-D array of numbers, or a temperature is not finite and > 0.
+
+    Examples
+    --------
+    >>> entropy_vs_temperature([1.0, 1.0], [0.5, 2.0]).round(6)   # equal logits: log 2 always
+    array([0.693147, 0.693147])
+    """
+    z = as_float_array(logits, "logits")
+    t = as_float_array(temperatures, "temperatures")
+    if z.ndim != 1 or t.ndim != 1:
+        raise ValueError(f"logits and temperatures must be 1-D, got shapes {z.shape} and {t.shape}")
+    check_finite(t, "temperatures")
+    if not np.all(t > 0):
+        raise ValueError(f"temperatures must be > 0, got {t[t <= 0][0]!r}")
+    batch = softmax(np.broadcast_to(z, (t.size, z.size)) / t[:, None])  # (T, classes)
+    return np.atleast_1d(entropy(batch))
+
+
+def neg_log(probs: ArrayLike) -> np.ndarray:
+    """``-log p``: the cross-entropy loss of a target predicted with probability ``p``.
+
+    Parameters
+    ----------
+    probs : array_like
+        Probabilities in [0, 1].
+
+    Returns
+    -------
+    numpy.ndarray
+        ``-log(probs)``; ``inf`` where ``probs`` is 0.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``probs`` is not numbers, or a value lies outside [0, 1].
+
+    Examples
+    --------
+    >>> neg_log([1.0, 0.5]).round(4)
+    array([0.    , 0.6931])
+    """
+    p = as_float_array(probs, "probs")
+    outside = ~(p >= 0) | (p > 1)
+    if outside.any():
+        raise ValueError(f"probs must be probabilities in [0, 1], got {p[outside].flat[0]!r} "
+                         f"at index {first_index(outside)}")
+    with np.errstate(divide="ignore"):  # -log 0 = inf is the right answer
+        return -np.log(p) + 0.0  # + 0.0: -log 1 is 0.0, not -0.0
+
+
+def exp_overflow_threshold(dtype: DTypeLike) -> float:
+    """The largest ``z`` whose ``exp(z)`` is finite in ``dtype``: ``log`` of its largest number.
+
+    Parameters
+    ----------
+    dtype : dtype-like
+        A floating dtype, e.g. ``"float32"``.
+
+    Returns
+    -------
+    float
+        ``log(finfo(dtype).max)``, computed in float64.
+
+    Raises
+    ------
+    ValueError
+        If ``dtype`` is not a floating dtype.
+
+    Examples
+    --------
+    >>> round(exp_overflow_threshold("float16"), 4), round(exp_overflow_threshold("float32"), 2)
+    (11.0899, 88.72)
+    """
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise ValueError(f"dtype must be a floating dtype such as 'float32', got {dtype}")
+    return float(np.log(np.finfo(dtype).max.astype(np.float64)))

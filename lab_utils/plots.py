@@ -1,10 +1,12 @@
 """Drawing helpers: each draws on an Axes it is given and returns the artists it made.
 
 Numbers come from :mod:`lab_utils.numerics`; the functions here only draw them. They never create
-a figure and know nothing about widgets, so a static notebook figure and an interactive explorer
-share the same drawing code. An explorer keeps the returned artists and changes them in place with
-:func:`update_bars`, :func:`set_bar_colors`, ``Line2D.set_data`` and ``Text.set_text``; it never
-draws a new bar chart for a new value.
+a figure and know nothing about widgets, so any figure can use them; today their users are the
+explorers (every Axes call of an explorer is here: titles, limits, ticks, legends, reference lines)
+and the full-redraw baseline of ``benchmarks/bench_explorers.py``. An explorer keeps the returned
+artists and changes them in place with :func:`update_bars`, :func:`highlight_bar`,
+``Line2D.set_data`` and ``Text.set_text``; it never draws a new bar chart for a new value.
+Colours come from :data:`lab_utils.style.ROLE`.
 
 Examples
 --------
@@ -22,12 +24,21 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 from matplotlib.colors import is_color_like
 
-from .style import INVALID_HATCH, ROLE
+from .style import INVALID_HATCH, ROLE, subscript
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.image import AxesImage
+    from matplotlib.legend import Legend
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Rectangle
+    from matplotlib.text import Text
+    from matplotlib.typing import ColorType
 
 __all__ = [
     "BarArtists",
@@ -42,6 +53,16 @@ __all__ = [
     "hline",
     "status_text",
     "format_value",
+    "format_vector",
+    "format_setting",
+    "format_settings",
+    "class_labels",
+    "class_ticks",
+    "style_axes",
+    "zero_line",
+    "legend",
+    "highlight_bar",
+    "picture",
 ]
 
 
@@ -66,6 +87,10 @@ class BarArtists:
         The face colour of each bar for a finite value (restored after a NaN/inf is shown).
     values : numpy.ndarray
         The values shown now.
+    edgecolors : list
+        The edge colour of each bar for a finite value.
+    base_colors : list
+        The colours given to :func:`bar_chart` (what :func:`highlight_bar` returns bars to).
     """
 
     ax: object
@@ -77,6 +102,7 @@ class BarArtists:
     colors: list
     values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     edgecolors: list = field(default_factory=list)
+    base_colors: list = field(default_factory=list)
 
     def artists(self) -> list:
         """Return every artist of the chart (bars first, then texts)."""
@@ -102,6 +128,98 @@ def format_value(value: float, fmt: str = "{:.4f}") -> str:
     return text
 
 
+def format_vector(values: Sequence[float], fmt: str = "{:.4f}") -> str:
+    """Format numbers as a bracketed list with :func:`format_value`.
+
+    Examples
+    --------
+    >>> format_vector([0.25, float("nan")])
+    '[0.2500, NaN]'
+    """
+    return "[" + ", ".join(format_value(float(v), fmt) for v in np.asarray(values)) + "]"
+
+
+def format_setting(value: float) -> str:
+    """A logit or setting as typed: at most 4 decimals, no ``-0.0``.
+
+    Examples
+    --------
+    >>> format_setting(2), format_setting(-0.0), format_setting(0.123456)
+    ('2.0', '0.0', '0.1235')
+    """
+    return repr(round(float(value), 4) + 0.0)
+
+
+def format_settings(values: Sequence[float]) -> str:
+    """Format numbers as a bracketed list with :func:`format_setting`.
+
+    Examples
+    --------
+    >>> format_settings([2, 0.1])
+    '[2.0, 0.1]'
+    """
+    return "[" + ", ".join(format_setting(v) for v in np.asarray(values)) + "]"
+
+
+def class_labels(letter: str, n: int) -> list[str]:
+    """Tick labels ``z₀, z₁, ...`` for ``n`` classes.
+
+    Examples
+    --------
+    >>> class_labels("p", 3)
+    ['p₀', 'p₁', 'p₂']
+    """
+    return [f"{letter}{subscript(i)}" for i in range(n)]
+
+
+def class_ticks(ax: Axes, letter: str, n: int) -> None:
+    """Label the x ticks ``0 .. n-1`` of ``ax`` with :func:`class_labels`."""
+    ax.set_xticks(np.arange(n, dtype=float), class_labels(letter, n))
+
+
+def style_axes(ax: Axes, *, title: str | None = None, xlabel: str | None = None,
+               ylabel: str | None = None, xlim: tuple[float, float] | None = None,
+               ylim: tuple[float, float] | None = None, xscale: str | None = None) -> None:
+    """Set the given title, labels, limits and x scale of ``ax`` (the ones left None stay)."""
+    if title is not None:
+        ax.set_title(title)
+    if xscale is not None:
+        ax.set_xscale(xscale)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+
+
+def zero_line(ax: Axes) -> Line2D:
+    """Draw the thin y = 0 line that bars of either sign stand on, and return it."""
+    return ax.axhline(0.0, color=ROLE["axis"], linewidth=0.8)
+
+
+def legend(ax: Axes, handles: Sequence | None = None, labels: Sequence[str] | None = None, *,
+           loc: str = "upper left", fontsize: float = 8.0, **kwargs: Any) -> Legend:
+    """Draw a compact legend on ``ax`` (of ``handles`` and ``labels`` if given) and return it."""
+    if handles is not None:
+        kwargs["handles"] = list(handles)
+    if labels is not None:
+        kwargs["labels"] = list(labels)
+    kwargs.setdefault("handlelength", 1.2)
+    return ax.legend(loc=loc, fontsize=fontsize, **kwargs)
+
+
+def picture(ax: Axes, pixels: np.ndarray, *, vmax: float = 1.0, cmap: str = "gray_r") -> AxesImage:
+    """Show a grey-scale picture (e.g. a digit) without ticks or grid; return the ``AxesImage``
+    (change it in place with ``set_data``)."""
+    image = ax.imshow(pixels, cmap=cmap, vmin=0.0, vmax=vmax)
+    ax.set(xticks=[], yticks=[])
+    ax.grid(False)
+    return image
+
+
 def _label_position(value: float, ylim: tuple) -> tuple[float, str]:
     """Where to put a bar's value label: just past the bar's end, kept inside ``ylim``."""
     low, high = ylim
@@ -120,11 +238,11 @@ def _label_position(value: float, ylim: tuple) -> tuple[float, str]:
 
 
 def bar_chart(
-    ax,
+    ax: Axes,
     values: Sequence[float],
     labels: Sequence[str] | None = None,
     *,
-    color=ROLE["probs"],
+    color: ColorType | Sequence[ColorType] = ROLE["probs"],
     positions: Sequence[float] | None = None,
     width: float = 0.7,
     ylim: tuple[float, float] | None = None,
@@ -200,7 +318,7 @@ def bar_chart(
         ax.set_xticks(x, list(labels))
     artists = BarArtists(ax=ax, bars=list(container.patches), texts=texts, positions=x,
                          ylim=tuple(float(v) for v in ylim), fmt=fmt, colors=colors,
-                         edgecolors=list(colors))
+                         edgecolors=list(colors), base_colors=list(colors))
     update_bars(artists, values)
     return artists
 
@@ -228,7 +346,7 @@ def update_bars(artists: BarArtists, values: Sequence[float]) -> None:
         raise ValueError(f"expected {len(artists.bars)} values, got shape {values.shape}")
     low, high = artists.ylim
     for bar, text, value, color, edge in zip(artists.bars, artists.texts, values, artists.colors,
-                                             artists.edgecolors):
+                                             artists.edgecolors, strict=True):
         y, va = _label_position(value, artists.ylim)
         if np.isfinite(value):
             bar.set_y(0.0)
@@ -253,7 +371,8 @@ def update_bars(artists: BarArtists, values: Sequence[float]) -> None:
     artists.values = values.copy()
 
 
-def set_bar_colors(artists: BarArtists, colors, edgecolors=None) -> None:
+def set_bar_colors(artists: BarArtists, colors: ColorType | Sequence[ColorType],
+                   edgecolors: ColorType | Sequence[ColorType] | None = None) -> None:
     """Change the face (and edge) colour of each bar, e.g. to highlight the target class.
 
     Parameters
@@ -274,7 +393,23 @@ def set_bar_colors(artists: BarArtists, colors, edgecolors=None) -> None:
     update_bars(artists, artists.values)
 
 
-def mark_bars(artists: BarArtists, mask: Sequence[bool], *, color=ROLE["mismatch"]) -> None:
+def highlight_bar(artists: BarArtists, values: Sequence[float], index: int, *,
+                  color: ColorType = ROLE["target"], edgecolor: ColorType = ROLE["text"]) -> None:
+    """Show ``values`` with bar ``index`` in ``color``, outlined thick; the others in their base
+    colour (the ``color`` given to :func:`bar_chart`), e.g. to mark the target class."""
+    n = len(artists.bars)
+    if not 0 <= index < n:
+        raise ValueError(f"index must be in 0..{n - 1}, got {index}")
+    base = artists.base_colors
+    artists.colors = [color if i == index else base[i] for i in range(n)]
+    artists.edgecolors = [edgecolor if i == index else base[i] for i in range(n)]
+    update_bars(artists, values)
+    for i, bar in enumerate(artists.bars):
+        bar.set_linewidth(2.0 if i == index else 1.0)
+
+
+def mark_bars(artists: BarArtists, mask: Sequence[bool], *,
+              color: ColorType = ROLE["mismatch"]) -> None:
     """Outline and hatch the bars where ``mask`` is true (e.g. a student's value that differs).
 
     Bars where ``mask`` is false get their normal look back. Call after :func:`update_bars`.
@@ -282,7 +417,7 @@ def mark_bars(artists: BarArtists, mask: Sequence[bool], *, color=ROLE["mismatch
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (len(artists.bars),):
         raise ValueError(f"mask must have {len(artists.bars)} entries, got shape {mask.shape}")
-    for bar, flagged, value, edge in zip(artists.bars, mask, artists.values, artists.edgecolors):
+    for bar, flagged, value, edge in zip(artists.bars, mask, artists.values, artists.edgecolors, strict=True):
         if not np.isfinite(value):
             continue
         bar.set_edgecolor(color if flagged else edge)
@@ -290,9 +425,9 @@ def mark_bars(artists: BarArtists, mask: Sequence[bool], *, color=ROLE["mismatch
         bar.set_hatch(INVALID_HATCH if flagged else None)
 
 
-def outline_bars(ax, values: Sequence[float], *, positions: Sequence[float] | None = None,
-                 width: float = 0.7, color=ROLE["limit"], animated: bool = False,
-                 label: str | None = None) -> list:
+def outline_bars(ax: Axes, values: Sequence[float], *, positions: Sequence[float] | None = None,
+                 width: float = 0.7, color: ColorType = ROLE["limit"], animated: bool = False,
+                 label: str | None = None) -> list[Rectangle]:
     """Draw dashed, unfilled bars: a faint reference (such as a limit) behind or over real bars.
 
     Returns
@@ -311,19 +446,20 @@ def update_outline(bars: list, values: Sequence[float]) -> None:
     values = np.asarray(values, dtype=float)
     if values.shape != (len(bars),):
         raise ValueError(f"expected {len(bars)} values, got shape {values.shape}")
-    for bar, value in zip(bars, values):
+    for bar, value in zip(bars, values, strict=True):
         bar.set_height(value)
 
 
-def curve(ax, x: Sequence[float], y: Sequence[float], *, color=ROLE["loss"],
-          animated: bool = False, **kwargs):
+def curve(ax: Axes, x: Sequence[float], y: Sequence[float], *, color: ColorType = ROLE["loss"],
+          animated: bool = False, **kwargs: Any) -> Line2D:
     """Draw a line through (x, y) and return the ``Line2D``."""
     (line,) = ax.plot(x, y, color=color, animated=animated, linewidth=kwargs.pop("linewidth", 2.0),
                       **kwargs)
     return line
 
 
-def point(ax, x: float, y: float, *, color=ROLE["loss"], animated: bool = False, **kwargs):
+def point(ax: Axes, x: float, y: float, *, color: ColorType = ROLE["loss"],
+          animated: bool = False, **kwargs: Any) -> Line2D:
     """Draw one marker at (x, y) and return the ``Line2D`` (move it with ``set_data``)."""
     kwargs.setdefault("marker", "o")
     kwargs.setdefault("markersize", 8)
@@ -332,14 +468,15 @@ def point(ax, x: float, y: float, *, color=ROLE["loss"], animated: bool = False,
     return line
 
 
-def hline(ax, y: float, *, color=ROLE["limit"], label: str | None = None, animated: bool = False):
+def hline(ax: Axes, y: float, *, color: ColorType = ROLE["limit"], label: str | None = None,
+          animated: bool = False) -> Line2D:
     """Draw a dashed horizontal reference line across the axes and return it."""
     return ax.axhline(y, color=color, linestyle="--", linewidth=1.2, label=label, animated=animated,
                       zorder=2)
 
 
-def status_text(ax, text: str = "", *, x: float = 0.02, y: float = 0.96, animated: bool = False,
-                **kwargs):
+def status_text(ax: Axes, text: str = "", *, x: float = 0.02, y: float = 0.96,
+                animated: bool = False, **kwargs: Any) -> Text:
     """Put a line of text at (x, y) in axes coordinates (top left by default) and return it."""
     kwargs.setdefault("fontsize", 9)
     kwargs.setdefault("va", "top")

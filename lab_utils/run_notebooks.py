@@ -4,6 +4,11 @@ Committed outputs come only from this command, so nbval can compare them with a 
 can trust that every printed number was produced by the code above it.
 
 Usage: ``python -m lab_utils.run_notebooks [NOTEBOOK ...]`` (default: every ``notebooks/*.ipynb``).
+
+Examples
+--------
+>>> main(["no-such-folder/*.ipynb"])   # nothing matches: exit status 2, and a line on stderr
+2
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
 """Call a student's function on one case and return what happened as plain data.
 
-This module is the one runner behind every place the lab calls student code: the self-checks
-(:mod:`lab_utils.checks`), the explorers that draw a student's softmax, and the autograder. The
-autograder sends this file's *source* into the sandboxed kernel and runs it there in a fresh
-namespace (never as an importable module the student's code could patch by name), so the same
-lines call the function in the student's own process and in the sandbox.
+This module is the runner behind every graded call of student code: the self-checks
+(:mod:`lab_utils.checks`) and the autograder. The autograder sends this file's *source* into the
+sandboxed kernel and runs it there in a fresh namespace (never as an importable module the
+student's code could patch by name), so the same lines call the function in the student's own
+process and in the sandbox. (The explorers draw a student's softmax through
+:mod:`lab_utils.student`, which also reports the warnings the function raised.)
 
 It depends on the standard library and NumPy only, keeps no state, and returns results that are
 plain data: JSON made of numbers, text, lists and base64 array bytes (never pickle), so a trusted
@@ -13,6 +14,14 @@ process can read them without running anything the student wrote.
 A call is watched for calls into library softmax, log-softmax, logsumexp or cross-entropy code
 (lab_utils itself, SciPy's ``special`` family, scikit-learn's, TensorFlow/Keras, PyTorch, JAX):
 NumPy exercises ask students to write these themselves.
+
+Examples
+--------
+>>> outcome = call(lambda z: 2 * z, [np.array([1.0, 0.5])])
+>>> outcome["status"], decode(outcome["value"])
+('ok', array([2., 1.]))
+>>> decode(encode(np.arange(3)))        # arrays travel as base64 bytes with dtype and shape
+array([0, 1, 2])
 """
 
 from __future__ import annotations
@@ -21,27 +30,21 @@ import base64
 import json
 import math
 import os
+import re
 import sys
 import time
 import warnings
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-#: Code whose file path contains one of these is a library shortcut in a NumPy exercise.
-FORBIDDEN_PATHS = (
-    os.sep.join(("scipy", "special", "_logsumexp.py")),
-    os.sep.join(("scipy", "stats", "_entropy.py")),
-    os.sep.join(("sklearn", "utils", "extmath.py")),
-    os.sep.join(("sklearn", "metrics", "")),
-    os.sep.join(("site-packages", "tensorflow", "")),
-    os.sep.join(("site-packages", "keras", "")),
-    os.sep.join(("site-packages", "tf_keras", "")),
-    os.sep.join(("site-packages", "torch", "")),
-    os.sep.join(("site-packages", "jax", "")),
-    os.sep.join(("site-packages", "jaxlib", "")),
-)
-#: Compiled functions whose module starts with one of these are library shortcuts too.
+#: Libraries whose softmax-family functions are shortcuts in a NumPy exercise (and lab_utils itself).
+LIBRARY_PATHS = tuple(os.sep.join(("site-packages", name, "")) for name in
+                      ("scipy", "sklearn", "tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib"))
+#: Compiled functions whose module starts with one of these are checked by name too.
 FORBIDDEN_MODULES = ("torch", "jax", "jaxlib", "tensorflow", "keras")
+#: What a shortcut is called: softmax, log_softmax, logsumexp, cross-entropy and its aliases.
+SHORTCUT_NAME = re.compile(r"softmax|logsumexp|cross_?entropy|crossentropy|log_loss|nll", re.IGNORECASE)
 
 _LAB_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _MAX_DEPTH = 8
@@ -51,7 +54,7 @@ _MAX_DEPTH = 8
 # Plain data: encode what a call returned, decode it on the other side.
 
 
-def encode(value, depth: int = 0):
+def encode(value: Any, depth: int = 0) -> Any:
     """A JSON-ready form of ``value``: arrays as base64 bytes with dtype and shape, never pickle."""
     if depth > _MAX_DEPTH:
         return {"__opaque__": type(value).__name__, "text": "(nested too deeply)"}
@@ -83,7 +86,7 @@ def encode(value, depth: int = 0):
     return {"__opaque__": type(value).__name__, "text": text if len(text) <= 80 else text[:77] + "..."}
 
 
-def decode(data, opaque=None):
+def decode(data: Any, opaque: Callable[[str, str], Any] | None = None) -> Any:
     """The value :func:`encode` wrote, rebuilt from JSON (``opaque(type_name, text)`` for the rest)."""
     if isinstance(data, list):
         return [decode(v, opaque) for v in data]
@@ -111,25 +114,28 @@ def decode(data, opaque=None):
 
 
 class CallMonitor:
-    """A profile hook that names every forbidden library function a call reaches.
+    """A profile hook that names every library softmax-family function a call reaches.
 
-    Only the outermost forbidden frame is named (``scipy.special._logsumexp.softmax``, not the
-    NumPy calls inside it). ``allowed`` lists lab_utils modules (``"lab_utils.datasets"``) whose
-    functions the exercise lets students call.
+    A shortcut is a function whose name says softmax, logsumexp, cross-entropy (or log_loss, nll)
+    in lab_utils, SciPy, scikit-learn, TensorFlow/Keras, PyTorch or JAX. Only the outermost one is
+    named (``scipy.special._logsumexp.softmax``, not what it calls). ``allowed`` lists lab_utils
+    modules (``"lab_utils.datasets"``) the exercise lets students call; nothing they call counts.
+    Importing a module is not a call.
     """
 
     def __init__(self, allowed=()):
         self.found = []
         self._allowed = tuple(os.path.join(_LAB_DIR, *name.split(".")[1:]) + ".py" for name in allowed)
-        self._inside = 0
+        self._open = set()
         self.switched_off = False
 
     def _kind(self, code) -> str | None:
-        """"forbidden", "allowed" (an allowed lab module, whose own calls are not watched) or None."""
+        """"allowed", "forbidden" or None for the code of a Python function."""
         filename = code.co_filename
-        if filename.startswith(_LAB_DIR):
-            return "allowed" if self._allowed and filename.startswith(self._allowed) else "forbidden"
-        if any(part in filename for part in FORBIDDEN_PATHS):
+        in_lab = filename.startswith(_LAB_DIR)
+        if in_lab and self._allowed and filename.startswith(self._allowed):
+            return "allowed"
+        if (in_lab or any(part in filename for part in LIBRARY_PATHS)) and SHORTCUT_NAME.search(code.co_name):
             return "forbidden"
         return None
 
@@ -140,24 +146,25 @@ class CallMonitor:
             pass
 
     def _watch(self, frame, event, arg):
-        if event in ("call", "return"):
+        if event == "return":
+            self._open.discard(id(frame))
+        elif event == "call":
             code = frame.f_code
             if code.co_name == "<module>":
-                return  # importing a module is not calling it
+                return
             kind = self._kind(code)
             if kind is None:
                 return
-            if event == "call":
-                if self._inside == 0 and kind == "forbidden":
-                    module = frame.f_globals.get("__name__", "?")
-                    self._note(f"{module}.{getattr(code, 'co_qualname', code.co_name)}")
-                self._inside += 1
-            elif self._inside:
-                self._inside -= 1
-        elif event == "c_call" and self._inside == 0:
+            if kind == "forbidden" and not self._open:
+                module = frame.f_globals.get("__name__", "?")
+                self._note(f"{module}.{getattr(code, 'co_qualname', code.co_name)}")
+            self._open.add(id(frame))
+        elif event == "c_call" and not self._open:
             module = getattr(arg, "__module__", None)
-            if isinstance(module, str) and module.split(".")[0] in FORBIDDEN_MODULES:
-                self._note(f"{module}.{getattr(arg, '__qualname__', getattr(arg, '__name__', '?'))}")
+            name = getattr(arg, "__name__", None)
+            if (isinstance(module, str) and isinstance(name, str) and module.split(".")[0] in FORBIDDEN_MODULES
+                    and SHORTCUT_NAME.search(name)):
+                self._note(f"{module}.{name}")
 
     def _note(self, name: str) -> None:
         if name not in self.found:
@@ -184,7 +191,8 @@ def _first_line(error: BaseException) -> str:
     return message if len(message) <= 100 else message[:97] + "..."
 
 
-def call(fn, args, watch: bool = False, allowed=(), describe=None, extra=()):
+def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
+         describe: Callable[[Any], Any] | None = None, extra: Sequence = ()) -> dict:
     """Call ``fn(*args)`` on fresh copies of ``args`` and return what happened, as plain data.
 
     Returns a dict: ``status`` ("ok", "error", "not_written" or "forbidden"), ``value`` (encoded
@@ -277,7 +285,7 @@ DESCRIBERS = {"keras_model": _describe_keras_model, "keras_training": _describe_
 # The autograder's side inside the sandbox: answer one request, write the answer to a file.
 
 
-def serve(namespace, request_text: str, answer_path: str) -> None:
+def serve(namespace: dict, request_text: str, answer_path: str) -> None:
     """Run the calls of one graded part (a JSON request) in ``namespace``; write the answers as JSON.
 
     Each call names a function (or variable) of the student's notebook and carries its encoded
@@ -303,7 +311,7 @@ def _serve_one(namespace, item, request):
         return {"status": "ok", "value": encode(target), "seconds": 0.0}
     if item.get("seed") is not None:
         _seed(int(item["seed"]), tensorflow=str(item.get("describe") or "").startswith("keras"))
-    args = [_build(decode(a)) for a in item["args"]]
+    args = [_build(a) if isinstance(a, dict) and set(a) == {"__source__"} else decode(a) for a in item["args"]]
     extra = [decode(a) for a in item.get("extra", [])]
     if not callable(target):
         return {"status": "error", "error": f"{name} is {encode(target)!r}, not a function"}
@@ -312,9 +320,8 @@ def _serve_one(namespace, item, request):
 
 
 def _build(value):
-    if isinstance(value, dict) and set(value) == {"__source__"}:
-        return eval(compile(value["__source__"], "<case argument>", "eval"), {"np": np})
-    return value
+    """A callable argument (``lab_utils.exercises.base.Source``), evaluated here with ``np`` bound."""
+    return eval(compile(value["__source__"], "<case argument>", "eval"), {"np": np})
 
 
 def _seed(seed: int, tensorflow: bool) -> None:

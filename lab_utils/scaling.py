@@ -15,13 +15,15 @@ import contextlib
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .attention import blockwise_attention, scaled_dot_product_attention
-from .numerics import naive_softmax, online_softmax, softmax
+from .numerics import blocked_softmax, naive_softmax, online_softmax
+from .validation import as_int
 
 __all__ = [
     "Measurement",
@@ -40,15 +42,7 @@ __all__ = [
 MB = 1_000_000  # decimal megabytes: 1000 x 1000 float32 logits are exactly 4 MB
 
 
-def _check_positive_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
-    return int(value)
-
-
-def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
+def chunked_softmax(logits: ArrayLike, chunk_rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
     """Stable softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out``, so apart from the
@@ -58,7 +52,8 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
     Parameters
     ----------
     logits : array_like of float, shape (..., K)
-        Finite logits (not checked, to keep the cost of this function to the softmax itself).
+        Logits (``-inf`` allowed). NaN and +inf are found through the row maxima, at no extra
+        cost, after the pass (with ``out=logits`` the logits are overwritten by then).
     chunk_rows : int, default 256
         Rows per block (after flattening the leading axes).
     out : ndarray, optional
@@ -78,6 +73,7 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
 
     Examples
     --------
+    >>> from lab_utils.numerics import softmax
     >>> z = np.array([[2.0, 1.0, 0.1], [1.0, 2.0, 3.0], [1000.0, 1000.0, 0.0]])
     >>> np.allclose(chunked_softmax(z, chunk_rows=2), softmax(z))
     True
@@ -85,37 +81,20 @@ def chunked_softmax(logits, chunk_rows: int = 256, out: np.ndarray | None = None
     >>> p is z
     True
     """
-    chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
+    chunk_rows = as_int(chunk_rows, "chunk_rows", minimum=1)
     logits = np.asarray(logits)
-    if not np.issubdtype(logits.dtype, np.floating):
+    if logits.dtype.kind != "f":
         raise TypeError(f"logits must be a floating-point array, got dtype {logits.dtype}")
-    if logits.ndim == 0 or logits.shape[-1] == 0:
-        raise ValueError(f"logits must have a non-empty last axis, got shape {logits.shape}")
     if out is None:
-        out = np.empty_like(logits)
-    elif not isinstance(out, np.ndarray) or out.shape != logits.shape:
-        raise ValueError(
-            f"out must be an ndarray of shape {logits.shape}, got "
-            f"{getattr(out, 'shape', type(out).__name__)}"
-        )
-    elif not np.issubdtype(out.dtype, np.floating):
-        raise TypeError(f"out must have a floating dtype, got {out.dtype}")
-    n_cols = logits.shape[-1]
-    rows_in = logits.reshape(-1, n_cols)
-    rows_out = out.reshape(-1, n_cols)
-    if not np.shares_memory(rows_out, out):
-        raise ValueError("out must be C-contiguous so that it can be filled in place")
-    for start in range(0, rows_in.shape[0], chunk_rows):
-        block_in = rows_in[start:start + chunk_rows]
-        block_out = rows_out[start:start + chunk_rows]
-        row_max = block_in.max(axis=1, keepdims=True)
-        np.subtract(block_in, row_max, out=block_out)
-        np.exp(block_out, out=block_out)
-        block_out /= block_out.sum(axis=1, keepdims=True)
-    return out
+        out = np.empty_like(logits)  # computed in the logits' own dtype, float16 included
+    # The blocked pass itself is numerics' (one implementation for the whole lab).
+    try:
+        return blocked_softmax(logits, out=out, block_rows=chunk_rows)
+    except ValueError as error:  # numerics calls its argument z; here it is logits
+        raise ValueError(str(error).replace("z ", "logits ", 1)) from None
 
 
-def stable_softmax(logits) -> np.ndarray:
+def stable_softmax(logits: ArrayLike) -> np.ndarray:
     """The textbook stable softmax along the last axis: subtract the row max, exponentiate, divide.
 
     Numerically as safe as :func:`lab_utils.numerics.softmax`, but written the obvious way, so
@@ -160,6 +139,7 @@ def softmax_variants(chunk_rows: int = 256, block: int = 128) -> dict[str, Calla
 
     Examples
     --------
+    >>> from lab_utils.numerics import softmax
     >>> z = np.array([[2.0, 1.0, 0.1]])
     >>> variants = softmax_variants()
     >>> list(variants)
@@ -167,8 +147,8 @@ def softmax_variants(chunk_rows: int = 256, block: int = 128) -> dict[str, Calla
     >>> all(np.allclose(fn(z), softmax(z)) for fn in variants.values())
     True
     """
-    chunk_rows = _check_positive_int(chunk_rows, "chunk_rows")
-    block = _check_positive_int(block, "block")
+    chunk_rows = as_int(chunk_rows, "chunk_rows", minimum=1)
+    block = as_int(block, "block", minimum=1)
     return {
         "naive": naive_softmax,
         "stable": stable_softmax,
@@ -193,7 +173,7 @@ def time_call(fn: Callable, *args, repeats: int = 5) -> float:
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    repeats = _check_positive_int(repeats, "repeats")
+    repeats = as_int(repeats, "repeats", minimum=1)
     fn(*args)  # warm-up: first-call costs (page faults, caches) are not what is being compared
     samples = []
     for _ in range(repeats):
@@ -241,7 +221,7 @@ def peak_memory(fn: Callable, *args, runs: int = 1) -> int:
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    runs = _check_positive_int(runs, "runs")
+    runs = as_int(runs, "runs", minimum=1)
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
@@ -361,7 +341,7 @@ def measure(fn: Callable, *args, method: str, size: int, repeats: int = 5,
 
 
 @contextlib.contextmanager
-def single_threaded_blas():
+def single_threaded_blas() -> Iterator[None]:
     """Limit NumPy's BLAS to one thread inside the block (a no-op without ``threadpoolctl``).
 
     On a shared machine with few cores, a multi-threaded matrix product waits for cores that other
@@ -388,7 +368,7 @@ def _validate_shapes(shapes, name: str) -> list[tuple[int, int]]:
         if len(shape) != 2:
             raise ValueError(f"each entry of {name} must be a (rows, cols) pair, got {shape}")
         for value in shape:
-            _check_positive_int(value, f"each entry of {name}")
+            as_int(value, f"each entry of {name}", minimum=1)
     return shapes
 
 
@@ -438,7 +418,7 @@ def measure_softmax_variants(
     (['naive', 'stable', 'chunked', 'online'], [1000, 4000])
     """
     shapes = _validate_shapes(shapes, "shapes")
-    repeats = _check_positive_int(repeats, "repeats")
+    repeats = as_int(repeats, "repeats", minimum=1)
     variants = softmax_variants(chunk_rows=chunk_rows, block=block)
     if methods is None:
         methods = list(variants)
@@ -504,16 +484,16 @@ def measure_attention_variants(
     ['full', 'blockwise']
     """
     try:
-        lengths = [_check_positive_int(n, "each length") for n in lengths]
+        lengths = [as_int(n, "each length", minimum=1) for n in lengths]
     except TypeError as error:
         if "each length" in str(error):
             raise
         raise TypeError(f"lengths must be a sequence of ints, got {lengths!r}") from None
     if not lengths:
         raise ValueError("lengths must not be empty")
-    d_k = _check_positive_int(d_k, "d_k")
-    block = _check_positive_int(block, "block")
-    repeats = _check_positive_int(repeats, "repeats")
+    d_k = as_int(d_k, "d_k", minimum=1)
+    block = as_int(block, "block", minimum=1)
+    repeats = as_int(repeats, "repeats", minimum=1)
     rng = np.random.default_rng(seed)
     variants = {
         "full": lambda q, k, v: scaled_dot_product_attention(q, k, v)[0],

@@ -53,6 +53,7 @@ ROLE: dict[str, str] = {
     "invalid": OKABE_ITO["vermillion"],
     "mismatch": OKABE_ITO["vermillion"],
     "limit": "#7F7F7F",
+    "axis": "#555555",
     "text": "#222222",
     "grid": "#E5E5E5",
 }
@@ -80,8 +81,8 @@ RC: dict[str, object] = {
     "axes.edgecolor": "#555555",
     "axes.labelcolor": ROLE["text"],
     "text.color": ROLE["text"],
-    "xtick.color": "#555555",
-    "ytick.color": "#555555",
+    "xtick.color": ROLE["axis"],
+    "ytick.color": ROLE["axis"],
     "axes.grid": True,
     "axes.grid.axis": "y",
     "grid.color": ROLE["grid"],

@@ -265,3 +265,18 @@ def test_blockwise_rejects_bad_block(block, error):
 def test_blockwise_rejects_empty_keys():
     with pytest.raises(ValueError, match="n_k >= 1"):
         blockwise_attention(np.ones((2, 2)), np.ones((0, 2)), np.ones((0, 1)))
+
+
+def test_a_0_1_integer_mask_means_the_same_here_as_in_masked_softmax():
+    """Issue 16: the same mask worked in masked_softmax and raised here."""
+    from lab_utils.numerics import masked_softmax
+
+    q = np.array([[1.0, 0.0], [0.0, 1.0]])
+    as_ints, as_bools = np.array([[1, 0], [1, 1]]), np.array([[True, False], [True, True]])
+    np.testing.assert_array_equal(scaled_dot_product_attention(q, q, q, mask=as_ints)[1],
+                                  scaled_dot_product_attention(q, q, q, mask=as_bools)[1])
+    scores = q @ q.T / np.sqrt(2)
+    np.testing.assert_array_equal(scaled_dot_product_attention(q, q, q, mask=as_ints)[1],
+                                  masked_softmax(scores, as_ints))
+    with pytest.raises(ValueError, match="only True/False"):
+        scaled_dot_product_attention(q, q, q, mask=np.array([[2, 0], [1, 1]]))

@@ -40,7 +40,7 @@ def sample_labels(probs, rng):
 def ece_by_loop(probs, labels, n_bins):
     """Independent, slow ECE: each example put in bin ceil(conf * M) - 1, gaps summed per bin."""
     members = [[] for _ in range(n_bins)]
-    for row, label in zip(probs, labels):
+    for row, label in zip(probs, labels, strict=True):
         conf = max(row)
         b = min(max(math.ceil(conf * n_bins) - 1, 0), n_bins - 1)
         members[b].append((conf, float(np.argmax(row) == label)))
@@ -252,13 +252,15 @@ GOOD_PROBS = [[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]]
         (lambda: nll([[1.0], [2.0]], [0, 0]), ValueError, "at least 2 classes"),
         (lambda: nll(np.zeros((0, 3)), np.zeros(0, int)), ValueError, "at least one example"),
         (lambda: nll([[1.0, np.nan]], [0]), ValueError, "logits must be finite"),
-        (lambda: nll([["a", "b"]], [0]), TypeError, "logits must be an array of numbers"),
-        (lambda: nll(GOOD_LOGITS, [0, 1, 2]), ValueError, "labels has 3 entries"),
-        (lambda: nll(GOOD_LOGITS, [0, 3]), ValueError, r"labels must lie in \[0, 2\]"),
-        (lambda: nll(GOOD_LOGITS, [0, -1]), ValueError, "labels must lie"),
-        (lambda: nll(GOOD_LOGITS, [0.0, 1.0]), TypeError, "labels must be integer"),
-        (lambda: nll(GOOD_LOGITS, [[0], [1]]), ValueError, "labels must be 1-D"),
-        (lambda: nll(GOOD_LOGITS, [0, 1], temperature=0), ValueError, "temperature must be finite and > 0"),
+        (lambda: nll([["a", "b"]], [0]), TypeError, "logits must be real numbers"),
+        (lambda: nll(GOOD_LOGITS, [0, 1, 2]), ValueError, r"labels must have shape \(2,\)"),
+        (lambda: nll(GOOD_LOGITS, [0, 3]), ValueError, r"labels must be class ids in \[0, 3\)"),
+        (lambda: nll(GOOD_LOGITS, [0, -1]), ValueError, "labels must be class ids"),
+        (lambda: nll(GOOD_LOGITS, [0.5, 1.0]), ValueError, "labels must be integer class ids"),
+        (lambda: nll(GOOD_LOGITS, [True, False]), TypeError, "labels must be integer class ids"),
+        (lambda: nll([[True, False], [False, True]], [0, 1]), TypeError, "logits must be real numbers"),
+        (lambda: nll(GOOD_LOGITS, [[0], [1]]), ValueError, r"labels must have shape \(2,\)"),
+        (lambda: nll(GOOD_LOGITS, [0, 1], temperature=0), ValueError, "temperature must be > 0"),
         (lambda: nll(GOOD_LOGITS, [0, 1], temperature=-1.0), ValueError, "got -1.0"),
         (lambda: nll(GOOD_LOGITS, [0, 1], temperature="2"), TypeError, "temperature must be a real"),
         (lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=(2.0, 1.0)), ValueError, "bounds must satisfy"),
@@ -270,7 +272,7 @@ GOOD_PROBS = [[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]]
         (lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=0), ValueError, "n_bins must be >= 1"),
         (lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=2.5), TypeError, "n_bins must be an integer"),
         (lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=True), TypeError, "n_bins must be an integer"),
-        (lambda: reliability_bins(GOOD_PROBS, [0, 5]), ValueError, "labels must lie"),
+        (lambda: reliability_bins(GOOD_PROBS, [0, 5]), ValueError, "labels must be class ids"),
         (lambda: reliability_bins([0.7, 0.3], [0]), ValueError, "probs must be 2-D"),
     ],
 )

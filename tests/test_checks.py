@@ -22,8 +22,15 @@ POINTS = {
     "my_cross_entropy": {"values": 1, "batch": 1, "confident_mistakes": 2},
     "build_preferred_model": {"output_layer": 1, "loss": 1, "trains": 1},
     "my_masked_softmax": {"values": 1, "batch": 1, "fully_masked": 1},
+    # notebook 05 (issue 14): see tests/test_exercises_softmax_regression.py
+    "softmax_loss_naive": {"loss": 1, "gradient": 1, "overflow": 1, "log_space": 1},
+    "numerical_gradient": {"values": 1, "step": 1},
+    "softmax_loss_vectorized": {"loss": 1, "gradient": 1, "overflow": 1, "log_space": 1, "no_loops": 1},
+    "train_softmax": {"learns": 1, "loss_decreases": 1, "other_data": 1},
+    "search_hyperparameters": {"grid": 1, "chosen": 1},
 }
-HIDDEN = {"extreme", "limits", "confident_mistakes", "trains", "fully_masked"}
+HIDDEN = {"extreme", "limits", "confident_mistakes", "trains", "fully_masked", "overflow", "log_space", "step",
+          "other_data"}
 
 
 # --- student functions: correct ones and typical mistakes ------------------------------------------

@@ -32,13 +32,15 @@ pytestmark = pytest.mark.classroom
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = Path(os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks"))  # override: develop on others
 
-#: Assignment (= notebook name) -> the exercise it holds (classroom/README.md).
+#: Assignment (= notebook name) -> the exercises it holds, in notebook order (classroom/README.md).
 ASSIGNMENTS = {
-    "01_softmax_basics": "my_softmax",
-    "02_temperature": "softmax_with_temperature",
-    "03_cross_entropy": "my_cross_entropy",
-    "04_obvious_vs_preferred": "build_preferred_model",
-    "05_softmax_in_practice": "my_masked_softmax",
+    "01_softmax_basics": ("my_softmax",),
+    "02_temperature": ("softmax_with_temperature",),
+    "03_cross_entropy": ("my_cross_entropy",),
+    "04_obvious_vs_preferred": ("build_preferred_model",),
+    "05_softmax_regression": ("softmax_loss_naive", "numerical_gradient", "softmax_loss_vectorized",
+                              "train_softmax", "search_hyperparameters"),
+    "06_softmax_beyond_classification": ("my_masked_softmax",),
 }
 
 #: Grade cells each sample mistake must lose, and nothing else (the brief of issue 8).
@@ -48,6 +50,14 @@ LOSSES = {
     "softmax_unnormalised": {"my_softmax_values", "my_softmax_batch", "my_softmax_extreme"},  # 0/4
     "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 2/4
     "model_without_from_logits": {"build_preferred_model_loss", "build_preferred_model_trains"},  # 1/3
+    # notebook 05 (issue 14): 16 points in five exercises
+    "regression_no_division_by_n": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient",
+                                    "softmax_loss_naive_overflow", "softmax_loss_naive_log_space"},  # 12/16
+    "regression_gradient_sign": {"softmax_loss_naive_gradient", "softmax_loss_naive_overflow",
+                                 "softmax_loss_naive_log_space"},  # 13/16
+    "regression_half_reg": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient"},  # 14/16
+    "regression_no_max": {"softmax_loss_vectorized_overflow", "softmax_loss_vectorized_log_space"},  # 14/16
+    "regression_loop_left_in": {"softmax_loss_vectorized_no_loops"},  # 15/16
 }
 #: The same, as notebook scores out of the notebook's points.
 MISTAKE_SCORES = {
@@ -56,6 +66,11 @@ MISTAKE_SCORES = {
     ("softmax_unnormalised", "01_softmax_basics"): (0, 4),
     ("cross_entropy_log_eps", "03_cross_entropy"): (2, 4),
     ("model_without_from_logits", "04_obvious_vs_preferred"): (1, 3),
+    ("regression_no_division_by_n", "05_softmax_regression"): (12, 16),
+    ("regression_gradient_sign", "05_softmax_regression"): (13, 16),
+    ("regression_half_reg", "05_softmax_regression"): (14, 16),
+    ("regression_no_max", "05_softmax_regression"): (14, 16),
+    ("regression_loop_left_in", "05_softmax_regression"): (15, 16),
 }
 
 
@@ -73,6 +88,14 @@ def _nbgrader_meta(cell) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def _exercises(assignment: str) -> list:
+    return [checks.EXERCISES[name] for name in ASSIGNMENTS[assignment]]
+
+
+def _points(assignment: str) -> int:
+    return sum(exercise.points for exercise in _exercises(assignment))
+
+
 def _instructor_notebooks() -> dict[str, Path]:
     return {name: NOTEBOOKS / f"{name}.ipynb" for name in ASSIGNMENTS if (NOTEBOOKS / f"{name}.ipynb").exists()}
 
@@ -80,19 +103,17 @@ def _instructor_notebooks() -> dict[str, Path]:
 # --- the cell contract of classroom/README.md, on the committed instructor notebooks (fast) -------------------
 
 
-def test_all_five_notebooks_exist():
+def test_every_assignment_notebook_exists():
     assert sorted(_instructor_notebooks()) == sorted(ASSIGNMENTS)
 
 
-@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
-def test_exercise_cells_follow_the_contract(assignment):
-    path = NOTEBOOKS / f"{assignment}.ipynb"
-    if not path.exists():
-        pytest.fail(f"{path} is missing")
-    exercise = checks.EXERCISES[ASSIGNMENTS[assignment]]
-    notebook = nbformat.read(path, as_version=4)
-    cells = notebook.cells
-    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells) if _nbgrader_meta(c)]
+def test_the_assignments_hold_every_exercise_once():
+    held = [name for names in ASSIGNMENTS.values() for name in names]
+    assert sorted(held) == sorted(checks.EXERCISES)
+
+
+def _check_exercise_cells(cells, graded, exercise):
+    """One exercise's cells of the contract: [statement], solution, self-check, one per part."""
     statement = f"{exercise.name}_statement"
     if graded and graded[0][1]["grade_id"] == statement:
         # The statement may be a read-only markdown cell, so students cannot edit it by accident.
@@ -100,9 +121,10 @@ def test_exercise_cells_follow_the_contract(assignment):
         assert cells[index].cell_type == "markdown"
         assert meta == {"grade": False, "grade_id": statement, "locked": True, "schema_version": 3,
                         "solution": False, "task": False}
+        assert index + 1 == graded[0][0], "the statement comes right before the solution cell"
     ids = [meta["grade_id"] for _, meta in graded]
     expected_ids = [exercise.name, f"{exercise.name}_selfcheck"] + [f"{exercise.name}_{p.name}" for p in exercise.parts]
-    assert ids == expected_ids, "nbgrader cells, in order"
+    assert ids == expected_ids, f"nbgrader cells of {exercise.name}, in order"
     first = graded[0][0]
     assert [i for i, _ in graded] == list(range(first, first + len(graded))), "the exercise cells are consecutive"
     assert cells[first - 1].cell_type == "markdown", "a markdown statement comes right before the solution cell"
@@ -129,6 +151,28 @@ def test_exercise_cells_follow_the_contract(assignment):
     assert "all parts pass" in "".join(o.get("text", "") for o in selfcheck.outputs)
     for cell in tests:
         assert not [o for o in cell.outputs if o.output_type == "error"], cell.source
+
+
+@pytest.mark.parametrize("assignment", list(ASSIGNMENTS))
+def test_exercise_cells_follow_the_contract(assignment):
+    path = NOTEBOOKS / f"{assignment}.ipynb"
+    if not path.exists():
+        pytest.fail(f"{path} is missing")
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells) if _nbgrader_meta(c)]
+    # Each exercise's cells form one block, the blocks in the order of ASSIGNMENTS.
+    owners = []
+    for _, meta in graded:
+        grade_id = meta["grade_id"]
+        owner = max((name for name in ASSIGNMENTS[assignment] if grade_id == name or grade_id.startswith(name + "_")),
+                    key=len, default=None)
+        assert owner is not None, f"{grade_id} belongs to no exercise of {assignment}"
+        owners.append(owner)
+    blocks = [name for k, name in enumerate(owners) if k == 0 or owners[k - 1] != name]
+    assert blocks == list(ASSIGNMENTS[assignment]), "one block of cells per exercise, in order"
+    for exercise in _exercises(assignment):
+        _check_exercise_cells(cells, [g for g, owner in zip(graded, owners) if owner == exercise.name], exercise)
 
 
 # --- the nbgrader flow, once ----------------------------------------------------------------------
@@ -173,12 +217,12 @@ def _submitted(course) -> set[tuple[str, str]]:
 
 
 def _expected_cell_scores(student: str, assignment: str) -> dict[str, float]:
-    exercise = checks.EXERCISES[ASSIGNMENTS[assignment]]
     lost = LOSSES.get(student, set())
     scores = {}
-    for part in exercise.parts:
-        grade_id = f"{exercise.name}_{part.name}"
-        scores[grade_id] = 0.0 if student == "blank" or grade_id in lost else float(part.points)
+    for exercise in _exercises(assignment):
+        for part in exercise.parts:
+            grade_id = f"{exercise.name}_{part.name}"
+            scores[grade_id] = 0.0 if student == "blank" or grade_id in lost else float(part.points)
     return scores
 
 
@@ -209,12 +253,12 @@ def test_student_versions_have_no_solutions_and_no_hidden_tests(course):
         # Outputs are cleared (the instructor's self-check verdict would give the game away), the
         # stub is in the solution cell, and the grade cells are still there, read-only.
         assert all(not cell.get("outputs") for cell in release.cells if cell.cell_type == "code")
-        exercise = ASSIGNMENTS[assignment]
         cells = {_nbgrader_meta(c).get("grade_id"): c for c in release.cells}
-        assert samples.STUB.search(cells[exercise].source)
-        for part in checks.EXERCISES[exercise].parts:
-            meta = _nbgrader_meta(cells[f"{exercise}_{part.name}"])
-            assert meta["grade"] and meta["locked"] and meta["points"] == part.points
+        for exercise in _exercises(assignment):
+            assert samples.STUB.search(cells[exercise.name].source)
+            for part in exercise.parts:
+                meta = _nbgrader_meta(cells[f"{exercise.name}_{part.name}"])
+                assert meta["grade"] and meta["locked"] and meta["points"] == part.points
 
 
 def test_every_sample_student_handed_in_what_they_should(course):
@@ -232,7 +276,7 @@ def test_autograde_gives_each_submission_exactly_its_points(course):
             (notebook,) = submission.notebooks
             got = {grade.name: grade.score for grade in notebook.grades}
             assert got == _expected_cell_scores(student, assignment), (student, assignment)
-            full = sum(p.points for p in checks.EXERCISES[ASSIGNMENTS[assignment]].parts)
+            full = _points(assignment)
             assert submission.max_score == full
             if student == "correct":
                 assert submission.score == full
@@ -243,24 +287,26 @@ def test_autograde_gives_each_submission_exactly_its_points(course):
 
 
 def test_self_check_predicted_every_grade(course):
-    # What the student saw before handing in (the self-check cell, re-run by the autograder) names
-    # the same score as the autograder gives.
+    # What the student saw before handing in (each self-check cell, re-run by the autograder) names
+    # the same score as the autograder gives that exercise's grade cells.
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course['root'] / 'gradebook.db'}") as gradebook:
         for student, assignment in sorted(_submitted(course)):
-            exercise = ASSIGNMENTS[assignment]
             path = course["root"] / "autograded" / student / assignment / f"{assignment}.ipynb"
             notebook = nbformat.read(path, as_version=4)
-            (cell,) = [c for c in notebook.cells if _nbgrader_meta(c).get("grade_id") == f"{exercise}_selfcheck"]
-            printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
-            match = re.match(rf"{exercise}: (\d+)/(\d+) points", printed)
-            assert match, printed
-            score = gradebook.find_submission(assignment, student).score
-            assert (float(match.group(1)), float(match.group(2))) == (score, gradebook.find_submission(assignment, student).max_score)
-            assert not [o for o in cell.outputs if o.output_type == "error"]
-            if student == "blank":
-                assert "not written yet" in printed
+            (graded,) = gradebook.find_submission(assignment, student).notebooks
+            got = {grade.name: grade.score for grade in graded.grades}
+            for exercise in _exercises(assignment):
+                (cell,) = [c for c in notebook.cells if _nbgrader_meta(c).get("grade_id") == f"{exercise.name}_selfcheck"]
+                printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+                match = re.match(rf"{exercise.name}: (\d+)/(\d+) points", printed)
+                assert match, printed
+                score = sum(got[f"{exercise.name}_{part.name}"] for part in exercise.parts)
+                assert (float(match.group(1)), float(match.group(2))) == (score, exercise.points), (student, exercise.name)
+                assert not [o for o in cell.outputs if o.output_type == "error"]
+                if student == "blank":
+                    assert "not written yet" in printed
 
 
 def test_feedback_html_for_every_submission_shows_its_score_and_verdicts(course):
@@ -268,7 +314,7 @@ def test_feedback_html_for_every_submission_shows_its_score_and_verdicts(course)
         path = course["root"] / "feedback" / student / assignment / f"{assignment}.html"
         assert path.exists(), path
         text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text()))
-        full = sum(p.points for p in checks.EXERCISES[ASSIGNMENTS[assignment]].parts)
+        full = _points(assignment)
         score = sum(_expected_cell_scores(student, assignment).values())
         assert f"{assignment} (Score: {score:.1f} / {full:.1f})" in text
         if student in LOSSES:
@@ -282,8 +328,7 @@ def test_grades_export_to_csv(course):
     expected = {}
     for student, assignment in _submitted(course):
         scores = _expected_cell_scores(student, assignment)
-        full = sum(p.points for p in checks.EXERCISES[ASSIGNMENTS[assignment]].parts)
-        expected[(student, assignment)] = (sum(scores.values()), float(full))
+        expected[(student, assignment)] = (sum(scores.values()), float(_points(assignment)))
     # nbgrader also lists every student against every assignment they did not hand in, at 0.
     for key, value in got.items():
         if key not in expected:

@@ -13,7 +13,6 @@ import base64
 import io
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -22,15 +21,36 @@ import scipy.stats
 from PIL import Image
 
 import lab_utils
-from lab_utils import explorers, numerics, style
-from lab_utils.explorers import (cross_entropy_explorer, overflow_explorer, softmax_explorer,
-                                 temperature_explorer)
+from lab_utils import canvas as canvas_module
+from lab_utils import cells, explorers, numerics, style
+from lab_utils.explorers import (
+    cross_entropy_explorer,
+    overflow_explorer,
+    softmax_explorer,
+    temperature_explorer,
+    training_explorer,
+)
+from tests.ipympl_frontend import FrameSpy, connect_frontend
+
+
+def small_training():
+    """Weights of a short seeded softmax regression on 30 digits, and 5 test digits to look at."""
+    from lab_utils import regression
+    from lab_utils.datasets import digits_split
+
+    digits = digits_split(test_size=0.25, seed=0)
+    bias = lambda X: np.hstack([X, np.ones((len(X), 1))])  # noqa: E731
+    _, _, weights = regression.train_softmax(bias(digits.X_train[:300]), digits.y_train[:300], 0.5, 1e-3,
+                                             epochs=4, batch_size=50, seed=0, keep_weights=True)
+    return weights, bias(digits.X_test[:5]), digits.images_test[:5], digits.y_test[:5]
+
 
 MAKERS = {
     "softmax": softmax_explorer,
     "temperature": temperature_explorer,
     "cross_entropy": cross_entropy_explorer,
     "overflow": overflow_explorer,
+    "training": lambda: training_explorer(*small_training()),
 }
 
 
@@ -38,21 +58,17 @@ MAKERS = {
 def backend(request, monkeypatch):
     """Run the test once with the Agg canvas and once with ipympl's canvas."""
     use_ipympl = request.param == "ipympl"
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: use_ipympl)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: use_ipympl)
     return request.param
 
 
-@pytest.fixture(autouse=True)
-def no_warnings():
-    """Nothing an explorer does may warn (a warning is a line of noise in a student's notebook)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        yield
+# Nothing an explorer does may warn (tests/conftest.py's no_warnings, in every test here).
+pytestmark = pytest.mark.usefixtures("no_warnings")
 
 
 def shown(explorer) -> np.ndarray:
     """The pixels the user sees now (for ipympl: after the frame the browser asks for)."""
-    if explorer._ipympl:
+    if explorer.uses_ipympl:
         explorer.canvas.handle_event({"type": "draw"})
     return np.asarray(explorer.canvas.buffer_rgba()).copy()
 
@@ -109,14 +125,14 @@ def test_softmax_each_logit_slider_changes_state_and_pixels(backend, index):
     np.testing.assert_allclose(state["probs"], scipy.special.softmax(expected), rtol=1e-12)
     after = shown(explorer)
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
-    assert explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.partial_draws >= 1
     assert_healthy(explorer)
 
 
 def test_softmax_labels_and_readout_print_the_numbers(backend):
     explorer = softmax_explorer(logits=[0.0, np.log(3.0)])
-    assert [t.get_text() for t in explorer._p_bars.texts] == ["0.2500", "0.7500"]
-    assert [t.get_text() for t in explorer._z_bars.texts] == ["0.00", "1.10"]
+    assert [t.get_text() for t in explorer.artists["p_bars"].texts] == ["0.2500", "0.7500"]
+    assert [t.get_text() for t in explorer.artists["z_bars"].texts] == ["0.00", "1.10"]
     assert "p = [0.2500, 0.7500]" in explorer.readout.value
     assert "sum(p) = 1.0000" in explorer.readout.value
 
@@ -159,16 +175,17 @@ def test_sliders_are_labelled_keyboard_widgets_with_a_wide_range():
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        ({"n": 1}, ValueError, "n must be between 2 and 10"),
-        ({"n": 11}, ValueError, "n must be between 2 and 10"),
-        ({"n": 4.0}, TypeError, "n must be an int"),
-        ({"n": True}, TypeError, "n must be an int"),
+        ({"n": 1}, ValueError, r"n \(the number of classes\) must be between 2 and 10"),
+        ({"n": 11}, ValueError, "must be between 2 and 10"),
+        ({"n": 4.0}, TypeError, r"n \(the number of classes\) must be an integer"),
+        ({"n": True}, TypeError, "must be an integer, got the boolean"),
         ({"logits": [1.0]}, ValueError, "between 2 and 10 values"),
         ({"logits": list(range(11))}, ValueError, "between 2 and 10 values"),
         ({"logits": [[1.0, 2.0]]}, ValueError, "1-D"),
         ({"logits": [1.0, np.nan]}, ValueError, "finite.*index 1"),
         ({"logits": [1.0, np.inf]}, ValueError, "finite"),
         ({"logits": ["a", "b"]}, TypeError, "numbers"),
+        ({"logits": [True, False]}, TypeError, "logits must be real numbers, got a boolean"),
         ({"logits": [1.0, 2.0], "n": 3}, ValueError, "n=3 but logits has 2"),
         ({"fn": 3}, TypeError, "fn must be a function"),
     ],
@@ -257,7 +274,7 @@ def test_a_broken_student_function_gets_a_message_and_the_explorer_keeps_working
     assert state["student_ok"] is False
     assert state["student_short"].startswith(f"{fn.__name__}: {BAD_STUDENTS[fn]}")
     assert fn.__name__ in explorer.message.value
-    assert explorer._status.get_text() == state["student_short"]
+    assert explorer.artists["status"].get_text() == state["student_short"]
     np.testing.assert_array_equal(state["probs"], numerics.softmax(state["logits"]))
     before = (full_redraw(explorer), shown(explorer))[1]
     explorer.controls["z1"].value = 5.0  # the reference keeps working
@@ -279,7 +296,7 @@ def test_student_mismatch_is_highlighted_on_the_right_bars(backend):
     explorer = softmax_explorer(fn=slightly_off)
     mismatch = explorer.state()["student_mismatch"]
     assert mismatch.tolist() == [False, True, True, False]
-    hatches = [bar.get_hatch() for bar in explorer._s_bars.bars]
+    hatches = [bar.get_hatch() for bar in explorer.artists["s_bars"].bars]
     assert hatches == [None, style.INVALID_HATCH, style.INVALID_HATCH, None]
 
 
@@ -289,8 +306,8 @@ def test_correct_student_function_matches_and_is_drawn_beside_the_reference(back
     assert state["student_ok"] is True and "matches" in state["student_short"]
     np.testing.assert_allclose(state["student_probs"], state["probs"], rtol=1e-12)
     assert state["max_abs_diff"] < 1e-12
-    assert all(bar.get_visible() and bar.get_hatch() is None for bar in explorer._s_bars.bars)
-    np.testing.assert_allclose([b.get_height() for b in explorer._s_bars.bars], state["probs"])
+    assert all(bar.get_visible() and bar.get_hatch() is None for bar in explorer.artists["s_bars"].bars)
+    np.testing.assert_allclose([b.get_height() for b in explorer.artists["s_bars"].bars], state["probs"])
 
 
 def test_student_function_that_fails_only_for_some_inputs(backend):
@@ -303,10 +320,10 @@ def test_student_function_that_fails_only_for_some_inputs(backend):
     assert explorer.state()["student_ok"]
     explorer.controls["z0"].value = -1.0
     assert not explorer.state()["student_ok"]
-    assert not any(bar.get_visible() for bar in explorer._s_bars.bars)  # nothing to draw
+    assert not any(bar.get_visible() for bar in explorer.artists["s_bars"].bars)  # nothing to draw
     explorer.controls["z0"].value = 1.0
     assert explorer.state()["student_ok"]
-    assert all(bar.get_visible() for bar in explorer._s_bars.bars)
+    assert all(bar.get_visible() for bar in explorer.artists["s_bars"].bars)
 
 
 def test_student_function_gets_a_copy(backend):
@@ -336,7 +353,7 @@ def test_temperature_slider_changes_probs_entropy_and_pixels(backend):
     after = shown(explorer)
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
     # The entropy point sits on the curve at the current T.
-    x, y = explorer._point.get_data()
+    x, y = explorer.artists["point"].get_data()
     assert x[0] == pytest.approx(state["T"]) and y[0] == pytest.approx(state["entropy"])
     assert f"H = {state['entropy']:.4f} nats" in explorer.readout.value
     assert_healthy(explorer)
@@ -352,18 +369,18 @@ def test_temperature_limits(backend):
     explorer.controls["T"].value = 20.0
     np.testing.assert_allclose(explorer.state()["probs"], state["limit_Tinf"], atol=0.07)
     assert explorer.state()["entropy"] <= np.log(4)
-    assert [bar.get_height() for bar in explorer._limit_zero] == [0.0, 0.5, 0.5, 0.0]
+    assert [bar.get_height() for bar in explorer.artists["limit_zero"]] == [0.0, 0.5, 0.5, 0.0]
 
 
 def test_temperature_logit_slider_moves_the_entropy_curve(backend):
     explorer = temperature_explorer()
-    curve_before = explorer._curve.get_ydata().copy()
+    curve_before = explorer.artists["curve"].get_ydata().copy()
     before = (full_redraw(explorer), shown(explorer))[1]
     explorer.controls["z0"].value = -3.0
     state = explorer.state()
     assert state["logits"][0] == -3.0
     np.testing.assert_allclose(state["probs"], scipy.special.softmax(state["logits"]), rtol=1e-12)
-    curve = explorer._curve.get_ydata()
+    curve = explorer.artists["curve"].get_ydata()
     assert not np.allclose(curve, curve_before)
     grid = explorer._GRID
     i = int(np.argmin(np.abs(grid - 1.0)))
@@ -383,16 +400,16 @@ def test_cross_entropy_target_changes_loss_grad_and_pixels(backend):
     z = np.array([2.0, 1.0, 0.1, -1.0])
     assert state["target"] == 2
     assert state["loss"] == pytest.approx(-scipy.special.log_softmax(z)[2], rel=1e-12)
-    assert state["loss"] == numerics.cross_entropy(2, z)
+    assert state["loss"] == numerics.cross_entropy(z, 2)
     np.testing.assert_allclose(state["grad"], scipy.special.softmax(z) - np.eye(4)[2],
                                atol=1e-15)
-    np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(2, z))
+    np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(z, 2))
     after = shown(explorer)
     # The probabilities do not change, but the target's colour does; loss and gradient move.
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
-    np.testing.assert_allclose(explorer._p_bars.bars[2].get_facecolor()[:3],
+    np.testing.assert_allclose(explorer.artists["p_bars"].bars[2].get_facecolor()[:3],
                                matplotlib_rgb(style.ROLE["target"]))
-    x, y = explorer._point.get_data()
+    x, y = explorer.artists["point"].get_data()
     assert x[0] == pytest.approx(state["probs"][2]) and y[0] == pytest.approx(state["loss"])
     assert f"loss = -log p[2] = {state['loss']:.4f}" in explorer.readout.value
     assert_healthy(explorer)
@@ -413,8 +430,8 @@ def test_cross_entropy_logit_slider_and_a_confident_mistake(backend):
     assert state["loss"] == pytest.approx(-scipy.special.log_softmax([-10.0, 10.0, 0.0])[0])
     assert state["loss"] > 19
     # Off the top of the loss axes: pinned to the edge and drawn as an arrow head.
-    assert explorer._point.get_marker() == "^"
-    assert explorer._point.get_data()[1][0] < explorer.axes[1].get_ylim()[1]
+    assert explorer.artists["point"].get_marker() == "^"
+    assert explorer.artists["point"].get_data()[1][0] < explorer.axes[1].get_ylim()[1]
     assert_redraw_is_local_and_exact(explorer, before, shown(explorer), explorer.axes)
     np.testing.assert_allclose(state["grad"].sum(), 0.0, atol=1e-15)
 
@@ -439,9 +456,9 @@ def test_overflow_dtype_and_scale_show_nan_in_naive_only(backend):
     assert np.isfinite(state["stable"]).all() and state["stable"].sum() == pytest.approx(1, abs=1e-3)
     assert state["exp_overflowed"]
     assert state["overflow_threshold"] == pytest.approx(np.log(65504.0))
-    labels = [t.get_text() for t in explorer._n_bars.texts]
-    assert labels[0] == "NaN" and explorer._n_bars.bars[0].get_hatch() == style.INVALID_HATCH
-    assert "NaN" not in [t.get_text() for t in explorer._s_bars.texts]
+    labels = [t.get_text() for t in explorer.artists["n_bars"].texts]
+    assert labels[0] == "NaN" and explorer.artists["n_bars"].bars[0].get_hatch() == style.INVALID_HATCH
+    assert "NaN" not in [t.get_text() for t in explorer.artists["s_bars"].texts]
     assert "naive  = [NaN" in explorer.readout.value
     after = shown(explorer)
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
@@ -459,6 +476,47 @@ def test_overflow_threshold_per_dtype(dtype, safe, broken):
     explorer.controls["scale"].value = broken
     assert np.isnan(explorer.state()["naive"]).any()
     assert np.isfinite(explorer.state()["stable"]).all()
+
+
+# --------------------------------------------------------------------------- training_explorer
+
+
+def test_training_epoch_and_image_sliders_change_state_and_pixels(backend):
+    weights, X, images, labels = small_training()
+    explorer = training_explorer(weights, X, images, labels)
+    state = explorer.state()
+    assert (state["epoch"], state["image"], state["label"]) == (0, 0, labels[0])
+    # Epoch 0 is the small random start: ten nearly equal probabilities.
+    np.testing.assert_allclose(state["probs"], 0.1, atol=0.01)
+    before = (full_redraw(explorer), shown(explorer))[1]
+    explorer.controls["epoch"].value = 4
+    state = explorer.state()
+    np.testing.assert_allclose(state["logits"], X[0] @ weights[4], rtol=1e-12)
+    np.testing.assert_allclose(state["probs"], scipy.special.softmax(X[0] @ weights[4]), rtol=1e-12)
+    assert state["predicted"] == int(np.argmax(X[0] @ weights[4]))
+    assert state["loss"] == pytest.approx(-scipy.special.log_softmax(X[0] @ weights[4])[labels[0]], rel=1e-12)
+    after = shown(explorer)
+    ax_image, ax_z, ax_p = explorer.axes
+    assert_redraw_is_local_and_exact(explorer, before, after, [ax_z, ax_p])
+    assert not changed(before, after)[axes_mask(explorer, [ax_image], pad=0)].any(), "same digit"
+    explorer.controls["image"].value = 3
+    again = shown(explorer)
+    assert_redraw_is_local_and_exact(explorer, after, again, explorer.axes)
+    assert explorer.state()["label"] == labels[3]
+    assert f"label y = {labels[3]}" in explorer.readout.value
+    assert_healthy(explorer)
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda w, X, i, y: ([], X, i, y), "non-empty sequence"),
+    (lambda w, X, i, y: ([np.full_like(w[0], np.nan)], X, i, y), "must be finite"),
+    (lambda w, X, i, y: (w, X[:, :-1], i, y), "X must have shape"),
+    (lambda w, X, i, y: (w, X, i[:2], y), "images must have shape"),
+    (lambda w, X, i, y: (w, X, i, y.astype(float)), "labels must be"),
+])
+def test_training_explorer_validates_its_arguments(change, match):
+    with pytest.raises(ValueError, match=match):
+        training_explorer(*change(*small_training()))
 
 
 # --------------------------------------------------------------------------- drawing machinery
@@ -494,37 +552,37 @@ def test_text_plain_is_deterministic_and_computed():
 
 
 def test_agg_image_widget_follows_the_slider(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: False)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: False)
     explorer = softmax_explorer()
-    first = explorer._view.value
+    first = explorer.view.value
     explorer.controls["z2"].value = 8.0
-    assert explorer._view.value != first
-    shown_now = np.asarray(Image.open(io.BytesIO(explorer._view.value)).convert("RGB"))
+    assert explorer.view.value != first
+    shown_now = np.asarray(Image.open(io.BytesIO(explorer.view.value)).convert("RGB"))
     np.testing.assert_array_equal(shown_now, full_redraw(explorer)[..., :3])
-    assert explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.partial_draws >= 1
 
 
 def test_ipympl_answers_a_browser_frame_request_with_a_blit(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
     explorer = softmax_explorer()
     canvas = explorer.canvas
     calls = []
     monkeypatch.setattr(canvas, "blit", lambda bbox=None: calls.append("blit"))
     full_redraw(explorer)
-    full_draws = explorer._blitter.full_draws
+    full_draws = explorer.blitter.full_draws
     explorer.controls["z0"].value = 6.0
     assert calls == []  # nothing is drawn until the browser asks for a frame
     canvas.handle_event({"type": "draw"})
-    assert calls == ["blit"] and explorer._blitter.full_draws == full_draws
+    assert calls == ["blit"] and explorer.blitter.full_draws == full_draws
     # Anything else asking for a draw (resize, DPI change, user code) gets a full draw.
     canvas.draw_idle()
     canvas.handle_event({"type": "draw"})
-    assert explorer._blitter.full_draws == full_draws + 1 and calls == ["blit"]
+    assert explorer.blitter.full_draws == full_draws + 1 and calls == ["blit"]
 
 
 def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     canvas = explorer.canvas
     sent = []
@@ -533,64 +591,32 @@ def test_ipympl_canvas_sends_the_blitted_pixels(monkeypatch):
     explorer.controls["z3"].value = 7.0
     canvas.handle_event({"type": "draw"})
     assert len(sent) == 2
-    assert explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.partial_draws >= 1
     # The second frame is a diff: it holds the changed pixels only (transparent elsewhere).
     diff = np.asarray(Image.open(io.BytesIO(sent[1])))
-    assert canvas._current_image_mode == "diff"
+    assert canvas.image_mode == "diff"
     assert 0 < np.count_nonzero(diff[..., 3]) < 0.5 * diff[..., 3].size
 
 
-class FrameSpy:
-    """Records the frames an ipympl canvas sends (PNG bytes and image mode) and the events."""
-
-    def __init__(self, canvas, monkeypatch):
-        self.canvas, self.frames, self.events = canvas, [], []
-        monkeypatch.setattr(canvas, "send_binary",
-                            lambda data: self.frames.append((canvas._current_image_mode, data)))
-        send_event = canvas.send_event
-        monkeypatch.setattr(canvas, "send_event", lambda kind, **kw: (
-            self.events.append(kind), send_event(kind, **kw)))
-
-    def picture(self, frames=None) -> np.ndarray:
-        """What ipympl's frontend shows after drawing ``frames`` (default: all) in order: a full
-        frame replaces the picture, a diff is drawn over it (its transparent pixels keep it)."""
-        shown_now = None
-        for mode, data in self.frames if frames is None else frames:
-            image = np.asarray(Image.open(io.BytesIO(data)).convert("RGBA"))
-            if mode == "full":
-                shown_now = image.copy()
-            else:
-                keep = image[..., 3] == 0
-                shown_now = np.where(keep[..., None], shown_now, image)
-        return shown_now
-
-
-def connect_frontend(canvas):
-    """What ipympl's frontend sends once its view of the canvas exists."""
-    canvas._handle_message(canvas, {"type": "initialized"}, [])
-    canvas.handle_event({"type": "refresh"})
-    canvas.handle_event({"type": "draw"})
-
-
 def test_ipympl_pushes_a_frame_on_a_change_without_waiting_to_be_asked(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
     assert [mode for mode, _ in spy.frames] == ["full"]
     del spy.events[:]
-    full_draws = explorer._blitter.full_draws
+    full_draws = explorer.blitter.full_draws
     explorer.controls["z1"].value = 4.5
     # One frame went out at once, a blitted diff, and the browser was not asked to ask for one.
     assert [mode for mode, _ in spy.frames] == ["full", "diff"]
     assert "draw" not in spy.events
-    assert explorer._blitter.full_draws == full_draws and explorer._blitter.partial_draws >= 1
+    assert explorer.blitter.full_draws == full_draws and explorer.blitter.partial_draws >= 1
     np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))
 
 
 def test_ipympl_without_a_frontend_pushes_nothing(monkeypatch):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     explorer.controls["z1"].value = 4.5  # e.g. nbval or nbconvert: no view, so no frames
@@ -600,8 +626,8 @@ def test_ipympl_without_a_frontend_pushes_nothing(monkeypatch):
 def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
     """The frontend drops a frame whose successor arrives before it has loaded; whichever frames
     are lost in a fast drag, the last one drawn over the full frame shows the exact figure."""
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
@@ -612,7 +638,7 @@ def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
         expected.append(np.asarray(explorer.canvas.buffer_rgba()).copy())
     first, pushed = spy.frames[0], spy.frames[1:]
     assert first[0] == "full" and [mode for mode, _ in pushed] == ["diff"] * len(expected)
-    for frame, picture in zip(pushed, expected):
+    for frame, picture in zip(pushed, expected, strict=True):
         np.testing.assert_array_equal(spy.picture([first, frame]), picture)
     # Drawn all in order, or with every other frame lost, the end is the same exact picture.
     np.testing.assert_array_equal(spy.picture(), full_redraw(explorer))
@@ -623,8 +649,8 @@ def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
 
 def test_ipympl_frames_right_after_a_full_frame_are_full(monkeypatch):
     """A diff must not replace the full frame it builds on before the browser has drawn it."""
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 60.0)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 60.0)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
@@ -637,9 +663,9 @@ def test_ipympl_frames_right_after_a_full_frame_are_full(monkeypatch):
 def test_ipympl_repaints_with_a_full_frame_when_the_changes_stop(monkeypatch):
     import asyncio
 
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
-    monkeypatch.setattr(explorers, "TRAILING_FRAME_DELAY_S", 0.05)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "TRAILING_FRAME_DELAY_S", 0.05)
     explorer = softmax_explorer()
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
@@ -665,7 +691,7 @@ def test_resize_invalidates_the_background(backend):
     explorer = softmax_explorer()
     full_redraw(explorer)
     explorer.figure.set_size_inches(8.0, 3.5)
-    assert not explorer._blitter.valid()
+    assert not explorer.blitter.valid()
     explorer.controls["z1"].value = 3.0
     after = shown(explorer)
     assert after.shape[:2] == (350, 800)
@@ -696,7 +722,7 @@ def test_close_disconnects(backend):
     explorer.figure.set_size_inches(7.0, 3.0)  # forces a full draw on the next render
     np.testing.assert_array_equal(png[..., :3].shape[:2], (320, 720))
     resized = np.asarray(Image.open(io.BytesIO(explorer.png())).convert("RGB"))
-    bars = explorer._p_bars.bars[0]
+    bars = explorer.artists["p_bars"].bars[0]
     x0, y0, x1, y1 = bars.get_window_extent().extents
     row, col = int(resized.shape[0] - (y0 + y1) / 2), int((x0 + x1) / 2)
     np.testing.assert_allclose(resized[row, col] / 255, matplotlib_rgb(style.ROLE["probs"]), atol=0.01)
@@ -713,16 +739,16 @@ def test_no_figure_pile_up(backend):
 
 def test_rerunning_a_cell_closes_the_explorers_of_its_previous_run(monkeypatch):
     context = {"value": ("cell-a", 1)}
-    monkeypatch.setattr(explorers, "_cell_context", lambda: context["value"])
-    monkeypatch.setattr(explorers, "_LIVE", {})
+    monkeypatch.setattr(cells, "current_cell", lambda: context["value"])
+    monkeypatch.setattr(cells, "REGISTRY", cells.CellRegistry())
     first, second = softmax_explorer(), temperature_explorer()  # same run: both stay
-    assert not first._closed and not second._closed
+    assert not first.closed and not second.closed
     context["value"] = ("cell-b", 2)
     other = softmax_explorer()  # another cell: untouched
     context["value"] = ("cell-a", 3)  # cell a runs again
     rerun = softmax_explorer()
-    assert first._closed and second._closed
-    assert not other._closed and not rerun._closed
+    assert first.closed and second.closed
+    assert not other.closed and not rerun.closed
 
 
 def test_real_ipympl_backend_in_a_fresh_interpreter():
@@ -745,7 +771,7 @@ for make in (lab_utils.softmax_explorer, lab_utils.temperature_explorer,
     shown = np.asarray(e.canvas.buffer_rgba()).copy()
     e.canvas.draw()
     assert np.array_equal(shown, np.asarray(e.canvas.buffer_rgba())), make.__name__
-    assert e._blitter.partial_draws >= 1 and not e.errors, (make.__name__, e.errors)
+    assert e.blitter.partial_draws >= 1 and not e.errors, (make.__name__, e.errors)
 import matplotlib.pyplot as plt
 assert plt.get_fignums() == []
 print("ok")
@@ -761,6 +787,8 @@ def test_import_and_explorers_do_not_import_tensorflow():
         "for name in ('softmax_explorer', 'temperature_explorer', 'cross_entropy_explorer',"
         " 'overflow_explorer'):\n"
         "    getattr(lab_utils, name)()\n"
+        "import numpy as np\n"
+        "lab_utils.training_explorer([np.zeros((2, 2))], np.eye(2), np.zeros((2, 1, 1)), np.array([0, 1]))\n"
         "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -770,5 +798,5 @@ def test_import_and_explorers_do_not_import_tensorflow():
 
 def test_lab_utils_exports_the_explorers():
     for name in ("softmax_explorer", "temperature_explorer", "cross_entropy_explorer",
-                 "overflow_explorer"):
+                 "overflow_explorer", "training_explorer"):
         assert getattr(lab_utils, name) is getattr(explorers, name)

@@ -188,9 +188,9 @@ def test_run_notebooks_says_when_nothing_matches(tmp_path):
     assert "no notebooks match" in result.stderr
 
 
-def test_the_five_notebooks_exist():
+def test_the_six_notebooks_exist():
     names = [p.name for p in NOTEBOOKS]
-    for prefix in ["01_", "02_", "03_", "04_", "05_"]:
+    for prefix in ["01_", "02_", "03_", "04_", "05_", "06_"]:
         assert any(n.startswith(prefix) for n in names), f"no notebook {prefix}*.ipynb in {names}"
 
 

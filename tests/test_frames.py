@@ -19,9 +19,10 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from lab_utils import explorers, frames
+from lab_utils import canvas as canvas_module
+from lab_utils import frames
 from lab_utils.explorers import softmax_explorer
-from test_explorers import connect_frontend  # what ipympl's frontend sends when its view appears
+from tests.ipympl_frontend import connect_frontend
 
 
 def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarray:
@@ -30,7 +31,7 @@ def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarra
     assert message["type"] == "softmax_lab_patch"
     assert len(buffers) == len(message["rects"])
     shown = picture.copy()
-    for (x, y, width, height), data in zip(message["rects"], buffers):
+    for (x, y, width, height), data in zip(message["rects"], buffers, strict=True):
         raw = zlib.decompress(data) if message["encoding"] == "deflate" else bytes(data)
         assert len(raw) == 4 * width * height, "a rectangle's pixels do not fill it"
         shown[y:y + height, x:x + width] = np.frombuffer(raw, np.uint8).reshape(height, width, 4)
@@ -134,7 +135,7 @@ def test_encode_png_round_trips():
 
 
 def ipympl_explorer(monkeypatch, **kwargs):
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: True)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: True)
     return softmax_explorer(**kwargs)
 
 
@@ -150,7 +151,7 @@ class Sent:
         self.canvas = canvas
         self.messages = []  # ("binary", mode, png) or ("patch", content, buffers)
         monkeypatch.setattr(canvas, "send_binary", lambda data: self.messages.append(
-            ("binary", canvas._current_image_mode, data)))
+            ("binary", canvas.image_mode, data)))
         send = canvas.send
         monkeypatch.setattr(canvas, "send", lambda content, buffers=None: (
             self.messages.append(("patch", content, buffers))
@@ -180,7 +181,7 @@ def test_an_ipympl_explorer_has_a_bridge_tied_to_its_canvas(monkeypatch):
     assert not bridge.ready and bridge.problem is None
     assert "softmax_lab_patch" in bridge._esm
     # Agg explorers have no ipympl canvas and no bridge.
-    monkeypatch.setattr(explorers, "_ipympl_active", lambda: False)
+    monkeypatch.setattr(canvas_module, "ipympl_active", lambda: False)
     assert not hasattr(softmax_explorer().canvas, "bridge")
 
 
@@ -207,14 +208,14 @@ def test_with_a_ready_bridge_changes_go_out_as_patches_that_give_the_exact_pictu
     sent = Sent(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
     answer(explorer.canvas.bridge, ok=True, local=local)
-    full_draws = explorer._blitter.full_draws
+    full_draws = explorer.blitter.full_draws
     for name, value in [("z0", 9.0), ("z2", -4.0), ("z0", 2.0), ("z3", 3.3)]:
         explorer.controls[name].value = value
         np.testing.assert_array_equal(sent.picture(), explorer.canvas.buffer_rgba())
     assert sent.kinds() == ["binary"] + ["patch"] * 4
     encodings = {json.loads(content["data"])["encoding"] for _, content, _ in sent.messages[1:]}
     assert encodings == {"raw" if local else "deflate"}
-    assert explorer._blitter.full_draws == full_draws, "a patch must come from a blit"
+    assert explorer.blitter.full_draws == full_draws, "a patch must come from a blit"
     # A patch is small: the changed bars and labels, not the figure.
     height, width = explorer.canvas.get_width_height()[::-1]
     for _, content, _ in sent.messages[1:]:
@@ -240,7 +241,7 @@ def test_without_a_ready_bridge_ipympls_own_frames_are_used(monkeypatch):
     sent = Sent(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
     answer(explorer.canvas.bridge, ok=False, reason="missing: DecompressionStream")
-    monkeypatch.setattr(explorers, "FULL_FRAME_GUARD_S", 0.0)
+    monkeypatch.setattr(canvas_module, "FULL_FRAME_GUARD_S", 0.0)
     explorer.controls["z1"].value = 4.5
     assert sent.kinds() == ["binary", "binary"]
     assert sent.messages[-1][1] == "diff"
@@ -262,7 +263,7 @@ def test_patches_stop_after_a_resize_until_a_whole_frame_is_sent(monkeypatch):
 def test_the_trailing_whole_frame_follows_patches(monkeypatch):
     import asyncio
 
-    monkeypatch.setattr(explorers, "TRAILING_FRAME_DELAY_S", 0.05)
+    monkeypatch.setattr(canvas_module, "TRAILING_FRAME_DELAY_S", 0.05)
     explorer = ipympl_explorer(monkeypatch)
     sent = Sent(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)

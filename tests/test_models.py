@@ -29,21 +29,21 @@ def test_importing_models_does_not_import_tensorflow():
     [
         (lambda: models.set_seed(-1), ValueError, "seed must be >= 0, got -1"),
         (lambda: models.set_seed(1.0), TypeError, "seed must be an integer"),
-        (lambda: models.build_obvious_model(n_classes=1), ValueError, "n_classes must be >= 2"),
+        (lambda: models.build_obvious_model(num_classes=1), ValueError, "num_classes must be >= 2"),
         (lambda: models.build_reference_preferred_model(n_features=0), ValueError, "n_features must be >= 1"),
         (lambda: models.build_reference_preferred_model(hidden_units=25), TypeError, "hidden_units must be a sequence"),
         (lambda: models.build_obvious_model(hidden_units=(25, 0)), ValueError, "each entry of hidden_units"),
-        (lambda: models.build_obvious_model(learning_rate=0), ValueError, "learning_rate must be a positive"),
-        (lambda: models.build_obvious_model(learning_rate="fast"), TypeError, "learning_rate must be a number"),
-        (lambda: models.build_softmax_regression(64, 1), ValueError, "n_classes must be >= 2"),
+        (lambda: models.build_obvious_model(learning_rate=0), ValueError, "learning_rate must be > 0"),
+        (lambda: models.build_obvious_model(learning_rate="fast"), TypeError, "learning_rate must be a real number"),
+        (lambda: models.build_softmax_regression(64, 1), ValueError, "num_classes must be >= 2"),
         (lambda: models.build_small_cnn(input_shape=(8, 8)), ValueError, "input_shape must be"),
         (lambda: models.build_small_cnn(filters=0), ValueError, "filters must be >= 1"),
         (lambda: models.decision_grid(lambda g: g, np.zeros((5, 3))), ValueError, r"X must have shape \(n, 2\)"),
         (lambda: models.decision_grid(lambda g: g, np.zeros((5, 2)), resolution=1), ValueError, "resolution"),
         (lambda: models.decision_grid("model", np.zeros((5, 2))), TypeError, "predict must be"),
-        (lambda: models.loss_and_gradient([[1.0, 2.0]], [2], True), ValueError, r"class ids in \[0, 1\]"),
+        (lambda: models.loss_and_gradient([[1.0, 2.0]], [2], True), ValueError, r"class ids in \[0, 2\) for 2 classes"),
         (lambda: models.loss_and_gradient([1.0, 2.0], [0], True), ValueError, "logits must have shape"),
-        (lambda: models.loss_and_gradient([[1.0, 2.0]], [0.0], True), ValueError, "integer class ids"),
+        (lambda: models.loss_and_gradient([[1.0, 2.0]], [0.5], True), ValueError, "integer class ids"),
     ],
 )
 def test_bad_arguments_get_a_message_naming_them(call, error, match):
@@ -202,7 +202,7 @@ def test_seeded_training_is_reproducible(tf, blobs, capsys):
     losses_b, weights_b = run(0)
     losses_c, _ = run(1)
     assert losses_a == losses_b
-    for wa, wb in zip(weights_a, weights_b):
+    for wa, wb in zip(weights_a, weights_b, strict=True):
         np.testing.assert_array_equal(wa, wb)
     assert losses_a != losses_c
 
@@ -293,3 +293,19 @@ def test_train_full_batch_needs_a_compiled_model_with_a_loss_object(tf, blobs):
         models.train_full_batch(model, X, y, steps=1)
     with pytest.raises(ValueError, match="steps must be >= 1"):
         models.train_full_batch(models.build_obvious_model(), X, y, steps=0)
+
+
+def test_num_classes_is_the_name_and_n_classes_still_works():
+    """Issue 16: one name for the number of classes; the old keyword keeps old calls working."""
+    import inspect
+
+    for builder in (models.build_obvious_model, models.build_reference_preferred_model,
+                    models.build_softmax_regression, models.build_small_cnn):
+        parameters = inspect.signature(builder).parameters
+        assert "num_classes" in parameters, builder.__name__
+        assert parameters["n_classes"].kind is inspect.Parameter.KEYWORD_ONLY
+        args = (64,) if builder is models.build_softmax_regression else ()
+        with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
+            builder(*args, n_classes=1)  # the old name is read, and checked under the new one
+        with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
+            builder(*args, num_classes=1)

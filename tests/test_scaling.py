@@ -26,6 +26,7 @@ from lab_utils.scaling import (
     time_call,
 )
 
+
 # ---------------------------------------------------------------- chunked softmax
 @settings(max_examples=50, deadline=None)
 @given(rows=st.integers(1, 30), cols=st.integers(1, 12), chunk=st.integers(1, 40),
@@ -202,7 +203,7 @@ def test_measure_softmax_variants_in_float32_halves_the_memory():
     r64 = measure_softmax_variants(shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1)
     r32 = measure_softmax_variants(shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1,
                                    dtype="float32")
-    for m64, m32 in zip(r64.measurements, r32.measurements):
+    for m64, m32 in zip(r64.measurements, r32.measurements, strict=True):
         assert m32.input_bytes * 2 == m64.input_bytes
         assert m32.peak_bytes == pytest.approx(m64.peak_bytes / 2, rel=0.05)
 

@@ -2,6 +2,11 @@
 
 Each module defines ``EXERCISE`` (one exercise) or ``EXERCISES`` (a list); see
 :mod:`lab_utils.exercises.base` for what an exercise is made of.
+
+Examples
+--------
+>>> "my_softmax" in EXERCISES and "extreme" in [part.name for part in EXERCISES["my_softmax"].parts]
+True
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from .base import Case, Exercise, Failure, Opaque, Part, Result, Source
 __all__ = ["EXERCISES", "Case", "Exercise", "Failure", "Opaque", "Part", "Result", "Source", "cases"]
 
 #: Modules holding exercises, in notebook order.
-_MODULES = ("softmax", "temperature", "cross_entropy", "preferred_model", "masked_softmax")
+_MODULES = ("softmax", "temperature", "cross_entropy", "preferred_model", "softmax_regression", "masked_softmax")
 
 
 def _collect() -> dict[str, Exercise]:

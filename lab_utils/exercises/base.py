@@ -171,6 +171,10 @@ class Exercise:
     unwritten stubs, forbidden library calls and time-outs are judged before it is called.
     ``numpy_only`` exercises earn nothing for a part answered by calling a library softmax,
     log-softmax, logsumexp or cross-entropy; ``allowed`` names lab_utils modules they may call.
+    ``disguise(case, rng)`` returns an equivalent case (classes and rows shuffled): the autograder
+    grades those, drawn with a secret seed, so an answer cannot be looked up from the open case table.
+    ``error_hint(case, error)`` may name the likely mistake behind an exception (``error`` is
+    "raised IndexError: ..."); otherwise the hint says to call the function on the input.
     """
 
     name: str
@@ -181,6 +185,8 @@ class Exercise:
     numpy_only: bool = True
     allowed: tuple[str, ...] = ()
     statement: str = ""
+    disguise: Callable[["Case", np.random.Generator], "Case"] | None = None
+    error_hint: Callable[["Case", str], "str | None"] | None = None
 
     @property
     def points(self) -> int:
@@ -322,6 +328,38 @@ def worst_row(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -
         bad = ~np.isclose(got, expected, rtol=rtol, atol=atol) | ~np.isfinite(got)
     rows = np.flatnonzero(bad.reshape(got.shape[0], -1).any(axis=1))
     return int(rows[0]) if rows.size else None
+
+
+def shuffled(case: Case, rng: np.random.Generator, **arrays: np.ndarray) -> Case:
+    """``case`` with the named arguments replaced (same reference, tolerances and note)."""
+    args = tuple((name, arrays.get(name, value)) for name, value in case.args)
+    return Case(args, case.reference, case.rtol, case.atol, case.function, case.kind, case.note,
+                case.describe, case.extra, case.seed)
+
+
+def permutations(shape: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray | None, np.ndarray]:
+    """A shuffle of the rows (first axis, for 2-D and more) and of the last axis."""
+    rows = rng.permutation(shape[0]) if len(shape) >= 2 else None
+    return rows, rng.permutation(shape[-1]) if shape else np.arange(0)
+
+
+def shuffle_last_axes(case: Case, rng: np.random.Generator, *names: str) -> Case:
+    """Shuffle the classes (last axis) and the rows of the arguments ``names`` together.
+
+    Softmax-like answers are equivariant: the reference of the shuffled case is the shuffled
+    reference, so honest code scores the same on either.
+    """
+    shape = np.shape(case.argument(names[0]))
+    if not shape:
+        return case
+    rows, columns = permutations(shape, rng)
+    changed = {}
+    for name in names:
+        value = np.asarray(case.argument(name))
+        value = np.broadcast_to(value, shape).copy()
+        value = value[..., columns]
+        changed[name] = value[rows] if rows is not None else value
+    return shuffled(case, rng, **changed)
 
 
 def loops_in(source: str, name: str) -> list[str]:

@@ -176,8 +176,9 @@ def _judge_status(exercise: Exercise, part: Part, case: Case, result: Result) ->
         names = ", ".join(result.forbidden)
         return Failure(part.name, part.points, inputs, problem=f"{name} called {names}", hint=SHORTCUT_HINT)
     if result.status == "error":
+        hint = exercise.error_hint(case, result.error or "") if exercise.error_hint else None
         return Failure(part.name, part.points, inputs, problem=result.error,
-                       hint="call your function on this input yourself and read the error.")
+                       hint=hint or "call your function on this input yourself and read the error.")
     if result.status == "missing":
         return Failure(part.name, part.points, inputs, problem=result.error,
                        hint=f"define {name} (run its cell) before the autograder cells.")

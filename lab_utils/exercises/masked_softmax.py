@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics
-from .base import Case, Exercise, Part, Result, compare_arrays, failure, show
+from .base import Case, Exercise, Part, Result, compare_arrays, failure, show, shuffle_last_axes
 from .softmax import f64, row_hint
 
 PARTS = (
@@ -77,4 +77,8 @@ def check(exercise: Exercise, part: Part, case: Case, result: Result):
     return None
 
 
-EXERCISE = Exercise("my_masked_softmax", "my_masked_softmax(z, mask)", PARTS, build_cases, check)
+def disguise(case: Case, rng: np.random.Generator) -> Case:
+    return shuffle_last_axes(case, rng, "z", "mask")
+
+
+EXERCISE = Exercise("my_masked_softmax", "my_masked_softmax(z, mask)", PARTS, build_cases, check, disguise=disguise)

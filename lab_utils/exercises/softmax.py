@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics
-from .base import Case, Exercise, Part, Result, compare_arrays
+from .base import Case, Exercise, Part, Result, compare_arrays, shuffle_last_axes
 
 PARTS = (
     Part("values", 1, False, "1-D vectors of ordinary logits"),
@@ -115,4 +115,8 @@ def check(exercise: Exercise, part: Part, case: Case, result: Result):
     return compare_arrays(part, case, result, hint)
 
 
-EXERCISE = Exercise("my_softmax", "my_softmax(z)", PARTS, build_cases, check)
+def disguise(case: Case, rng: np.random.Generator) -> Case:
+    return shuffle_last_axes(case, rng, "z")
+
+
+EXERCISE = Exercise("my_softmax", "my_softmax(z)", PARTS, build_cases, check, disguise=disguise)

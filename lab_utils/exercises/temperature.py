@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics
-from .base import Case, Exercise, Part, Result, compare_arrays
+from .base import Case, Exercise, Part, Result, compare_arrays, shuffle_last_axes
 from .softmax import f64, row_hint
 
 PARTS = (
@@ -64,4 +64,9 @@ def check(exercise: Exercise, part: Part, case: Case, result: Result):
     return compare_arrays(part, case, result, hint)
 
 
-EXERCISE = Exercise("softmax_with_temperature", "softmax_with_temperature(z, T)", PARTS, build_cases, check)
+def disguise(case: Case, rng: np.random.Generator) -> Case:
+    return shuffle_last_axes(case, rng, "z")
+
+
+EXERCISE = Exercise("softmax_with_temperature", "softmax_with_temperature(z, T)", PARTS, build_cases, check,
+                    disguise=disguise)

@@ -20,6 +20,12 @@ place of nbgrader's ``Execute`` step of ``nbgrader autograde``:
 
 ``python -m lab_utils.grading autograde ASSIGNMENT --workers W`` grades every submission of an
 assignment with W ``nbgrader autograde --student`` processes at once (:mod:`.parallel`).
+
+Examples
+--------
+>>> from nbgrader.preprocessors import Execute
+>>> issubclass(SandboxedExecute, Execute)     # takes the place of nbgrader's Execute step
+True
 """
 
 from .execute import SandboxedExecute

@@ -24,17 +24,24 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbgrader.coursedir import CourseDirectory
 from nbclient.util import ensure_async, run_sync
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
 from .. import runner
 from ..exercises import EXERCISES, cases
 from ..exercises.base import Failure
-from ..exercises.judging import (NotWritten, judge_part, merge_sources, not_written_text, part_request,
-                                 results_from_answers)
+from ..exercises.judging import (
+    NotWritten,
+    judge_part,
+    merge_sources,
+    not_written_text,
+    part_request,
+    results_from_answers,
+)
 from . import judge, sandbox
 
 _RUNNER_SOURCE = Path(runner.__file__).read_text()
@@ -58,6 +65,7 @@ class SandboxedExecute(Execute):
             self.log.warning("Softmax Lab grader: bubblewrap (bwrap) not found: grading WITHOUT a sandbox "
                              "(verdicts are still decided outside the student's process)")
         self._cell_timeout = self.timeout
+        self._rng = np.random.default_rng(secrets.randbits(128))
         work_dir = os.path.abspath((resources or {}).get("metadata", {}).get("path") or os.getcwd())
         staging = Path(tempfile.mkdtemp(prefix="softmax-lab-grading-"))
         try:
@@ -216,6 +224,8 @@ class SandboxedExecute(Execute):
             exercise = EXERCISES[exercise_name]
             part = exercise.part(part_name)
             part_cases = cases(exercise_name)[part_name]
+            if exercise.disguise is not None:  # shuffled with a secret seed: nothing to look up
+                part_cases = tuple(exercise.disguise(case, self._rng) for case in part_cases)
             if stopped is None:
                 results, seconds, stopped_part, stopped = self._probe(exercise, part, part_cases)
             else:

@@ -51,7 +51,9 @@ def needed_paths() -> list[str]:
     paths = {sys.prefix, sys.base_prefix, os.path.realpath(sys.base_prefix), str(lab_root)}
     paths.update(p for p in site.getsitepackages() if os.path.isdir(p))
     paths.update(p for p in sys.path if p and os.path.isdir(p))
-    return sorted(os.path.realpath(p) for p in paths)
+    paths.add(os.path.dirname(os.path.dirname(os.path.abspath(sys.executable))))
+    spelled = {os.path.abspath(p) for p in paths}
+    return sorted(spelled | {os.path.realpath(p) for p in spelled})
 
 
 def _under(path: str, folder: str) -> bool:
@@ -67,26 +69,13 @@ def bwrap_command(kernel_cmd: list[str], *, work_dir: str, work_copy: str, excha
         raise FileNotFoundError("bwrap (bubblewrap) is not installed")
     args = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--ro-bind", "/", "/",
-            "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc",
-            "--perms", "1777", "--tmpfs", "/tmp"]
+            "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc"]
     needed = needed_paths()
-    homes = {"/root", os.path.expanduser("~")}
-    for home in sorted(h for h in homes if os.path.isdir(h) and h != "/"):
-        args += ["--perms", "0755", "--tmpfs", home]
-        bound: list[str] = []
-        made: set[str] = set()
-        for path in needed:
-            if not _under(path, home) or path == home or any(_under(path, b) for b in bound):
-                continue
-            # bwrap makes missing folders 0700: make each one on the way readable for the kernel.
-            parts = Path(path).relative_to(home).parts
-            for depth in range(1, len(parts)):
-                folder = os.path.join(home, *parts[:depth])
-                if folder not in made:
-                    args += ["--perms", "0755", "--dir", folder]
-                    made.add(folder)
-            args += ["--ro-bind", path, path]
-            bound.append(path)
+    homes = sorted({h for h in ("/root", os.path.expanduser("~")) if os.path.isdir(h) and h != "/"})
+    # A private /tmp and empty home folders, with the Python installation and this repository put
+    # back where they live under one of them (a clone in /tmp, a pyenv in /root).
+    for root, perms in (("/tmp", "1777"), *((home, "0755") for home in homes)):
+        args += ["--perms", perms, "--tmpfs", root, *_rebind(root, needed)]
     fresh = ["/tmp", *sorted(homes)]
     for path in hidden:
         if os.path.isdir(path):
@@ -102,6 +91,18 @@ def bwrap_command(kernel_cmd: list[str], *, work_dir: str, work_copy: str, excha
     for key, value in env.items():
         args += ["--setenv", key, value]
     return args + ["--", *_launcher(kernel_cmd, limits, user)]
+
+
+def _rebind(root: str, needed: list[str]) -> list[str]:
+    """``--ro-bind`` arguments putting the needed folders under ``root`` back into its new tmpfs."""
+    args: list[str] = []
+    bound: list[str] = []
+    for path in needed:
+        if not _under(path, root) or path == root or any(_under(path, b) for b in bound):
+            continue
+        args += _traversable_parents(path, [root]) + ["--ro-bind", path, path]
+        bound.append(path)
+    return args
 
 
 def _traversable_parents(target: str, fresh: list[str]) -> list[str]:

@@ -1,6 +1,6 @@
 """Drive JupyterLab in a real Chromium: start a private server, launch the browser, work a notebook.
 
-Shared by the browser tests (``tests/browser``) and ``benchmarks/browser_latency.py``. Everything here
+Shared by the browser tests (``tests/browser``) and ``benchmarks/browser_latency.py`` (``python -m benchmarks.browser_latency``). Everything here
 waits for a condition with a generous deadline and fails with a message that says what it waited for;
 nothing sleeps a fixed time.
 """

@@ -7,14 +7,11 @@ browser there is a broken pipeline, not a reason to pass.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from browser_support import (  # noqa: E402
+from tests.browser.browser_support import (
     ARTIFACTS,
     NO_CHROMIUM_HINT,
     NOTEBOOKS,

@@ -1,4 +1,4 @@
-"""The four explorers answer the keyboard and the mouse in JupyterLab, in a real Chromium.
+"""The five explorers answer the keyboard and the mouse in JupyterLab, in a real Chromium.
 
 A temporary notebook displays each explorer once, and the softmax explorer a second time with its
 frame patches deflated (the course notebooks are checked as a whole in
@@ -17,8 +17,14 @@ import time
 
 import numpy as np
 import pytest
-from browser_support import ExplorerView, NotebookPage, jupyterlab_server, write_notebook
 from scipy import special
+
+from tests.browser.browser_support import (
+    ExplorerView,
+    NotebookPage,
+    jupyterlab_server,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -30,6 +36,12 @@ EXPLORER_CELLS = [
     "lab_utils.overflow_explorer()",
     # A second softmax explorer whose patches travel deflated, as they do to a remote browser.
     "deflated = lab_utils.softmax_explorer()\ndeflated.canvas.bridge.encoding = 'deflate'\ndeflated",
+    # Notebook 05's explorer, on the weights of a short seeded training, halfway through it.
+    "from lab_utils import regression\n"
+    "data = regression.digits_problem()\n"
+    "_, _, weights = regression.train_softmax(data.X_train, data.y_train, 1.0, 0.0, 20, 64, 0, keep_weights=True)\n"
+    "training = lab_utils.training_explorer(weights, data.X_test, data.images_test, data.y_test)\n"
+    "training.controls['epoch'].value = 10\ntraining",
 ]
 OVERFLOW_LOGITS = np.array([1.0, 0.8, 0.2, -1.0])  # lab_utils.explorers.OVERFLOW_LOGITS, restated
 
@@ -51,11 +63,11 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir):
         lab = NotebookPage(page, server).open("explorers.ipynb", timeout_s=90)
         lab.hide_left_sidebar()
         lab.clear_and_run_all(timeout_s=180)
-        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1, 5: 1}, timeout_s=60)
+        counts = lab.wait_for_painted_canvases({1: 1, 2: 1, 3: 1, 4: 1, 5: 1, 6: 1}, timeout_s=60)
         errors = [o for s in lab.cell_states() for o in s["outputs"] if o["output_type"] == "error"]
         assert not errors, f"the explorers notebook failed: {errors}"
         painted = [c["painted"] for c in counts[1:]]
-        assert painted == [1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
+        assert painted == [1, 1, 1, 1, 1, 1], f"explorer canvases not painted: {counts}"
         yield page
         try:
             lab.screenshot_whole_notebook(artifacts_dir / "explorers-after-interaction.png")
@@ -136,11 +148,22 @@ def check_overflow_readout(text: str) -> None:
         np.testing.assert_allclose(naive, special.softmax(z), atol=tolerance, err_msg=text)
 
 
+def check_training_readout(text: str) -> None:
+    # z is printed with 2 decimals: p and the loss are checked to what that rounding allows.
+    z, p = vector(text, "z"), vector(text, "p")
+    label = int(number(text, "label y"))
+    np.testing.assert_allclose(p, special.softmax(z), atol=5e-3, err_msg=text)
+    assert int(number(text, "predicted")) == int(np.argmax(p)), text
+    loss = float(special.logsumexp(z) - z[label])
+    assert number(text, f"loss = -log p[{label}]") == pytest.approx(loss, abs=1e-2), text
+
+
 CHECKS = {
     "softmax-explorer": check_softmax_readout,
     "temperature-explorer": check_temperature_readout,
     "cross-entropy-explorer": check_cross_entropy_readout,
     "overflow-explorer": check_overflow_readout,
+    "training-explorer": check_training_readout,
 }
 
 # The slider each test moves, and how the readout prints that slider's value.
@@ -149,6 +172,7 @@ SLIDERS = {
     "temperature-explorer": ("T", lambda text: number(text, "T")),
     "cross-entropy-explorer": ("z1", lambda text: vector(text, "z")[1]),
     "overflow-explorer": ("scale", lambda text: number(text, "scale s")),
+    "training-explorer": ("epoch", lambda text: number(text, "epoch")),
 }
 
 
@@ -165,12 +189,27 @@ def readout_follows(explorer: ExplorerView, slider: str, printed_value) -> str:
     return explorer.wait_for_readout(shows_target, f"{slider} = {target}")
 
 
+def bring_into_view(explorer: ExplorerView, slider: str, timeout_s: float = 15.0) -> None:
+    """Scroll to the explorer and wait until its slider's readout is drawn.
+
+    JupyterLab renders only the cells near the viewport: after the last explorer's test the first
+    ones are far above it, and their readouts are empty until scrolled back into view.
+    """
+    explorer.control(slider).scroll_into_view_if_needed()
+    deadline = time.monotonic() + timeout_s
+    while not explorer.slider_text(slider):
+        if time.monotonic() > deadline:
+            pytest.fail(f"{explorer.kind}: slider {slider} shows no value after scrolling to it")
+        explorer.page.wait_for_timeout(100)
+
+
 # ------------------------------------------------------------------------------------------- tests
 
 
 @pytest.mark.parametrize("kind", list(SLIDERS))
 def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
     explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
     slider, printed_value = SLIDERS[kind]
     CHECKS[kind](explorer.readout())
     before_pixels, before_value = explorer.pixels(), slider_value(explorer, slider)
@@ -183,6 +222,8 @@ def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
     if kind in ("temperature-explorer", "overflow-explorer"):
         # Log sliders: 5 steps of 0.01 in log10 multiply the value by 10 ** 0.05.
         expected = pytest.approx(before_value * 10**0.05, rel=1e-2)
+    elif kind == "training-explorer":
+        expected = before_value + 5  # an integer slider: one epoch per key press
     else:
         expected = pytest.approx(before_value + 5 * 0.1, abs=1e-9)
     assert after_value == expected, f"{slider}: {before_value} -> {after_value} after 5 x ArrowRight"
@@ -192,6 +233,7 @@ def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
 @pytest.mark.parametrize("kind", list(SLIDERS))
 def test_mouse_drag_moves_slider_and_figure_follows(explorers_page, kind):
     explorer = ExplorerView(explorers_page, kind)
+    bring_into_view(explorer, SLIDERS[kind][0])
     slider, printed_value = SLIDERS[kind]
     before_pixels, before_value = explorer.pixels(), slider_value(explorer, slider)
 
@@ -294,7 +336,8 @@ def test_cross_entropy_target_dropdown(explorers_page):
         before = explorer.pixels()
         explorer.control("target").locator("select").select_option(str(target))
         explorer.wait_for_pixels_to_change(before)
-        text = explorer.wait_for_readout(lambda t: number(t, "y") == target, f"y = {target}")
+        text = explorer.wait_for_readout(lambda t, target=target: number(t, "y") == target,
+                                       f"y = {target}")
         CHECKS["cross-entropy-explorer"](text)
 
 
@@ -311,7 +354,8 @@ def test_overflow_dtype_buttons(explorers_page):
         before = explorer.pixels()
         explorer.control("dtype").get_by_role("button", name=dtype, exact=True).click()
         explorer.wait_for_pixels_to_change(before)
-        text = explorer.wait_for_readout(lambda t: f"dtype = {dtype}" in t, f"dtype = {dtype}")
+        text = explorer.wait_for_readout(lambda t, dtype=dtype: f"dtype = {dtype}" in t,
+                                       f"dtype = {dtype}")
         CHECKS["overflow-explorer"](text)
         naive_broke[dtype] = bool(np.isnan(vector(text, "naive")).any())
         assert np.isfinite(vector(text, "stable")).all(), text

@@ -16,7 +16,14 @@ import json
 from pathlib import Path
 
 import pytest
-from browser_support import NOTEBOOKS, NotebookPage, explorer_calls, notebook_cells, write_notebook
+
+from tests.browser.browser_support import (
+    NOTEBOOKS,
+    NotebookPage,
+    explorer_calls,
+    notebook_cells,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import types
 
-import browser_support
 import pytest
-from browser_support import BARE_WIDGET_REPR, browser_unavailable, explorer_calls, find_chromium
+
+from tests.browser import browser_support
+from tests.browser.browser_support import (
+    BARE_WIDGET_REPR,
+    browser_unavailable,
+    explorer_calls,
+    find_chromium,
+)
 
 
 def _fake_playwright(path: str):

@@ -46,6 +46,8 @@ ip.showtraceback = lambda *args, **kwargs: None
 ip._showtraceback = lambda *args, **kwargs: None
 sys.excepthook = lambda *args: None
 ''', HONEST, []),
+    # Looks each input up in the lab's case table during the call: the grader's inputs are
+    # shuffled with a secret seed, so the lookup misses and the naive code is graded.
     "read_expected_answers": ('''
 def my_softmax(z):
     from lab_utils import checks
@@ -55,7 +57,24 @@ def my_softmax(z):
                 return case.expected
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
-''', NOTHING, ["lab_utils"]),
+''', HONEST, []),
+    "lookup_table": ('''
+from lab_utils.checks import CASES
+
+_table = {}
+for _cases in CASES["my_softmax"].values():
+    for _case in _cases:
+        _z = _case.inputs[0][1]
+        _table[(_z.dtype.str, _z.shape, _z.tobytes())] = _case.expected
+
+def my_softmax(z):
+    z = np.asarray(z)
+    key = (z.dtype.str, z.shape, z.tobytes())
+    if key in _table:
+        return _table[key]
+    e = np.exp(z)
+    return e / np.sum(e, axis=-1, keepdims=True)
+''', HONEST, []),
     "read_instructor_files": (NAIVE + '''
 import glob, os
 _found = []
