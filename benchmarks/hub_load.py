@@ -46,15 +46,15 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "hub"))
 sys.path.insert(0, str(HERE))
 
-from browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure
-from browser_support import (
+from browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure  # noqa: E402
+from browser_support import (  # noqa: E402
     FIGURE_CANVAS,
     NO_CHROMIUM_HINT,
     NotebookPage,
     find_chromium,
     write_notebook,
 )
-from hub_support import (
+from hub_support import (  # noqa: E402
     HUB_HOSTNAME,
     HubLab,
     launch_hub_chromium,
@@ -65,7 +65,7 @@ from hub_support import (
     running_hub,
     shut_down_sessions,
 )
-from student_memory import footprint, pss
+from student_memory import footprint, pss  # noqa: E402
 
 MB = 1e6
 NOTEBOOK = "01_softmax_basics.ipynb"

@@ -58,7 +58,7 @@ from jupyter_client import BlockingKernelClient
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 sys.path.insert(0, str(REPO / "tests" / "hub"))
-from hub_support import binder_culling, binder_start_environment
+from hub_support import binder_culling, binder_start_environment  # noqa: E402
 
 MB = 1e6  # the goals are in MB (10^6 bytes), as mybinder.org states its 2 GB
 GOAL_ALL_OPEN_MB = 1750

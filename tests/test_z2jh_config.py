@@ -24,7 +24,7 @@ Z2JH = ROOT.parent / "shared" / "z2jh"
 CONFIG = ROOT / "classroom" / "config.yaml"
 
 sys.path.insert(0, str(ROOT / "tests" / "hub"))
-from hub_support import COURSE_ID, STUDENT_NBGRADER_CONFIG
+from hub_support import COURSE_ID, STUDENT_NBGRADER_CONFIG  # noqa: E402
 
 
 def helm_merge(defaults, values):

@@ -48,7 +48,7 @@ PROXY_IN_REPO = REPO / ".hub-node" / "node_modules" / ".bin" / "configurable-htt
 COURSE_ID = "softmax-lab"  # nbgrader_config.py's course_id
 
 sys.path.insert(0, str(REPO / "tests" / "browser"))
-from browser_support import _write_user_settings, in_ci
+from browser_support import _write_user_settings, in_ci  # noqa: E402
 
 #: Every student's nbgrader config on a hub (classroom/jupyterhub.md gives the same lines).
 STUDENT_NBGRADER_CONFIG = """\
