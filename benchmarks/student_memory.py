@@ -161,7 +161,14 @@ class Server:
         return json.loads(payload) if payload else None
 
     def kernels(self) -> list[psutil.Process]:
-        return [p for p in self.ps.children() if "ipykernel" in " ".join(p.cmdline())]
+        kernels = []
+        for proc in self.ps.children():
+            try:
+                if "ipykernel" in " ".join(proc.cmdline()):
+                    kernels.append(proc)
+            except psutil.Error:  # a culled kernel exiting (or a zombie not yet reaped)
+                pass
+        return kernels
 
     def open_notebook(self, name: str) -> BlockingKernelClient:
         """Open ``name`` as JupyterLab does (a session, so a kernel); a client on that kernel."""
