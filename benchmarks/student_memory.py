@@ -177,7 +177,10 @@ class Server:
         client = BlockingKernelClient(connection_file=str(self.runtime / f"kernel-{session['kernel']['id']}.json"))
         client.load_connection_file()
         client.start_channels()
-        client.wait_for_ready(timeout=120)
+        try:
+            client.wait_for_ready(timeout=120)
+        except RuntimeError as error:
+            raise RuntimeError(f"{name}: {error}\nserver log:\n{(self.work / 'server.log').read_text()[-3000:]}") from None
         return client
 
     def stop(self) -> None:
