@@ -86,3 +86,14 @@ binder:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+
+# JupyterHub's proxy for tests/hub, from the npm registry (5.1.0: the last release that runs on
+# Debian's Node 18 as well as 20). Without npm the hub tests skip (and fail under CI=true).
+CHP_VERSION := 5.1.0
+HUB_PROXY   := .hub-node/node_modules/.bin/configurable-http-proxy
+.PHONY: hub-proxy
+hub-proxy:
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the hub tests will skip"; \
+	elif [ "$$($(HUB_PROXY) --version 2>/dev/null)" != "$(CHP_VERSION)" ]; then \
+	  npm install --no-save --no-fund --no-audit --prefix .hub-node configurable-http-proxy@$(CHP_VERSION); fi
+setup-test test test-unit: hub-proxy

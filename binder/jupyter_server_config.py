@@ -1,0 +1,26 @@
+"""Jupyter server settings for Softmax Lab on Binder and on a JupyterHub built from binder/.
+
+binder/postBuild copies this file into the environment's own config directory
+(``<sys.prefix>/etc/jupyter``), which repo2docker leaves outside the user's home, so it also applies
+on a hub whose persistent home volumes hide ``~/.jupyter``. tests/hub and benchmarks/student_memory.py
+load it from here (``JUPYTER_CONFIG_PATH=binder``). See classroom/jupyterhub.md for the figures.
+"""
+
+c = get_config()  # noqa: F821  (Jupyter provides get_config when it loads this file)
+
+# Kernel culling. A TensorFlow notebook's kernel holds 340 to 460 MB (PSS) long after its last cell
+# ran, and students leave every notebook open: the six kernels pass mybinder.org's 2 GB with the server.
+# A kernel idle (nothing executed, no widget touched) for 3 minutes is shut down at the next check
+# (every minute), even with its tab still open (cull_connected: students never close tabs); a busy
+# kernel (a long training) is never culled. So a student who spends 4 minutes or more on each
+# notebook never has more than two kernels: the previous one is gone before the next-but-one starts
+# (benchmarks/student_memory.py, classroom/jupyterhub.md). JupyterLab then shows the notebook
+# without a kernel; Run All starts a new one.
+c.MappingKernelManager.cull_idle_timeout = 180
+c.MappingKernelManager.cull_interval = 60
+c.MappingKernelManager.cull_connected = True
+c.MappingKernelManager.cull_busy = False
+
+# jupyter-resource-usage: the server's and its kernels' memory in JupyterLab's status bar, against
+# the limit when the hub or Binder sets one (MEM_LIMIT, as mybinder.org and KubeSpawner do).
+c.ResourceUseDisplay.track_cpu_percent = False
