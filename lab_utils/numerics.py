@@ -557,10 +557,13 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     Pass 1 walks the class axis in blocks of ``block`` entries, keeping a running max ``m`` and a
     running sum ``s`` of ``exp(z - m)``; when a block raises the max, the old sum is rescaled by
     ``exp(m_old - m_new)``. Pass 2 writes ``exp(z - m) / s`` into the output. Nothing of the
-    input's size is allocated besides the output (pass 1 uses the output as its scratch space):
-    this is how fused GPU kernels, and FlashAttention, compute softmax without materialising
-    intermediates. Each rescaling rounds once more, so the result can differ from
-    :func:`softmax` by a few ulp.
+    input's size is allocated besides the output, but pass 1 still writes every block's
+    exponentials into the output (its scratch space) and pass 2 overwrites them: with the whole
+    array in memory this saves no memory over a chunked softmax that shifts and divides a block
+    of rows in place. What the running max and sum save is the *row*: the max need not be known
+    before the sum starts, so a row can be summed block by block in one pass, as blockwise
+    attention and FlashAttention do with the keys (Rabe & Staats, 2021). Each rescaling rounds
+    once more, so the result can differ from :func:`softmax` by a few ulp.
 
     Parameters
     ----------
@@ -580,6 +583,11 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     ------
     TypeError, ValueError
         As for :func:`softmax`, or if ``block`` is not a positive integer.
+
+    References
+    ----------
+    M. Milakov and N. Gimelshein, "Online normalizer calculation for softmax", arXiv:1805.02867, 2018.
+    M. N. Rabe and C. Staats, "Self-attention Does Not Need O(n^2) Memory", arXiv:2112.05682, 2021.
 
     Examples
     --------

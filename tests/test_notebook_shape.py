@@ -2,9 +2,7 @@
 a link to the notation card, navigation at the top and at the bottom, "## N. Title" headings numbered
 from 1 (then Summary and Exercises), and the points in every exercise heading.
 
-Read from the committed .ipynb files (fast, no kernel). Notebooks 05 and 06 belong to another issue:
-what they still lack is written down in OWNED_ELSEWHERE, and the test fails if that list is wrong in
-either direction (a gap that is fixed must be removed from it).
+Read from the committed .ipynb files (fast, no kernel). No notebook is exempt.
 """
 
 from __future__ import annotations
@@ -17,11 +15,6 @@ import pytest
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTATION_LINK = "../README.md#notation"
-#: Checks a notebook of another issue does not pass yet (what it needs, for its owner).
-OWNED_ELSEWHERE = {
-    "05_softmax_regression": {"notation_link", "bottom_navigation"},
-    "06_softmax_beyond_classification": {"notation_link", "bottom_navigation"},
-}
 
 
 def _markdown_lines(notebook):
@@ -85,7 +78,7 @@ def test_there_are_notebooks():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_has_the_lab_shape(path):
     failures = shape_failures(path)
-    assert set(failures) == OWNED_ELSEWHERE.get(path.stem, set()), failures
+    assert failures == {}
 
 
 def test_the_shape_check_catches_a_broken_header(tmp_path):
