@@ -45,15 +45,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "hub"))
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))  # tests.browser: the shared browser helpers
 
 from browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure  # noqa: E402
-from browser_support import (  # noqa: E402
-    FIGURE_CANVAS,
-    NO_CHROMIUM_HINT,
-    NotebookPage,
-    find_chromium,
-    write_notebook,
-)
 from hub_support import (  # noqa: E402
     HUB_HOSTNAME,
     HubLab,
@@ -66,6 +60,14 @@ from hub_support import (  # noqa: E402
     shut_down_sessions,
 )
 from student_memory import footprint, pss  # noqa: E402
+
+from tests.browser.browser_support import (  # noqa: E402
+    FIGURE_CANVAS,
+    NO_CHROMIUM_HINT,
+    NotebookPage,
+    find_chromium,
+    write_notebook,
+)
 
 MB = 1e6
 NOTEBOOK = "01_softmax_basics.ipynb"

@@ -44,7 +44,7 @@ def course_repo(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def hub_browser():
     """Headless Chromium that resolves HUB_HOSTNAME to 127.0.0.1 (skip or fail as tests/browser do)."""
-    from browser_support import NO_CHROMIUM_HINT, browser_unavailable, find_chromium
+    from tests.browser.browser_support import NO_CHROMIUM_HINT, browser_unavailable, find_chromium
 
     try:
         from playwright.sync_api import sync_playwright

@@ -47,8 +47,7 @@ VENV_BIN = Path(sys.executable).parent
 PROXY_IN_REPO = REPO / ".hub-node" / "node_modules" / ".bin" / "configurable-http-proxy"
 COURSE_ID = "softmax-lab"  # nbgrader_config.py's course_id
 
-sys.path.insert(0, str(REPO / "tests" / "browser"))
-from browser_support import _write_user_settings, in_ci  # noqa: E402
+from tests.browser.browser_support import _write_user_settings, in_ci  # noqa: E402
 
 #: Every student's nbgrader config on a hub (classroom/jupyterhub.md gives the same lines).
 STUDENT_NBGRADER_CONFIG = """\
@@ -400,7 +399,7 @@ HUB_HOSTNAME = "softmax-hub.test"
 
 def launch_hub_chromium(playwright, executable: str):
     """Headless Chromium (browser_support's flags) that resolves HUB_HOSTNAME to 127.0.0.1."""
-    from browser_support import CHROMIUM_ARGS
+    from tests.browser.browser_support import CHROMIUM_ARGS
 
     return playwright.chromium.launch(executable_path=executable, headless=True,
                                       args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {HUB_HOSTNAME} 127.0.0.1"])
@@ -417,7 +416,13 @@ class HubLab:
     """What browser_support.NotebookPage needs of a server, for a student's server behind the hub."""
 
     def __init__(self, hub: Hub, student: str, base_url: str, folder: str):
+        from tests.browser.browser_support import FRONTENDS
+
         self.hub, self.student, self.base_url, self.folder = hub, student, base_url, folder
+        self.frontend = FRONTENDS["jupyterlab"]  # the hub's single-user servers serve JupyterLab
+
+    def notebook_url(self, name: str) -> str:
+        return self.url(self.frontend.notebook_url.format(name=name))
 
     def url(self, path: str) -> str:
         # NotebookPage opens /lab/tree/<name>: the notebooks are in ``folder`` of the student's home.

@@ -14,7 +14,6 @@ import re
 from pathlib import Path
 
 import pytest
-from browser_support import ARTIFACTS, ExplorerView
 from hub_support import (
     HUB_HOSTNAME,
     HubLab,
@@ -23,7 +22,9 @@ from hub_support import (
     nbgitpuller_link,
     shut_down_sessions,
 )
-from test_browser_notebooks import run_in_jupyterlab
+
+from tests.browser.browser_support import ARTIFACTS, ExplorerView
+from tests.browser.test_browser_notebooks import run_notebook
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 
@@ -50,8 +51,8 @@ def test_a_student_runs_a_notebook_through_the_hub_in_chromium(hub, course_repo,
         assert (hub.home(STUDENT) / course_repo.name / "notebooks" / NOTEBOOK).exists()
 
         server = HubLab(hub, STUDENT, base, f"{course_repo.name}/notebooks")
-        found = run_in_jupyterlab(page, server, Path(course_repo / "notebooks" / NOTEBOOK),
-                                  ARTIFACTS / "hub-02_temperature.png")
+        found = run_notebook(page, server, Path(course_repo / "notebooks" / NOTEBOOK),
+                             ARTIFACTS / "hub-02_temperature.png")
         found.pop("seconds")
         problems = {key: items for key, items in found.items() if items}
         assert not problems, f"{NOTEBOOK} through the hub: {problems}"
