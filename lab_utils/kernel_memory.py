@@ -30,7 +30,17 @@ def _malloc_trim():
 
 
 def load_ipython_extension(ipython) -> None:
-    """Register the trim after each cell (``%load_ext lab_utils.kernel_memory``)."""
+    """Register the trim after each cell (``%load_ext lab_utils.kernel_memory``).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> registered = []
+    >>> shell = SimpleNamespace(events=SimpleNamespace(register=lambda event, f: registered.append(event)))
+    >>> load_ipython_extension(shell)
+    >>> registered == (["post_execute"] if _malloc_trim() is not None else [])
+    True
+    """
     trim = _malloc_trim()
     if trim is not None:
         ipython.events.register("post_execute", lambda: trim(0))

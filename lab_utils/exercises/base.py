@@ -320,6 +320,21 @@ def compare_arrays(part: Part, case: Case, result: Result,
     return failure(part, case, hint(case, got, part.name), problem, show(got))
 
 
+def compare_mean_loss(part: Part, case: Case, result: Result,
+                      hint: Callable[[Case, float, str], str]) -> Failure | None:
+    """Judge a mean-loss answer: one finite number, close to the reference at the case's tolerance."""
+    got, problem = as_numbers(result.value)
+    if problem is not None:
+        return failure(part, case, "return the mean loss, one number.", problem)
+    if got.size != 1:
+        return failure(part, case, "return the mean loss over the examples, e.g. np.mean(per_example_losses).",
+                       f"returned {got.size} numbers, expected one (the mean loss)", show(got))
+    value = float(got.reshape(-1)[0])
+    if np.isfinite(value) and np.isclose(value, case.expected, rtol=case.rtol, atol=case.atol):
+        return None
+    return failure(part, case, hint(case, value, part.name), None, show(value))
+
+
 def worst_row(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -> int | None:
     """Index of the first row (along the first axis) of a 2-D answer that is wrong, or None."""
     if got.ndim < 2 or got.shape != expected.shape:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import numerics
-from .base import Case, Exercise, Part, Result, as_numbers, failure, permutations, show, shuffled
+from .base import Case, Exercise, Part, Result, compare_mean_loss, permutations, shuffled
 from .softmax import f32, f64
 
 PARTS = (
@@ -72,16 +72,7 @@ def hint(case: Case, got: float, part: str) -> str:
 
 
 def check(exercise: Exercise, part: Part, case: Case, result: Result):
-    got, problem = as_numbers(result.value)
-    if problem is not None:
-        return failure(part, case, "return a NumPy array of numbers.", problem)
-    if got.size != 1:
-        return failure(part, case, "return the mean loss over the examples, e.g. np.mean(per_example_losses).",
-                       f"returned {got.size} numbers, expected one (the mean loss)", show(got))
-    value = float(got.reshape(-1)[0])
-    if np.isfinite(value) and np.isclose(value, case.expected, rtol=case.rtol, atol=case.atol):
-        return None
-    return failure(part, case, hint(case, value, part.name), None, show(value))
+    return compare_mean_loss(part, case, result, hint)
 
 
 def disguise(case: Case, rng: np.random.Generator) -> Case:

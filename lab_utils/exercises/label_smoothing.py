@@ -21,11 +21,9 @@ from .base import (
     Exercise,
     Part,
     Result,
-    as_numbers,
     compare_arrays,
-    failure,
+    compare_mean_loss,
     permutations,
-    show,
     shuffled,
 )
 from .softmax import f32, f64
@@ -116,16 +114,7 @@ def _loss_hint(case: Case, got: float, part: str) -> str:
 def check(exercise: Exercise, part: Part, case: Case, result: Result):
     if part.name == "labels":
         return compare_arrays(part, case, result, _labels_hint)
-    got, problem = as_numbers(result.value)
-    if problem is not None:
-        return failure(part, case, "return the mean loss, one number.", problem)
-    if got.size != 1:
-        return failure(part, case, "return the mean loss over the examples, e.g. np.mean(per_example_losses).",
-                       f"returned {got.size} numbers, expected one (the mean loss)", show(got))
-    value = float(got.reshape(-1)[0])
-    if np.isfinite(value) and np.isclose(value, case.expected, rtol=case.rtol, atol=case.atol):
-        return None
-    return failure(part, case, _loss_hint(case, value, part.name), None, show(value))
+    return compare_mean_loss(part, case, result, _loss_hint)
 
 
 def disguise(case: Case, rng: np.random.Generator) -> Case:
