@@ -287,6 +287,8 @@ c.JupyterHub.cleanup_servers = True
 c.JupyterHub.cleanup_proxy = True
 c.JupyterHub.active_server_limit = 0
 c.ConfigurableHTTPProxy.command = [{proxy!r}]
+# The proxy's API on a free port too: its default, 8001, is taken when two hubs run at once.
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{_free_port()}"
 c.ConfigurableHTTPProxy.auth_token = {secrets.token_hex(32)!r}
 
 # Safe only because this hub listens on 127.0.0.1 for the length of a test: one random password,
