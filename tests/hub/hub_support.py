@@ -248,6 +248,13 @@ class Hub:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+        # A hub that died early leaves its proxy to init, out of the tree recorded above: the hub
+        # started in a session of its own, so whatever is left in its process group goes too.
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            forced.append(f"process group {self.process.pid}")
+        except (ProcessLookupError, PermissionError):
+            pass
         return forced
 
 
@@ -346,6 +353,7 @@ def running_hub(work_dir: Path, spawner_env: dict[str, str] | None = None,
     try:
         deadline = time.monotonic() + startup_timeout_s
         while True:
+            hub.remember_processes()  # the proxy too, as soon as the hub has started it
             if process.poll() is not None:
                 raise HubError(f"jupyterhub exited with code {process.returncode}:\n{hub.log_tail()}")
             try:
