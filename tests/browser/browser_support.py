@@ -420,6 +420,20 @@ _RUN_FINISHED_JS = f"""() => {{
   return (pending.length === 0 || failed) ? {{pending: pending.length, failed}} : null;
 }}"""
 
+# Every code cell without a count or an output: what Clear Outputs of All Cells leaves.
+_ALL_CLEARED_JS = f"""() => {_CURRENT}.content.widgets.every(c => c.model.type !== 'code' ||
+  (c.model.executionCount === null && c.model.outputs.length === 0))"""
+
+# Run All has begun: the kernel is busy, a cell shows the queued prompt [*], or a cell has a count.
+_RUN_STARTED_JS = f"""() => {{
+  const panel = {_CURRENT};
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (kernel && kernel.status === 'busy') return true;
+  if ([...panel.node.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]
+        .some(e => e.textContent.includes('*'))) return true;
+  return panel.content.widgets.some(c => c.model.type === 'code' && c.model.executionCount !== null);
+}}"""
+
 _RUN_PROGRESS_JS = f"""() => {{
   const panel = {_CURRENT};
   const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
@@ -566,14 +580,9 @@ class NotebookPage:
     # -- running -----------------------------------------------------------------------------------
     def clear_and_run_all(self, timeout_s: float = 120.0) -> float:
         """Clear every output, Run All Cells, wait until done; return the seconds the run took."""
-        self.menu("Edit", "Clear Outputs of All Cells")
-        self.page.wait_for_function(
-            f"() => {_CURRENT}.content.widgets.every(c => c.model.type !== 'code' || "
-            "(c.model.executionCount === null && c.model.outputs.length === 0))",
-            timeout=60_000,  # notebook 04's outputs take over 15 s to clear on a loaded machine
-        )
+        self._menu_until("Edit", "Clear Outputs of All Cells", _ALL_CLEARED_JS, "clear the outputs")
         start = time.monotonic()
-        self.menu("Run", "Run All Cells")
+        self._menu_until("Run", "Run All Cells", _RUN_STARTED_JS, "start Run All")
         try:
             self.page.wait_for_function(_RUN_FINISHED_JS, timeout=timeout_s * 1000, polling=200)
         except Exception:
@@ -584,6 +593,31 @@ class NotebookPage:
                 f"Server log:\n{self.server.log_tail()}"
             ) from None
         return time.monotonic() - start
+
+    def _menu_until(
+        self, menu: str, item: str, done_js: str, what: str, attempts: int = 4,
+        attempt_s: float = 20.0,
+    ) -> None:
+        """Choose ``menu`` > ``item`` until ``done_js`` holds, ``attempts`` times at most.
+
+        On a loaded machine a click can land while JupyterLab is still settling (focus not yet on
+        the notebook, a menu left open), and the command then never runs; a student would simply
+        click again. Only idempotent commands, or ones whose ``done_js`` shows they started, go
+        through here, so a second click never runs anything twice."""
+        for attempt in range(1, attempts + 1):
+            self.page.keyboard.press("Escape")  # close a menu a missed click may have left open
+            self.menu(menu, item)
+            try:
+                self.page.wait_for_function(done_js, timeout=attempt_s * 1000, polling=200)
+                return
+            except Exception:  # Playwright's TimeoutError
+                if attempt == attempts:
+                    progress = self.page.evaluate(_RUN_PROGRESS_JS)
+                    raise LabError(
+                        f"{self.name}: could not {what} in {attempts} attempts of "
+                        f"{attempt_s:.0f} s; kernel {progress['kernel']}, prompts: "
+                        f"{progress['prompts']}"
+                    ) from None
 
     def cell_states(self) -> list[dict]:
         return self.page.evaluate(_CELL_STATES_JS)
