@@ -596,7 +596,7 @@ class NotebookPage:
 
     def _menu_until(
         self, menu: str, item: str, done_js: str, what: str, attempts: int = 4,
-        attempt_s: float = 20.0,
+        attempt_s: float = 30.0,
     ) -> None:
         """Choose ``menu`` > ``item`` until ``done_js`` holds, ``attempts`` times at most.
 
