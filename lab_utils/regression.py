@@ -3,16 +3,18 @@
 The notebook's students write these functions themselves (``softmax_loss_naive``,
 ``softmax_loss_vectorized``, ``numerical_gradient``, ``train_softmax``, a hyperparameter search).
 This module is what the grader compares them with, and what later notebooks use when they need a
-trained softmax regression. The conventions are CS231n's, so that code written for that course
-fits: ``W`` is (D, C), ``X`` is (N, D), ``y`` holds N integer class ids, the scores are ``X @ W``
-(no separate bias: append a column of ones to ``X`` for one), and the loss is
+trained softmax regression. The signatures and conventions are CS231n's, so that code written for
+that course fits; the letters are the lab's (README's notation card: CS231n's N rows and C classes
+are m and N here): ``W`` is (D, N), ``X`` is (m, D), ``y`` holds m integer class ids, the logits
+(CS231n's scores) are ``X @ W`` (no separate bias: append a column of ones to ``X`` for one), and
+the loss is
 
-.. math:: L(W) = -\\frac{1}{N}\\sum_i \\log \\operatorname{softmax}(x_i W)_{y_i} + \\lambda \\sum_{d,c} W_{dc}^2,
+.. math:: L(W) = -\\frac{1}{m}\\sum_i \\log \\operatorname{softmax}(x_i W)_{y_i} + \\lambda \\sum_{d,j} W_{dj}^2,
 
-with gradient :math:`\\nabla_W L = \\frac{1}{N} X^\\top (P - Y) + 2\\lambda W`.
+with gradient :math:`\\nabla_W L = \\frac{1}{m} X^\\top (P - Y) + 2\\lambda W`.
 
 Every loss is computed in log space (``lab_utils.numerics.log_softmax``), so it is finite for any
-finite scores, even when the correct class's score sits thousands below its row's maximum.
+finite logits, even when the correct class's logit sits thousands below its row's maximum.
 """
 
 from __future__ import annotations
@@ -42,22 +44,22 @@ def _check_problem(W, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     W = np.asarray(W, dtype=np.float64)
     X = np.asarray(X, dtype=np.float64)
     if W.ndim != 2:
-        raise ValueError(f"W must be a 2-D array of shape (D, C), got shape {W.shape}")
+        raise ValueError(f"W must be a 2-D array of shape (D, N), got shape {W.shape}")
     if X.ndim != 2 or X.shape[1] != W.shape[0]:
-        raise ValueError(f"X must be a 2-D array of shape (N, D) with D = {W.shape[0]} (rows of W), "
+        raise ValueError(f"X must be a 2-D array of shape (m, D) with D = {W.shape[0]} (rows of W), "
                          f"got shape {X.shape}")
     y = _check_labels(y, len(X), W.shape[1])
     return W, X, y
 
 
-def _check_labels(y, n: int, n_classes: int) -> np.ndarray:
+def _check_labels(y, n: int, num_classes: int) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,):
         raise ValueError(f"y must have shape ({n},), one class id per row of X, got shape {y.shape}")
     if y.size and not np.issubdtype(y.dtype, np.integer):
         raise TypeError(f"y must hold integer class ids, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"y must hold class ids from 0 to {n_classes - 1}, got values from "
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"y must hold class ids from 0 to {num_classes - 1}, got values from "
                          f"{y.min()} to {y.max()}")
     return y.astype(np.intp)
 
@@ -71,19 +73,19 @@ def softmax_loss(W: ArrayLike, X: ArrayLike, y: ArrayLike, reg: float) -> tuple[
 
     Parameters
     ----------
-    W : array of shape (D, C)
-        Weights, one column per class.
-    X : array of shape (N, D)
+    W : array of shape (D, N)
+        Weights, one column per class (N classes).
+    X : array of shape (m, D)
         One example per row.
-    y : array of shape (N,)
-        Integer class ids in ``0 .. C-1``.
+    y : array of shape (m,)
+        Integer class ids in ``0 .. N-1``.
     reg : float
         L2 strength :math:`\\lambda \\ge 0` (the penalty is ``reg * sum(W**2)``, not half of it).
 
     Returns
     -------
     loss : float
-    dW : ndarray of shape (D, C)
+    dW : ndarray of shape (D, N)
 
     Raises
     ------
@@ -92,9 +94,9 @@ def softmax_loss(W: ArrayLike, X: ArrayLike, y: ArrayLike, reg: float) -> tuple[
 
     Notes
     -----
-    The data term is ``-log_softmax(scores)[i, y_i]``: ``s_y - max - log sum exp(s - max)`` never
+    The data term is ``-log_softmax(logits)[i, y_i]``: ``z_y - max - log sum exp(z - max)`` never
     forms ``p_y``, so it stays finite where ``-log(p_y)`` would be ``-log(0) = inf`` (a correct
-    score more than about 745 below its row's maximum in float64).
+    logit more than about 745 below its row's maximum in float64).
 
     Examples
     --------
@@ -107,8 +109,8 @@ def softmax_loss(W: ArrayLike, X: ArrayLike, y: ArrayLike, reg: float) -> tuple[
     n = len(X)
     if n == 0:
         raise ValueError("X must have at least one row")
-    scores = X @ W                                             # (N, C)
-    log_probs = numerics.log_softmax(scores, axis=1)           # (N, C), finite for finite scores
+    logits = X @ W                                             # (m, N)
+    log_probs = numerics.log_softmax(logits, axis=1)           # (m, N), finite for finite logits
     rows = np.arange(n)
     loss = -log_probs[rows, y].mean() + reg * np.sum(W * W)
     delta = np.exp(log_probs)                                  # P
@@ -159,18 +161,18 @@ def relative_error(a: ArrayLike, b: ArrayLike) -> float:
 
 
 def accuracy(W: ArrayLike, X: ArrayLike, y: ArrayLike) -> float:
-    """Fraction of rows of ``X`` whose largest score ``X @ W`` is at the class in ``y``."""
+    """Fraction of rows of ``X`` whose largest logit ``X @ W`` is at the class in ``y``."""
     W, X, y = _check_problem(W, X, y)
     return float(np.mean(np.argmax(X @ W, axis=1) == y))
 
 
-def init_weights(n_features: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
-    """Small random weights, ``0.001 * standard normal`` of shape (D, C) (CS231n's start)."""
-    return 0.001 * rng.standard_normal((n_features, n_classes))
+def init_weights(n_features: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Small random weights, ``0.001 * standard normal`` of shape (D, N) (CS231n's start)."""
+    return 0.001 * rng.standard_normal((n_features, num_classes))
 
 
 def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int, batch_size: int,
-                  seed: int, *, n_classes: int | None = None, keep_weights: bool = False
+                  seed: int, *, num_classes: int | None = None, keep_weights: bool = False
                   ) -> tuple[np.ndarray, list] | tuple[np.ndarray, list, list]:
     """Minibatch stochastic gradient descent on :func:`softmax_loss`.
 
@@ -180,7 +182,7 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
 
     Parameters
     ----------
-    X, y : the training data, (N, D) and (N,)
+    X, y : the training data, (m, D) and (m,)
     lr : float
         Learning rate, > 0.
     reg : float
@@ -189,31 +191,31 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
         Passes over the data (>= 1) and rows per step (>= 1).
     seed : int
         Seeds the start and every shuffle: the same seed gives the same weights.
-    n_classes : int, optional
-        Number of classes C; default ``max(y) + 1``.
+    num_classes : int, optional
+        Number of classes N; default ``max(y) + 1``.
     keep_weights : bool
         Also return the weights after each epoch (for the notebook's epoch slider).
 
     Returns
     -------
-    W : ndarray of shape (D, C)
+    W : ndarray of shape (D, N)
     loss_history : list of float
-        The minibatch loss of every step, ``epochs * ceil(N / batch_size)`` entries.
+        The minibatch loss of every step, ``epochs * ceil(m / batch_size)`` entries.
     weights : list of ndarray, only if ``keep_weights``
         ``epochs + 1`` arrays: the start, then the weights after each epoch.
     """
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X must be a non-empty 2-D array of shape (N, D), got shape {X.shape}")
-    n_classes = int(np.max(y)) + 1 if n_classes is None else n_classes
-    y = _check_labels(y, len(X), n_classes)
+        raise ValueError(f"X must be a non-empty 2-D array of shape (m, D), got shape {X.shape}")
+    num_classes = int(np.max(y)) + 1 if num_classes is None else num_classes
+    y = _check_labels(y, len(X), num_classes)
     if not lr > 0 or not np.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr}")
     reg = _check_reg(reg)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         validation.as_int(value, name, minimum=1)
     rng = np.random.default_rng(seed)
-    W = init_weights(X.shape[1], n_classes, rng)
+    W = init_weights(X.shape[1], num_classes, rng)
     history, weights = [], [W.copy()]
     for _ in range(epochs):
         order = rng.permutation(len(X))

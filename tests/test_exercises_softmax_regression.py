@@ -240,8 +240,8 @@ def verdict(mistake: str, part: str) -> str:
 
 
 @pytest.mark.parametrize("mistake, part, words", [
-    ("regression_no_division_by_n", "loss", "SUM over the N = 8 rows"),
-    ("regression_no_division_by_n", "gradient", "SUM over the N = 8 rows"),
+    ("regression_no_division_by_n", "loss", "SUM over the m = 8 rows"),
+    ("regression_no_division_by_n", "gradient", "SUM over the m = 8 rows"),
     ("regression_half_reg", "loss", "0.5 * reg"),
     ("regression_half_reg", "gradient", "2 * reg * W, not reg * W"),
     ("regression_gradient_sign", "gradient", "wrong sign"),
@@ -249,7 +249,7 @@ def verdict(mistake: str, part: str) -> str:
     ("global_max", "overflow", "one maximum for the whole batch"),
     ("log_of_p", "log_space", "stay in log space"),
     ("eps_in_the_log", "log_space", "stay in log space"),
-    ("list_indexing", "loss", "scores[[np.arange(N), y]]"),
+    ("list_indexing", "loss", "logits[[np.arange(m), y]]"),
     ("regression_loop_left_in", "no_loops", "a generator expression"),
     ("fixed_step", "step", "with the h you are given"),
     ("training_ignores_reg", "other_data", "use reg"),
@@ -384,4 +384,4 @@ def test_an_index_error_from_list_indexing_gets_the_list_indexing_hint():
     with pytest.raises(AssertionError) as raised:
         checks.grade("softmax_loss_vectorized", fancy, "loss")
     message = " ".join(str(raised.value).split())
-    assert "raised IndexError" in message and "scores[[np.arange(N), y]]" in message
+    assert "raised IndexError" in message and "logits[[np.arange(m), y]]" in message

@@ -1,5 +1,9 @@
 """Notebook 05's graded exercises: softmax regression built by the student (CS231n's signatures).
 
+The signatures are CS231n's, so code written for that course grades here; every message a student
+reads uses the lab's letters (README's notation card): m rows (CS231n's N), N classes (CS231n's C),
+D features.
+
 Five exercises, in the notebook's order: ``softmax_loss_naive`` and ``softmax_loss_vectorized``
 (both ``(W, X, y, reg) -> (loss, dW)``), ``numerical_gradient(f, W, h)``, ``train_softmax(X, y,
 lr, reg, epochs, batch_size, seed) -> (W, loss_history)`` and ``search_hyperparameters(...)``.
@@ -10,15 +14,16 @@ from grading code students wrote for this assignment elsewhere:
 
 - every call gets fresh copies of ``W``, ``X`` and ``y`` (the framework's rule; some solutions
   modify their inputs);
-- C varies (2, 3, 7, 10) and D != C, so transposed shapes fail instead of passing by accident;
-- in some cases ``reg * D * C`` is large, so the old ``0.5 * reg`` convention shows in the loss at
+- N, the number of classes, varies (2, 3, 7, 10) and D != N, so transposed shapes fail instead of
+  passing by accident;
+- in some cases ``reg * D * N`` is large, so the old ``0.5 * reg`` convention shows in the loss at
   the grading tolerance (with tiny W it would hide);
 - a global-max shift fails on rows whose offsets differ by thousands;
-- "stable" is graded as two parts with two hints: ``overflow`` (huge scores, correct class near
+- "stable" is graded as two parts with two hints: ``overflow`` (huge logits, correct class near
   its row's maximum: subtracting each row's maximum is enough) and ``log_space`` (the correct class
   more than about 745 below its row's maximum, where ``-log(p_y)`` is ``-log(0) = inf`` in float64
-  and only ``s_y - max - log sum exp`` stays finite);
-- N = 1 and C = 2 cases; the vectorised version's source must hold no Python loop (read by AST).
+  and only ``z_y - max - log sum exp`` stays finite);
+- m = 1 and N = 2 cases; the vectorised version's source must hold no Python loop (read by AST).
 
 Training and the search are graded by outcome (validation accuracy against a threshold set from
 the reference trainer, the loss going down), never by matching one particular random order.
@@ -36,19 +41,19 @@ from .base import Case, Exercise, Failure, Part, Result, Source, as_numbers, fai
 __all__ = ["EXERCISES", "LOSS_PARTS"]
 
 _LIST_INDEXING_HINT = (
-    "pick each row's correct-class score with scores[np.arange(N), y]. A list around the two, "
-    "scores[[np.arange(N), y]], was a tuple in old NumPy; today it indexes rows (fancy indexing), "
-    "giving shape (2, N, C) instead of N numbers.")
-_LOSS_HINT = ("the loss is the MEAN over the N rows of -log softmax(X @ W)[i, y[i]], plus "
+    "pick each row's correct-class logit with logits[np.arange(m), y] (m rows, logits = X @ W). A list "
+    "around the two, logits[[np.arange(m), y]], was a tuple in old NumPy; today it indexes rows (fancy "
+    "indexing), giving shape (2, m, N) instead of m numbers.")
+_LOSS_HINT = ("the loss is the MEAN over the m rows of -log softmax(X @ W)[i, y[i]], plus "
               "reg * np.sum(W * W) (all of reg, not 0.5 * reg); " + _LIST_INDEXING_HINT)
-_GRADIENT_HINT = ("dW = X.T @ (P - Y) / N + 2 * reg * W, where P = softmax(X @ W) row by row and Y "
+_GRADIENT_HINT = ("dW = X.T @ (P - Y) / m + 2 * reg * W, where P = softmax(X @ W) row by row and Y "
                   "is one-hot: the gradient of the loss itself (it points uphill; training steps "
                   "against it). Check it with numerical_gradient.")
-_OVERFLOW_HINT = ("subtract each row's own maximum score before np.exp (scores - scores.max(axis=1, "
+_OVERFLOW_HINT = ("subtract each row's own maximum logit before np.exp (logits - logits.max(axis=1, "
                   "keepdims=True)): one maximum for the whole batch still underflows rows that lie "
                   "thousands below it, and no maximum at all overflows exp.")
-_LOG_SPACE_HINT = ("stay in log space, as in notebook 03: -log p_y = -(s_y - m) + log sum_j exp(s_j - m) "
-                   "with m the row's maximum. Forming p_y first gives exp(-1000) = 0 and -log(0) = inf "
+_LOG_SPACE_HINT = ("stay in log space, as in notebook 03: -log p_y = -(z_y - c) + log sum_j exp(z_j - c) "
+                   "with c the row's maximum logit. Forming p_y first gives exp(-1000) = 0 and -log(0) = inf "
                    "when the correct class is far below the row's maximum; the loss is large but finite.")
 
 
@@ -69,11 +74,11 @@ def _ordinary_cases() -> tuple[Case, ...]:
     rng = np.random.default_rng(14)
     cases = []
     for (n, d, c, scale, reg, note) in [
-        (8, 5, 3, 0.5, 0.1, "N = 8, D = 5, C = 3, reg * D * C = 1.5"),
-        (1, 3, 2, 1.0, 0.0, "N = 1, C = 2, no regularisation"),
-        (6, 4, 7, 0.3, 1.0, "C = 7 classes, strong regularisation (reg = 1)"),
-        (20, 65, 10, 0.1, 0.025, "digits-sized: D = 65, C = 10"),
-        (5, 2, 4, 2.0, 0.05, "D = 2 < C = 4"),
+        (8, 5, 3, 0.5, 0.1, "m = 8 rows, D = 5, N = 3 classes, reg * D * N = 1.5"),
+        (1, 3, 2, 1.0, 0.0, "m = 1 row, N = 2 classes, no regularisation"),
+        (6, 4, 7, 0.3, 1.0, "N = 7 classes, strong regularisation (reg = 1)"),
+        (20, 65, 10, 0.1, 0.025, "digits-sized: D = 65, N = 10"),
+        (5, 2, 4, 2.0, 0.05, "D = 2 features < N = 4 classes"),
     ]:
         W = scale * rng.standard_normal((d, c))
         X = rng.standard_normal((n, d))
@@ -83,8 +88,8 @@ def _ordinary_cases() -> tuple[Case, ...]:
 
 
 def _offset_problem(offsets, spread, y, d=4, seed=0):
-    """W, X with scores = (small part) + offsets[i] for row i: the last column of X is the offset,
-    the last row of W is ones (the bias trick), so one feature lifts a whole row of scores."""
+    """W, X with logits = (small part) + offsets[i] for row i: the last column of X is the offset,
+    the last row of W is ones (the bias trick), so one feature lifts a whole row of logits."""
     rng = np.random.default_rng(seed)
     n, c = len(offsets), 1 + int(max(y))
     c = max(c, 3)
@@ -94,19 +99,19 @@ def _offset_problem(offsets, spread, y, d=4, seed=0):
 
 
 def _overflow_cases() -> tuple[Case, ...]:
-    # Scores in the thousands, the correct class at its row's maximum or near it: exp overflows
+    # Logits in the thousands, the correct class at its row's maximum or near it: exp overflows
     # without a shift, and one shift for the whole batch underflows the lower rows to 0 / 0.
     cases = []
     W, X, _ = _offset_problem([1000.0, 1000.0], 1.0, [0, 2], seed=1)
     y = np.argmax(X @ W, axis=1)
-    cases.append(_loss_case(W, X, y, 0.0, "scores around 1000: exp overflows without a shift"))
+    cases.append(_loss_case(W, X, y, 0.0, "logits around 1000: exp overflows without a shift"))
     W, X, _ = _offset_problem([3000.0, 0.0, -2500.0], 2.0, [1, 0, 2], seed=2)
     y = np.argmax(X @ W, axis=1)
     cases.append(_loss_case(W, X, y, 0.0, "rows offset by thousands (3000, 0, -2500): each row needs "
                                           "its own maximum"))
     W, X, _ = _offset_problem([-5000.0], 0.5, [1], seed=3)
     y = np.argsort(X @ W, axis=1)[:, -2]           # the runner-up: a few units below the maximum
-    cases.append(_loss_case(W, X, y, 0.0, "N = 1, scores around -5000"))
+    cases.append(_loss_case(W, X, y, 0.0, "m = 1 row, logits around -5000"))
     return tuple(cases)
 
 
@@ -120,7 +125,7 @@ def _log_space_cases() -> tuple[Case, ...]:
     X = X.copy()
     X[1, 0] = 900.0                                # row 1: spread of hundreds within the row
     y = np.argmin(X @ W, axis=1)                   # the WORST class of each row
-    cases.append(_loss_case(W, X, y, 0.0, "the correct class is each row's lowest score"))
+    cases.append(_loss_case(W, X, y, 0.0, "the correct class is each row's lowest logit"))
     return tuple(cases)
 
 
@@ -170,7 +175,7 @@ def _loss_hint(case: Case, loss: float) -> str:
     close = lambda v: math.isclose(loss, v, rel_tol=1e-6, abs_tol=1e-8)  # noqa: E731
     n = len(case.argument("X"))
     if n > 1 and close(variants["no_mean"]):
-        return f"that is the SUM over the N = {n} rows: divide the data term by N (the penalty is not divided)."
+        return f"that is the SUM over the m = {n} rows: divide the data term by m (the penalty is not divided)."
     if case.argument("reg") > 0 and close(variants["half_reg"]):
         return ("that is the data term plus 0.5 * reg * np.sum(W * W): this lab (like today's CS231n) "
                 "uses reg * np.sum(W * W), whose gradient is 2 * reg * W.")
@@ -192,9 +197,9 @@ def _gradient_hint(case: Case, dW: np.ndarray) -> str:
             return "the penalty reg * np.sum(W * W) has gradient 2 * reg * W, not reg * W."
         n = len(case.argument("X"))
         if n > 1 and np.allclose(dW, n * (expected - 2 * reg * W) + 2 * reg * W, rtol=1e-5, atol=1e-8):
-            return f"that is the gradient of the SUM over the N = {n} rows: divide the data term by N."
+            return f"that is the gradient of the SUM over the m = {n} rows: divide the data term by m."
     elif dW.shape == expected.T.shape:
-        return f"dW must have W's shape {expected.shape} (D, C), got {dW.shape}."
+        return f"dW must have W's shape {expected.shape} (D, N), got {dW.shape}."
     return _GRADIENT_HINT
 
 
@@ -204,7 +209,7 @@ def check_loss(exercise: Exercise, part: Part, case: Case, result: Result) -> Fa
         loops = loops_in(result.value if isinstance(result.value, str) else "", exercise.name)
         if loops:
             return failure(part, case, "replace the loop by whole-array operations: X @ W for every "
-                                       "score at once, scores[np.arange(N), y] for the correct ones.",
+                                       "logit at once, logits[np.arange(m), y] for the correct ones.",
                            "found " + ", ".join(loops) + f" in {exercise.name}", expected=None)
         return None
     loss, dW, problem = _pair(part, case, result)
@@ -234,15 +239,15 @@ def check_loss(exercise: Exercise, part: Part, case: Case, result: Result) -> Fa
 
 
 _LOSS_STATEMENT_PARTS = (
-    Part("loss", 1, False, "the loss on small problems: C = 2 to 10, D != C, N = 1, large reg * D * C"),
+    Part("loss", 1, False, "the loss on small problems: N = 2 to 10 classes, D != N, m = 1 row, large reg * D * N"),
     Part("gradient", 1, False, "dW on the same problems"),
-    Part("overflow", 1, True, "scores in the thousands, rows offset by thousands: no inf, no NaN"),
+    Part("overflow", 1, True, "logits in the thousands, rows offset by thousands: no inf, no NaN"),
     Part("log_space", 1, True, "the correct class hundreds below its row's maximum: a large, finite loss"),
 )
 LOSS_PARTS = _LOSS_STATEMENT_PARTS
 
 def loss_error_hint(case: Case, error: str) -> str | None:
-    """An IndexError from ``scores[[np.arange(N), y]]`` (a list, not a tuple, of index arrays)."""
+    """An IndexError from ``logits[[np.arange(m), y]]`` (a list, not a tuple, of index arrays)."""
     if error.startswith("raised IndexError"):
         return _LIST_INDEXING_HINT
     return None
@@ -348,10 +353,10 @@ def digits_problem(seed: int = 0):
     return d.X_train, d.y_train, d.X_val, d.y_val, d.X_test, d.y_test
 
 
-def _blobs_problem(n_classes: int, n_features: int, seed: int):
+def _blobs_problem(num_classes: int, n_features: int, seed: int):
     rng = np.random.default_rng(seed)
-    centres = 3.0 * rng.standard_normal((n_classes, n_features))
-    y = rng.integers(0, n_classes, size=240)
+    centres = 3.0 * rng.standard_normal((num_classes, n_features))
+    y = rng.integers(0, num_classes, size=240)
     X = centres[y] + rng.standard_normal((240, n_features))
     X = np.hstack([X, np.ones((240, 1))])
     return X[:160], y[:160], X[160:], y[160:]
@@ -381,8 +386,8 @@ def build_train_cases() -> dict[str, tuple[Case, ...]]:
         "learns": (digits, slower),
         "loss_decreases": (digits, slower),
         "other_data": (
-            _train_case(*small, 0.1, 1e-3, 20, 16, 1, "C = 3 classes, D = 6 features, batch_size 16"),
-            _train_case(*pair, 0.1, 0.0, 10, 50, 2, "C = 2 classes, D = 4, a last batch of 10 rows"),
+            _train_case(*small, 0.1, 1e-3, 20, 16, 1, "N = 3 classes, D = 6 features, batch_size 16"),
+            _train_case(*pair, 0.1, 0.0, 10, 50, 2, "N = 2 classes, D = 4, a last batch of 10 rows"),
             _train_case(*small, 0.1, 0.5, 30, 32, 3, "strong regularisation, reg = 0.5: "
                                                      "the weights must stay small"),
         ),
@@ -398,11 +403,11 @@ def _trained_weights(part: Part, case: Case, result: Result):
     X, y = case.argument("X"), case.argument("y")
     shape = (X.shape[1], int(y.max()) + 1)
     if problem is None and W.shape != shape:
-        problem = f"W has shape {W.shape}, expected {shape} (D features, C = y.max() + 1 classes)"
+        problem = f"W has shape {W.shape}, expected {shape} (D features, N = y.max() + 1 classes)"
     if problem is None and not np.all(np.isfinite(W)):
         problem = "W holds inf or NaN: the training diverged"
     if problem is not None:
-        return None, None, failure(part, case, "start from small random weights of shape (D, C) and "
+        return None, None, failure(part, case, "start from small random weights of shape (D, N) and "
                                                "step W -= lr * dW.", problem, expected=None)
     history, problem = as_numbers(value[1])
     if problem is None and history.ndim != 1:
@@ -464,7 +469,7 @@ TRAIN_SOFTMAX = Exercise(
              timeout=60.0),
         Part("loss_decreases", 1, False, "one finite loss per step, falling from the first epoch to the last",
              timeout=60.0),
-        Part("other_data", 1, True, "C = 2 and 3, other D and batch sizes, strong reg", timeout=60.0),
+        Part("other_data", 1, True, "N = 2 and 3 classes, other D and batch sizes, strong reg", timeout=60.0),
     ),
     build_cases=build_train_cases,
     check=check_train,
@@ -491,7 +496,7 @@ def build_search_cases() -> dict[str, tuple[Case, ...]]:
     small = _blobs_problem(3, 5, seed=8)
     other = Case((("X_train", small[0]), ("y_train", small[1]), ("X_val", small[2]), ("y_val", small[3]),
                   ("learning_rates", (1e-4, 0.1)), ("regs", (0.0, 1e-2, 10.0)), ("epochs", 5)),
-                 reference=reference, note="C = 3 blobs, a 2 x 3 grid")
+                 reference=reference, note="blobs of N = 3 classes, a 2 x 3 grid")
     return {"grid": (case, other), "chosen": (case, other)}
 
 
