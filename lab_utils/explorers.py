@@ -926,7 +926,7 @@ class TrainingExplorer(Explorer):
         d, c = self.weights.shape[1:]
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != d or len(X) == 0:
-            raise ValueError(f"X must have shape (n, {d}) to match weights of shape (D, C) = ({d}, {c}), "
+            raise ValueError(f"X must have shape (m, {d}) to match weights of shape (D, N) = ({d}, {c}), "
                              f"got shape {X.shape}")
         images = np.asarray(images, dtype=np.float64)
         labels = np.asarray(labels)
@@ -1002,9 +1002,9 @@ def _check_weights(weights) -> np.ndarray:
     try:
         stacked = np.asarray([np.asarray(w, dtype=np.float64) for w in weights])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"weights must be a sequence of (D, C) arrays of one shape: {error}") from None
+        raise ValueError(f"weights must be a sequence of (D, N) arrays of one shape: {error}") from None
     if stacked.ndim != 3 or len(stacked) == 0 or not 2 <= stacked.shape[2] <= 10:
-        raise ValueError("weights must be a non-empty sequence of (D, C) arrays with 2 to 10 classes, "
+        raise ValueError("weights must be a non-empty sequence of (D, N) arrays with 2 to 10 classes, "
                          f"got shape {stacked.shape}")
     if not np.all(np.isfinite(stacked)):
         raise ValueError("weights must be finite (a diverged training has inf or NaN)")
@@ -1017,14 +1017,14 @@ def training_explorer(weights: Sequence[np.ndarray], X: np.ndarray, images: np.n
 
     Parameters
     ----------
-    weights : sequence of arrays of shape (D, C)
+    weights : sequence of arrays of shape (D, N)
         The weights at the start and after each epoch (``lab_utils.regression.train_softmax(...,
         keep_weights=True)`` returns them).
-    X : array of shape (n, D)
+    X : array of shape (m, D)
         The examples' features, one row per image (bias column included if the weights have one).
-    images : array of shape (n, height, width)
+    images : array of shape (m, height, width)
         The same examples as pictures.
-    labels : array of n integers
+    labels : array of m integers
         Their classes.
 
     Returns

@@ -166,7 +166,7 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     division by T). Given those values, each probability is within a few ulp of the exact result
     (one rounding each for exp, the sum and the division). The subtraction itself can lose up to
     half an ulp of :math:`|z_i - \max z|`, which exp turns into a relative error of up to
-    :math:`|z_i - \max z| \cdot \varepsilon / 2`: the conditioning of the problem, shared by
+    :math:`|z_i - \max z| \cdot \epsilon / 2`: the conditioning of the problem, shared by
     every implementation that shifts by the max (SciPy, TensorFlow).
 
     Large batches along the last axis are processed a cache-sized block of rows at a time (see
@@ -838,7 +838,7 @@ def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike, eps: float = 1
     r"""Cross-entropy from probabilities, exactly as Keras computes it with ``from_logits=False``.
 
     Keras clips probabilities to ``[eps, 1 - eps]`` (``eps = keras.config.epsilon() = 1e-7``)
-    before the log, so no loss can exceed :math:`-\log(\varepsilon) \approx 16.12`: a confident
+    before the log, so no loss can exceed :math:`-\log(\epsilon) \approx 16.12`: a confident
     mistake is capped and its gradient vanishes. This function mirrors Keras' TensorFlow backend:
 
     * dense labels (``categorical_crossentropy``): rows are first divided by their sum, then
