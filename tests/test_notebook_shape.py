@@ -1,6 +1,7 @@
 """Every notebook has the lab's shape (issue 15): title, a short motivation, one "Learning goals" box,
 a link to the notation card, navigation at the top and at the bottom, "## N. Title" headings numbered
-from 1 (then Summary and Exercises), and the points in every exercise heading.
+from 1 (then Summary and Exercises), and the points in every exercise heading. And the notation card
+holds everywhere: no CS231n letters (C classes, N rows) in notebook 05 or anywhere else, one epsilon.
 
 Read from the committed .ipynb files (fast, no kernel). No notebook is exempt.
 """
@@ -16,6 +17,18 @@ import pytest
 NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NOTATION_LINK = "../README.md#notation"
 
+#: Drift from the notation card (README.md, "## Notation") that has crept in before (issue 15): CS231n's
+#: letters (C classes, N rows, so "W of shape (D, C)", "log C", "scores[np.arange(N), y]"), the
+#: old keyword ``n_classes`` for what the card calls ``num_classes``, and a second way to write epsilon.
+NOTATION_DRIFT = {
+    "cs231n_shape": r"\((?:D, ?C|N, ?C|N, ?D)\)",
+    "cs231n_log_C": r"\blog\s*C\b",
+    "cs231n_rows": r"\[np\.arange\(N\), ?y\]",      # one entry per row; np.arange(N) over classes is fine
+    "cs231n_classes": r"\bC\s*=\s*(?:y\.max|10\b)",
+    "n_classes": r"\bn_classes\b",
+    "varepsilon": r"\\varepsilon",
+}
+
 
 def _markdown_lines(notebook):
     return [line for cell in notebook.cells if cell.cell_type == "markdown" for line in cell.source.splitlines()]
@@ -23,6 +36,16 @@ def _markdown_lines(notebook):
 
 def _navigation(line: str) -> list[str]:
     return re.findall(r"\]\(([0-9][0-9]_[a-z_]+\.ipynb)\)", line)
+
+
+def notation_drift(notebook) -> dict[str, list[str]]:
+    """Each drift pattern found in the notebook's cells (prose and code), with the lines that hold it."""
+    found = {}
+    for name, pattern in NOTATION_DRIFT.items():
+        lines = [line.strip() for cell in notebook.cells for line in cell.source.splitlines() if re.search(pattern, line)]
+        if lines:
+            found[name] = lines
+    return found
 
 
 def shape_failures(path: Path) -> dict[str, str]:
@@ -68,6 +91,9 @@ def shape_failures(path: Path) -> dict[str, str]:
     unpointed = [h for h in exercise_headings if not re.search(r"\(\d+ points?\)\s*$", h)]
     if unpointed:
         failures["exercise_points"] = f"exercise headings without '(K points)': {unpointed}"
+    drift = notation_drift(notebook)
+    if drift:
+        failures["notation"] = f"drift from the notation card: {drift}"
     return failures
 
 
@@ -94,3 +120,21 @@ def test_the_shape_check_catches_a_broken_header(tmp_path):
     finally:
         NOTEBOOKS.remove(broken)
     assert {"goals_box", "bottom_navigation", "headings", "closing"} <= set(failures)
+
+
+def test_the_notation_check_catches_cs231n_letters(tmp_path):
+    source = next(p for p in NOTEBOOKS if p.name.startswith("05_"))
+    notebook = nbformat.read(source, as_version=4)
+    assert notation_drift(notebook) == {}
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(
+        r"With weights $W$ of shape $(D, C)$ the loss starts at about $\log C$; the scores are $(N, C)$."))
+    notebook.cells.insert(2, nbformat.v4.new_code_cell(
+        "C = y.max() + 1\ncorrect = scores[np.arange(N), y]\nbuild_small_cnn(n_classes=C)"))
+    assert set(notation_drift(notebook)) == {"cs231n_shape", "cs231n_log_C", "cs231n_rows", "cs231n_classes", "n_classes"}
+    broken = tmp_path / source.name
+    nbformat.write(notebook, broken)
+    NOTEBOOKS.append(broken)
+    try:
+        assert "notation" in shape_failures(broken)
+    finally:
+        NOTEBOOKS.remove(broken)
