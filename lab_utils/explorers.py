@@ -4,7 +4,7 @@ Five explorers, each a function returning an :class:`Explorer`::
 
     softmax_explorer(fn=None, n=4, logits=None)  # z -> p = softmax(z); optional student fn
     temperature_explorer(logits=None)             # p = softmax(z / T), its entropy, both limits
-    cross_entropy_explorer(logits=None)           # loss -log p[y] on its curve, p - onehot(y)
+    cross_entropy_explorer(logits=None)           # loss -log p[y] on its curve, p - e_y
     overflow_explorer()                           # naive vs stable softmax, float16/32/64
     training_explorer(weights, X, images, labels) # one digit's logits and softmax, epoch by epoch
 
@@ -734,7 +734,7 @@ class CrossEntropyExplorer(Explorer):
                                   linestyle=":")
         self._point = plots.point(ax_l, 0.5, 0.0, color=ROLE["loss"])
         self._l_text = plots.status_text(ax_l, "", x=0.35, y=0.94, fontsize=9)
-        plots.style_axes(ax_g, title="gradient ∂L/∂z = p − onehot(y)")
+        plots.style_axes(ax_g, title="gradient ∂L/∂z = p − e_y")
         plots.zero_line(ax_g)
         self._g_bars = plots.bar_chart(ax_g, np.zeros(n), labels=class_labels("z", n),
                                        color=ROLE["gradient"], ylim=(-1.15, 1.15), fmt="{:.3f}")
@@ -769,7 +769,7 @@ class CrossEntropyExplorer(Explorer):
         return [f"z = {format_vector(state['logits'])}   y = {state['target']}",
                 f"p = {format_vector(state['probs'])}",
                 f"loss = -log p[{state['target']}] = {state['loss']:.4f}",
-                f"grad = p - onehot(y) = {format_vector(state['grad'])}"]
+                f"grad = p - e_y = {format_vector(state['grad'])}"]
 
     def _summary(self) -> str:
         s = self._state
@@ -781,7 +781,7 @@ def cross_entropy_explorer(logits: Sequence[float] | None = None) -> CrossEntrop
     """Explore the cross-entropy loss of one example: logit sliders and a target class y.
 
     Shows p = softmax(z) with the target's bar marked, the loss L = -log p_y as a point on the
-    curve -log p, and the gradient dL/dz = p - onehot(y) as bars.
+    curve -log p, and the gradient dL/dz = p - e_y as bars (e_y the one-hot row of y).
 
     Parameters
     ----------

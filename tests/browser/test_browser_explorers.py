@@ -126,7 +126,7 @@ def check_temperature_readout(text: str) -> None:
 
 
 def check_cross_entropy_readout(text: str) -> None:
-    z, p, grad = vector(text, "z"), vector(text, "p"), vector(text, "grad = p - onehot(y)")
+    z, p, grad = vector(text, "z"), vector(text, "p"), vector(text, "grad = p - e_y")
     target = int(number(text, "y"))
     np.testing.assert_allclose(p, special.softmax(z), atol=6e-5, err_msg=text)
     loss = float(special.logsumexp(z) - z[target])
