@@ -21,6 +21,7 @@ from sklearn.metrics import log_loss
 import lab_utils
 from lab_utils import numerics
 from lab_utils.numerics import (
+    blocked_softmax,
     cross_entropy,
     cross_entropy_from_probs,
     cross_entropy_grad,
@@ -147,6 +148,23 @@ def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
     z[150, 3] = np.nan
     with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(150, 3\)\)"):
         softmax(z)
+
+
+@pytest.mark.parametrize("cols", [7, 256, 1000, 32000])
+def test_blocked_softmax_of_float32_is_within_few_ulp_of_float64_and_blocks_do_not_matter(cols):
+    # Issue 16: the blocked path sums its rows in chunks (einsum) and multiplies by 1/sum. Given
+    # the float32 shift z - max(z), every probability stays within a few float32 ulp of the
+    # float64 softmax, and a row's result does not depend on the block it was computed in.
+    z = (np.random.default_rng(cols).normal(scale=6.0, size=(40, cols))).astype(np.float32)
+    shifted = (z - z.max(axis=-1, keepdims=True)).astype(np.float64)
+    exact = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    p = softmax(z)
+    normal = exact > np.finfo(np.float32).tiny
+    errors = np.abs(p - exact)[normal] / exact[normal] / np.finfo(np.float32).eps
+    assert errors.max() <= 6.0 and np.median(errors) <= 1.0, (errors.max(), np.median(errors))
+    for block_rows in (1, 3, 40):
+        np.testing.assert_array_equal(blocked_softmax(z, block_rows=block_rows), p)
+    np.testing.assert_array_equal(softmax(z[5]), p[5])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
