@@ -27,6 +27,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from .validation import (
+    as_array,
     as_class_ids,
     as_float_array,
     as_int,
@@ -743,12 +744,7 @@ def smooth_labels(labels: ArrayLike, num_classes: int, alpha: float) -> np.ndarr
 
 def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name: str):
     """Decide whether ``labels`` are sparse ids or dense rows by shape; return (kind, array)."""
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(f"labels must be class ids or probability rows, got a string {labels!r}")
-    try:
-        arr = np.asarray(labels)
-    except ValueError as err:
-        raise ValueError(f"labels must be a rectangular array ({err})") from None
+    arr = as_array(labels, "labels", "class ids or probability rows")
     batch_shape = values.shape[:axis] + values.shape[axis + 1:]
     num_classes = values.shape[axis]
     if arr.shape == batch_shape:
@@ -779,20 +775,20 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
                      f"shape {values.shape}{hint}")
 
 
-def _scores_first(scores: ArrayLike, labels: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
-    """``(scores, labels)``, also from a call in the lab's old order ``(labels, scores)``.
+def _check_order(scores: ArrayLike, labels: ArrayLike, scores_name: str) -> None:
+    """Raise if the call looks like the lab's old order ``(labels, scores)``.
 
-    The losses take the scores first, as :mod:`lab_utils.calibration` and :mod:`lab_utils.models`
-    do (issue 16). A call in the old order is recognised, without guessing, when its labels are
-    class ids: they have one axis fewer than the scores. Deprecated; kept only until the
-    notebooks and ``checks`` use the new order.
+    Class ids have one axis fewer than the scores, probability rows as many: labels with one axis
+    more than the scores can only be the two arguments swapped.
     """
     try:
-        if np.ndim(scores) == np.ndim(labels) - 1:
-            return labels, scores
+        swapped = np.ndim(labels) == np.ndim(scores) + 1
     except ValueError:  # a ragged list: the checks that follow name it
-        pass
-    return scores, labels
+        return
+    if swapped:
+        raise ValueError(f"labels has {np.ndim(labels)} axes and {scores_name} {np.ndim(scores)}: "
+                         f"the {scores_name} come first, then the labels "
+                         f"(were the two swapped?)")
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray | float:
@@ -844,7 +840,7 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
     >>> cross_entropy([[0.0, 0.0], [0.0, 0.0]], [[0.0, 1.0], [0.5, 0.5]], reduction="none").round(4)
     array([0.6931, 0.6931])
     """
-    logits, labels = _scores_first(logits, labels)
+    _check_order(logits, labels, "logits")
     logits = as_float_array(logits, "logits")
     axis = check_axis(axis, logits, "logits")
     reduction = _check_reduction(reduction)
@@ -911,7 +907,7 @@ def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike, eps: float = 1
     >>> round(cross_entropy_from_probs([[0.9, 0.1], [0.2, 0.8]], [0, 1]), 6)
     0.164252
     """
-    probs, labels = _scores_first(probs, labels)
+    _check_order(probs, labels, "probs")
     probs = as_float_array(probs, "probs")
     axis = check_axis(axis, probs, "probs")
     reduction = _check_reduction(reduction)
@@ -1017,7 +1013,7 @@ def cross_entropy_grad(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
     array([[ 0.25, -0.25],
            [-0.25,  0.25]])
     """
-    logits, labels = _scores_first(logits, labels)
+    _check_order(logits, labels, "logits")
     logits = as_float_array(logits, "logits")
     axis = check_axis(axis, logits, "logits")
     reduction = _check_reduction(reduction)

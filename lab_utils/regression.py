@@ -46,20 +46,8 @@ def _check_problem(W, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if X.ndim != 2 or X.shape[1] != W.shape[0]:
         raise ValueError(f"X must be a 2-D array of shape (N, D) with D = {W.shape[0]} (rows of W), "
                          f"got shape {X.shape}")
-    y = _check_labels(y, len(X), W.shape[1])
+    y = validation.as_class_ids(y, W.shape[1], "y", shape=(len(X),))
     return W, X, y
-
-
-def _check_labels(y, n: int, n_classes: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), one class id per row of X, got shape {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class ids, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"y must hold class ids from 0 to {n_classes - 1}, got values from "
-                         f"{y.min()} to {y.max()}")
-    return y.astype(np.intp)
 
 
 def _check_reg(reg) -> float:
@@ -164,13 +152,13 @@ def accuracy(W: ArrayLike, X: ArrayLike, y: ArrayLike) -> float:
     return float(np.mean(np.argmax(X @ W, axis=1) == y))
 
 
-def init_weights(n_features: int, n_classes: int, rng: np.random.Generator) -> np.ndarray:
+def init_weights(n_features: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
     """Small random weights, ``0.001 * standard normal`` of shape (D, C) (CS231n's start)."""
-    return 0.001 * rng.standard_normal((n_features, n_classes))
+    return 0.001 * rng.standard_normal((n_features, num_classes))
 
 
 def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int, batch_size: int,
-                  seed: int, *, n_classes: int | None = None, keep_weights: bool = False
+                  seed: int, *, num_classes: int | None = None, keep_weights: bool = False
                   ) -> tuple[np.ndarray, list] | tuple[np.ndarray, list, list]:
     """Minibatch stochastic gradient descent on :func:`softmax_loss`.
 
@@ -189,7 +177,7 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
         Passes over the data (>= 1) and rows per step (>= 1).
     seed : int
         Seeds the start and every shuffle: the same seed gives the same weights.
-    n_classes : int, optional
+    num_classes : int, optional
         Number of classes C; default ``max(y) + 1``.
     keep_weights : bool
         Also return the weights after each epoch (for the notebook's epoch slider).
@@ -205,15 +193,17 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"X must be a non-empty 2-D array of shape (N, D), got shape {X.shape}")
-    n_classes = int(np.max(y)) + 1 if n_classes is None else n_classes
-    y = _check_labels(y, len(X), n_classes)
+    if num_classes is None:
+        num_classes = int(np.max(validation.as_class_ids(y, np.inf, "y"))) + 1
+    y = validation.as_class_ids(y, validation.as_int(num_classes, "num_classes", minimum=1), "y",
+                                shape=(len(X),))
     if not lr > 0 or not np.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr}")
     reg = _check_reg(reg)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         validation.as_int(value, name, minimum=1)
     rng = np.random.default_rng(seed)
-    W = init_weights(X.shape[1], n_classes, rng)
+    W = init_weights(X.shape[1], num_classes, rng)
     history, weights = [], [W.copy()]
     for _ in range(epochs):
         order = rng.permutation(len(X))

@@ -348,10 +348,10 @@ def digits_problem(seed: int = 0):
     return d.X_train, d.y_train, d.X_val, d.y_val, d.X_test, d.y_test
 
 
-def _blobs_problem(n_classes: int, n_features: int, seed: int):
+def _blobs_problem(num_classes: int, n_features: int, seed: int):
     rng = np.random.default_rng(seed)
-    centres = 3.0 * rng.standard_normal((n_classes, n_features))
-    y = rng.integers(0, n_classes, size=240)
+    centres = 3.0 * rng.standard_normal((num_classes, n_features))
+    y = rng.integers(0, num_classes, size=240)
     X = centres[y] + rng.standard_normal((240, n_features))
     X = np.hstack([X, np.ones((240, 1))])
     return X[:160], y[:160], X[160:], y[160:]
