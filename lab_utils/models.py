@@ -141,7 +141,7 @@ def build_obvious_model(
                              learning_rate)
 
 
-def seeded_preferred_model(seed: int = 0):
+def seeded_preferred_model(seed: int = 0) -> keras.Model:
     """:func:`build_reference_preferred_model` built right after :func:`set_seed` ``(seed)``.
 
     The ``train_with_tape`` exercise of notebook 04 hands this model to the student's training loop
