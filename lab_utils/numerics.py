@@ -279,8 +279,9 @@ def blocked_softmax(z: ArrayLike, out: np.ndarray | None = None, *, block_rows: 
     """Softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out`` while it is in
-    the CPU cache, so apart from the output the only extra memory is one number per row.
-    ``out=z`` overwrites the logits and needs no extra memory at all.
+    the CPU cache, so apart from the output the only extra memory is two numbers per row (its max
+    and its sum) and the block's partial sums (1/256 of a block). ``out=z`` overwrites the logits
+    and needs no full-size array at all.
 
     Parameters
     ----------

@@ -47,8 +47,9 @@ def chunked_softmax(logits: ArrayLike, chunk_rows: int = 256, out: np.ndarray | 
     """Stable softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out``, so apart from the
-    output the only extra memory is two numbers per row of the current block. Passing
-    ``out=logits`` overwrites the logits and needs no extra memory at all.
+    output the only extra memory is two numbers per row and the current block's partial sums
+    (see :func:`lab_utils.numerics.blocked_softmax`). Passing ``out=logits`` overwrites the
+    logits and needs no full-size array at all.
 
     Parameters
     ----------
