@@ -12,25 +12,35 @@ One job per module; the file name says which::
     attention      attention as softmax over scores (scaled dot-product, additive, blockwise)
     scaling        what softmax costs at scale: time and memory of its variants
     calibration    temperature scaling, NLL, reliability bins, expected calibration error
+    vocabulary     a vocabulary-sized softmax per token, and sampled softmax (notebook 06)
+    regression     the digits problem and the trusted softmax regression of notebook 05
     datasets       seeded data makers (blobs, digits, a small text corpus); no downloads
     models         Keras builders and training helpers; TensorFlow imported inside functions
     environment    TensorFlow's quiet start-up and its lazy import
     style          palette (colour roles), fonts, figure defaults
     plots          everything that draws on a given Axes and returns the artists it made
-    student        runs a student's function and says, in words, what it returned
+    runner         the one way a student's function is called; plain-data results (stdlib + NumPy)
+    student        says, in words, what a student's softmax returned (for the explorers)
     canvas         how a changed figure reaches the screen: blitting, frame choice, fallback
     ipympl_canvas  the ipympl canvas subclass (ipympl's internals, named in canvas)
     frames         changed rectangles and the browser-side bridge that paints them
     cells          which notebook cell made an explorer, so a re-run closes the old one
     explorers      wires ipywidgets controls to numerics and to plots' artists; nothing else
-    checks         exercises, their parts and points; friendly self-checks
+    exercises/     one module per graded exercise: its parts, cases, references and judges
+    checks         the notebooks' self-checks: ``check_<exercise>``, ``grade``, ``score``
+    grading/       the instructor's side: nbgrader's Execute step sandboxed (bubblewrap), the
+                   kernel probe, verdicts decided outside, parallel autograding
+    kernel_memory  an IPython extension that hands freed memory back after each cell (Binder, hub)
     run_notebooks  ``make notebooks``: re-executes notebooks in fresh kernels
 
 Imports run one way, from the top of this list to the bottom: ``validation`` imports nothing of
 the lab; ``numerics`` only ``validation``; ``attention``, ``scaling`` and ``calibration`` build on
-``numerics``; ``plots`` uses ``style``; ``canvas`` uses ``frames``; ``explorers`` uses ``numerics``,
-``plots``, ``student``, ``canvas`` and ``cells``; ``checks`` uses ``numerics``, ``datasets``,
-``models`` and ``environment``. Nothing imports ``explorers`` or ``checks``.
+``numerics``; ``plots`` uses ``style``; ``canvas`` uses ``frames``; ``student`` uses ``runner``
+and ``plots``; ``explorers`` uses ``numerics``, ``plots``, ``student``, ``canvas`` and ``cells``;
+``exercises`` use ``numerics``, ``runner`` and the data and model modules; ``checks`` uses
+``exercises``; ``grading`` uses ``exercises`` and ``runner`` (never imported by a notebook).
+``runner`` imports nothing of the lab (its source runs alone in the grading sandbox). Nothing
+imports ``explorers`` or ``checks``.
 
 Examples
 --------

@@ -1,11 +1,10 @@
 """Call a student's function on one case and return what happened as plain data.
 
-This module is the runner behind every graded call of student code: the self-checks
-(:mod:`lab_utils.checks`) and the autograder. The autograder sends this file's *source* into the
-sandboxed kernel and runs it there in a fresh namespace (never as an importable module the
-student's code could patch by name), so the same lines call the function in the student's own
-process and in the sandbox. (The explorers draw a student's softmax through
-:mod:`lab_utils.student`, which also reports the warnings the function raised.)
+This module is the one runner behind every call of student code: the explorers (through
+:mod:`lab_utils.student`, which explains what came back), the self-checks (:mod:`lab_utils.checks`)
+and the autograder. The autograder sends this file's *source* into the sandboxed kernel and runs it
+there in a fresh namespace (never as an importable module the student's code could patch by name),
+so the same lines call the function in the student's own process and in the sandbox.
 
 It depends on the standard library and NumPy only, keeps no state, and returns results that are
 plain data: JSON made of numbers, text, lists and base64 array bytes (never pickle), so a trusted
@@ -192,23 +191,31 @@ def _first_line(error: BaseException) -> str:
     return message if len(message) <= 100 else message[:97] + "..."
 
 
-def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
-         describe: Callable[[Any], Any] | None = None, extra: Sequence = ()) -> dict:
-    """Call ``fn(*args)`` on fresh copies of ``args`` and return what happened, as plain data.
+def invoke(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
+           then: Callable[[Any], Any] | None = None, record_warnings: bool = False) -> dict:
+    """Call ``fn(*args)`` on fresh copies of ``args``; return what happened, the value as it is.
 
-    Returns a dict: ``status`` ("ok", "error", "not_written" or "forbidden"), ``value`` (encoded
-    return value, for "ok"), ``error`` (what it raised), ``seconds`` and ``forbidden`` (names of
-    library functions reached, when ``watch`` is true). NumPy's warnings are silenced: an
-    overflowing exp is exactly the mistake a verdict diagnoses, and its RuntimeWarning is noise.
-    KeyboardInterrupt passes through (it is how a time limit stops a call).
+    The one place where a student's function is called, for the explorers (which draw the value),
+    the self-checks and the autograder (which encode it, :func:`call`). Returns a dict: ``status``
+    ("ok", "error", "not_written" or "forbidden"), ``value`` (the returned object, for "ok"),
+    ``error`` (what it raised, one line), ``seconds``, ``forbidden`` (library functions reached,
+    when ``watch`` is true) and ``warnings`` (the distinct warning messages, when
+    ``record_warnings`` is true; otherwise NumPy's warnings are silenced: an overflowing exp is
+    exactly the mistake a verdict diagnoses, and its RuntimeWarning is noise there). ``then`` is
+    applied to the value after the monitor is off, its errors counted as the student's.
+    Any exception becomes a status (SystemExit too); KeyboardInterrupt passes through (it is how a
+    time limit stops a call).
     """
     arguments = [_fresh(value) for value in args]
     monitor = CallMonitor(allowed) if watch else None
     previous = sys.getprofile()
+    caught: list = []
     start = time.perf_counter()
     try:
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with np.errstate(all="warn" if record_warnings else "ignore"), \
+                warnings.catch_warnings(record=record_warnings) as recorded:
+            warnings.simplefilter("always" if record_warnings else "ignore")
+            caught = recorded if record_warnings else []
             if monitor is not None:
                 sys.setprofile(monitor)
             try:
@@ -218,22 +225,41 @@ def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[st
                     if sys.getprofile() is not monitor:
                         monitor.switched_off = True
                     sys.setprofile(previous)
-            if describe is not None:
-                value = DESCRIBERS[describe](value, *[_fresh(v) for v in extra])
+            if then is not None:
+                value = then(value)
     except NotImplementedError:
-        return {"status": "not_written", "seconds": time.perf_counter() - start}
+        outcome = {"status": "not_written"}
     except KeyboardInterrupt:
         raise
-    except BaseException as error:  # a student's bug of any kind (SystemExit too) becomes a verdict
+    except BaseException as error:  # a student's bug of any kind (SystemExit too) becomes a status
         outcome = {"status": "error", "error": f"raised {type(error).__name__}: {_first_line(error)}"}
     else:
-        outcome = {"status": "ok", "value": encode(value)}
+        outcome = {"status": "ok", "value": value}
     outcome["seconds"] = time.perf_counter() - start
+    if record_warnings:
+        outcome["warnings"] = sorted({str(w.message) for w in caught})
     if monitor is not None:
         if monitor.switched_off:
             monitor.found.append("(the grader's call monitor was switched off during the call)")
         if monitor.found:
             outcome = {"status": "forbidden", "forbidden": list(monitor.found), "seconds": outcome["seconds"]}
+    return outcome
+
+
+def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
+         describe: str | None = None, extra: Sequence = ()) -> dict:
+    """:func:`invoke`, with the value encoded as plain data (and described first, for a model).
+
+    ``describe`` names one of :data:`DESCRIBERS`, which turns an object that is not plain data (a
+    Keras model) into what the exercise judges, given the ``extra`` arguments.
+    """
+    then = None
+    if describe is not None:
+        def then(value):
+            return DESCRIBERS[describe](value, *[_fresh(v) for v in extra])
+    outcome = invoke(fn, args, watch=watch, allowed=allowed, then=then)
+    if outcome["status"] == "ok":
+        outcome["value"] = encode(outcome["value"])
     return outcome
 
 

@@ -2,17 +2,19 @@
 
 The explorers draw a student's softmax beside the reference; whatever the function does (raise,
 return None, NaN, the wrong shape, values that do not sum to 1), :func:`check_student_softmax`
-turns it into a short label for the figure and a sentence for the student, and never raises.
+turns it into a short label for the figure and a sentence for the student, and never raises. The
+call itself goes through :func:`lab_utils.runner.invoke`, the runner the self-checks and the
+autograder use too.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import numpy as np
 
 from .plots import format_settings, format_value, format_vector
+from .runner import invoke
 from .style import subscript
 
 __all__ = ["check_student_softmax", "MATCH_ATOL", "MATCH_RTOL"]
@@ -97,22 +99,20 @@ def check_student_softmax(fn: Callable, logits: np.ndarray, reference: np.ndarra
 
 
 def _run(fn: Callable, logits: np.ndarray, name: str) -> tuple[object, tuple | None, str]:
-    """Call ``fn`` on a copy of ``logits``: (output, (short, message) if it raised, warnings text)."""
-    with warnings.catch_warnings(record=True) as caught, np.errstate(all="warn"):
-        warnings.simplefilter("always")
-        try:
-            output = fn(logits.copy())
-        except NotImplementedError:
-            return None, ("not written yet",
-                          f"{name} raised NotImplementedError: it is not written yet. The "
-                          "reference bars still work; finish the exercise and run this cell "
-                          "again."), ""
-        except Exception as error:  # noqa: BLE001 (any student error becomes a message)
-            return None, (f"raised {type(error).__name__}",
-                          f"{name} raised {type(error).__name__}: {str(error)[:300]} "
-                          f"(for z = {format_settings(logits)})."), ""
-    warned = sorted({str(w.message) for w in caught})
-    return output, None, (f" It warned: {'; '.join(warned)}." if warned else "")
+    """Call ``fn`` on a copy of ``logits`` through the lab's one runner (:func:`runner.invoke`):
+    (output, (short, message) if it raised, the warnings it gave as a sentence)."""
+    outcome = invoke(fn, [logits], record_warnings=True)
+    warned = outcome.get("warnings", [])
+    warned = f" It warned: {'; '.join(warned)}." if warned else ""
+    if outcome["status"] == "not_written":
+        return None, ("not written yet",
+                      f"{name} raised NotImplementedError: it is not written yet. The reference "
+                      "bars still work; finish the exercise and run this cell again."), ""
+    if outcome["status"] != "ok":
+        error = outcome["error"]  # "raised ValueError: ..."
+        kind = error.split(":", 1)[0]
+        return None, (kind, f"{name} {error} (for z = {format_settings(logits)}).{warned}"), ""
+    return outcome["value"], None, warned
 
 
 def _as_values(output: object, shape: tuple, name: str,

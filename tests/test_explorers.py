@@ -252,6 +252,10 @@ def overflowing(z):  # the naive formula at large scale: warns and returns NaN
     return e / e.sum()
 
 
+def exits(z):  # what `sys.exit()` or `exit()` in a student's function does
+    raise SystemExit(0)
+
+
 def slightly_off(z):
     p = correct_softmax(z)
     return p + np.array([0.0, 0.01, -0.01, 0.0])
@@ -267,6 +271,7 @@ BAD_STUDENTS = {
     returns_text: "returned a str",
     negative: "negative value",
     overflowing: "NaN at index",
+    exits: "raised SystemExit",
     slightly_off: "differs at p₁, p₂",
 }
 

@@ -11,7 +11,7 @@ place of nbgrader's ``Execute`` step of ``nbgrader autograde``:
 2. the notebook's ordinary cells run there as usual, each solution or self-check cell within a
    time limit;
 3. an autograder cell (``grade("my_softmax", my_softmax, "extreme")``) is *not* run in the
-   student's process: the judge (:mod:`.judge`) sends the part's inputs to the kernel, the
+   student's process: the judge (:mod:`.judge`, :mod:`.probe`) sends the part's inputs to the kernel, the
    student's function is called there through :mod:`lab_utils.runner`, the return values come back
    as JSON in a file, and this trusted process computes the references itself and compares;
 4. the judge writes each verdict into its autograder cell's output (an error output when the part

@@ -7,31 +7,27 @@ place of nbgrader's ``Execute``. For one submission it:
 2. runs every ordinary cell as nbgrader would, solution and self-check cells within
    ``student_cell_timeout`` seconds, others within nbgrader's ``Execute.timeout``;
 3. for every autograder cell holding ``grade("exercise", exercise, "part")`` calls, asks the kernel
-   to call the student's function on the part's inputs (lab_utils.runner, sent as source text into
-   a fresh namespace), reads the answers the kernel wrote as JSON, judges them here with the
-   exercise's own code, and writes the verdict as the cell's output;
+   to call the student's function on the part's inputs (:class:`.probe.KernelProbe` sends
+   lab_utils.runner as source text into a fresh namespace), reads the answers the kernel wrote as
+   JSON, judges them here with the exercise's own code, and writes the verdict as the cell's output;
 4. stops a part after its time limit (interrupt, then kill), and after a kernel dies (``os._exit``,
    ``exit()``, the memory or CPU limit) records every remaining part as failed with the reason.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
-from nbclient.util import ensure_async, run_sync
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Float, Integer
 
-from .. import runner
 from ..exercises import EXERCISES, cases
 from ..exercises.base import Failure
 from ..exercises.judging import (
@@ -43,8 +39,7 @@ from ..exercises.judging import (
     results_from_answers,
 )
 from . import judge, sandbox
-
-_RUNNER_SOURCE = Path(runner.__file__).read_text()
+from .probe import KernelProbe
 
 
 class SandboxedExecute(Execute):
@@ -133,6 +128,7 @@ class SandboxedExecute(Execute):
         self.reset_execution_trackers()
         self._check_assign_resources(resources)
         stopped: str | None = None
+        self._kernel = KernelProbe(self, self._exchange, self.log)
         with self.setup_kernel(cwd=self._work_dir):
             info = self.wait_for_reply(self.kc.kernel_info())
             self.nb.metadata["language_info"] = info["content"]["language_info"]
@@ -162,7 +158,7 @@ class SandboxedExecute(Execute):
             pass
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             cell.outputs.append(self._note(f"this cell did not finish within {self.timeout} s and was interrupted"))
-            if not self._responsive():
+            if not self._kernel.responsive():
                 return f"cell {index} did not finish within {self.timeout} s and the kernel did not stop"
         return None
 
@@ -182,50 +178,6 @@ class SandboxedExecute(Execute):
         from nbformat import v4
 
         return v4.new_output("stream", name="stdout", text=f"[Softmax Lab grader] {text}\n")
-
-    async def _async_reply_to(self, msg_id: str, wait: float) -> dict | None:
-        """The shell reply to ``msg_id`` within ``wait`` seconds, or None (other replies are dropped)."""
-        deadline = time.monotonic() + wait
-        while (remaining := deadline - time.monotonic()) > 0:
-            try:
-                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=min(1.0, remaining)))
-            except Exception:  # queue.Empty: nothing yet
-                if not await ensure_async(self.kc.is_alive()):
-                    raise DeadKernelError("Kernel died") from None
-                continue
-            if reply["parent_header"].get("msg_id") == msg_id:
-                return reply
-        return None
-
-    _reply_to = run_sync(_async_reply_to)
-
-    def _responsive(self, wait: float = 15.0) -> bool:
-        """Whether the kernel answers again after an interrupt; kill it when it does not."""
-        try:
-            if self._reply_to(self.kc.kernel_info(), wait) is not None:
-                return True
-        except DeadKernelError:
-            return False
-        self._kill()
-        return False
-
-    def _kill(self) -> None:
-        try:
-            run_sync(self._async_kill)()
-        except Exception as error:  # already gone
-            self.log.debug("kill: %s", error)
-
-    async def _async_kill(self) -> None:
-        await ensure_async(self.km.shutdown_kernel(now=True))
-
-    def _interrupt(self) -> None:
-        try:
-            run_sync(self._async_interrupt)()
-        except Exception as error:
-            self.log.debug("interrupt: %s", error)
-
-    async def _async_interrupt(self) -> None:
-        await ensure_async(self.km.interrupt_kernel())
 
     # -- the judge -------------------------------------------------------------------------------
 
@@ -265,43 +217,6 @@ class SandboxedExecute(Execute):
     def _probe(self, exercise, part, part_cases):
         """Ask the kernel to run a part's calls. Returns (results, seconds, part_stopped, kernel_stopped)."""
         request = part_request(exercise, part, part_cases)
-        answer_path = self._exchange / f"answer-{secrets.token_hex(8)}.json"
-        namespace = {"__name__": "softmax_lab_probe", "__file__": runner.__file__}
-        code = (f"(lambda __ns: (exec({_RUNNER_SOURCE!r}, __ns), __ns['serve'](globals(), "
-                f"{json.dumps(request)!r}, {str(answer_path)!r})))({namespace!r})")
-        limit = part.timeout * self.part_timeout_scale
-        start = time.monotonic()
-        msg_id = self.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
-        reply, stopped_part, kernel_stopped = self._await_reply(msg_id, limit)
-        seconds = time.monotonic() - start
-        if reply is None and kernel_stopped is None and stopped_part is None:
-            stopped_part = "no answer came back from the kernel"
-        answers = self._read_answers(answer_path)
-        if reply is not None and reply["content"].get("status") == "error" and stopped_part is None:
-            if not answers.get("done"):
-                stopped_part = (f"the grader's call stopped with {reply['content'].get('ename')}: "
-                                f"{str(reply['content'].get('evalue'))[:100]}")
-        return results_from_answers(answers.get("answers", [])), seconds, stopped_part or kernel_stopped, kernel_stopped
-
-    def _await_reply(self, msg_id, limit):
-        """(reply, part_stopped, kernel_stopped) for the probe ``msg_id`` under a time ``limit``."""
-        dead = "the kernel stopped (os._exit, exit(), a crash or a resource limit such as memory)"
-        try:
-            reply = self._reply_to(msg_id, limit)
-            if reply is not None:
-                return reply, None, None
-            reason = f"did not finish within the part's time limit of {limit:g} s"
-            self._interrupt()
-            if self._reply_to(msg_id, 15.0) is not None:
-                return None, reason, None
-        except DeadKernelError:
-            return None, None, dead
-        self._kill()
-        return None, reason, f"the kernel was stopped after a part exceeded its time limit of {limit:g} s"
-
-    @staticmethod
-    def _read_answers(path: Path) -> dict:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            return {}
+        answers, seconds, stopped_part, kernel_stopped = self._kernel.run_part(
+            request, part.timeout * self.part_timeout_scale)
+        return results_from_answers(answers.get("answers", [])), seconds, stopped_part, kernel_stopped
