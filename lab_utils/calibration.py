@@ -28,7 +28,7 @@ _ROW_SUM_TOLERANCE = 1e-4
 
 
 def _check_scores(values, name: str) -> np.ndarray:
-    """Return ``values`` as a finite float64 array of shape (n_examples, n_classes), or raise.
+    """Return ``values`` as a finite float64 array of shape (n_examples, num_classes), or raise.
 
     Logits here must be finite, an exception to the lab's rule that logits may hold -inf: the
     temperature's gradient at a -inf logit is 0 * inf, and a calibration set has no masked class.
@@ -36,12 +36,12 @@ def _check_scores(values, name: str) -> np.ndarray:
     array = as_float_array(values, name, allow_empty=True).astype(np.float64)
     if array.ndim != 2:
         raise ValueError(
-            f"{name} must be 2-D with shape (n_examples, n_classes), got shape {array.shape}"
+            f"{name} must be 2-D with shape (n_examples, num_classes), got shape {array.shape}"
         )
-    n_examples, n_classes = array.shape
+    n_examples, num_classes = array.shape
     if n_examples == 0:
         raise ValueError(f"{name} must contain at least one example (row), got shape {array.shape}")
-    if n_classes < 2:
+    if num_classes < 2:
         raise ValueError(f"{name} must have at least 2 classes (columns), got shape {array.shape}")
     check_finite(array, name)
     return array
@@ -82,7 +82,7 @@ def nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float
 
     Parameters
     ----------
-    logits : array_like, shape (n_examples, n_classes)
+    logits : array_like, shape (n_examples, num_classes)
         Raw scores z, one row per example.
     labels : array_like of int, shape (n_examples,)
         True class index y of each example.
@@ -120,7 +120,7 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float
 
     Parameters
     ----------
-    logits : array_like, shape (n_examples, n_classes)
+    logits : array_like, shape (n_examples, num_classes)
         Validation logits (not probabilities).
     labels : array_like of int, shape (n_examples,)
         True class indices of those examples.
@@ -204,7 +204,7 @@ def reliability_bins(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> d
 
     Parameters
     ----------
-    probs : array_like, shape (n_examples, n_classes)
+    probs : array_like, shape (n_examples, num_classes)
         Predicted probabilities; each row must sum to 1.
     labels : array_like of int, shape (n_examples,)
         True class indices.
@@ -257,7 +257,7 @@ def expected_calibration_error(probs: ArrayLike, labels: ArrayLike, n_bins: int 
 
     Parameters
     ----------
-    probs : array_like, shape (n_examples, n_classes)
+    probs : array_like, shape (n_examples, num_classes)
         Predicted probabilities; each row must sum to 1.
     labels : array_like of int, shape (n_examples,)
         True class indices.

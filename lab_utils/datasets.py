@@ -139,12 +139,12 @@ def digits_split(test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    n_classes = len(digits.target_names)
+    num_classes = len(digits.target_names)
     n_test = int(np.ceil(test_size * len(digits.target)))
-    if n_test < n_classes or len(digits.target) - n_test < n_classes:
+    if n_test < num_classes or len(digits.target) - n_test < num_classes:
         raise ValueError(
             f"test_size={test_size} puts {n_test} of {len(digits.target)} images in the test set; "
-            f"both sides need at least one image of each of the {n_classes} classes"
+            f"both sides need at least one image of each of the {num_classes} classes"
         )
     # The raw pixels are integers 0..16.
     images = (digits.images / 16.0).astype(np.float32)

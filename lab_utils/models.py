@@ -13,8 +13,7 @@ The two reference models of notebook 04 differ only in their last layer and thei
 
 (the students once wrote ``build_preferred_model`` in notebook 04, hence the longer name here.)
 
-The number of classes is ``num_classes`` here as everywhere in the lab; the builders still accept
-the old keyword ``n_classes`` (deprecated, kept until the notebooks use the new name).
+The number of classes is ``num_classes`` here as everywhere in the lab.
 """
 
 from __future__ import annotations
@@ -34,7 +33,6 @@ from .validation import (
     as_positive,
     as_real,
     check_finite,
-    renamed,
 )
 
 if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported lazily, inside functions
@@ -112,8 +110,6 @@ def build_obvious_model(
     num_classes: int = 4,
     hidden_units: Sequence[int] = (25, 15),
     learning_rate: float = 0.001,
-    *,
-    n_classes: int | None = None,
 ) -> keras.Model:
     """The "obvious" classifier: softmax in the last layer, the loss gets probabilities.
 
@@ -141,12 +137,11 @@ def build_obvious_model(
     TypeError, ValueError
         If an argument has the wrong type or is out of range.
     """
-    num_classes = renamed(num_classes, n_classes, "num_classes", "n_classes")
     return _dense_classifier("obvious", "softmax", False, n_features, num_classes, hidden_units,
                              learning_rate)
 
 
-def seeded_preferred_model(seed: int = 0):
+def seeded_preferred_model(seed: int = 0) -> keras.Model:
     """:func:`build_reference_preferred_model` built right after :func:`set_seed` ``(seed)``.
 
     The ``train_with_tape`` exercise of notebook 04 hands this model to the student's training loop
@@ -162,8 +157,6 @@ def build_reference_preferred_model(
     num_classes: int = 4,
     hidden_units: Sequence[int] = (25, 15),
     learning_rate: float = 0.001,
-    *,
-    n_classes: int | None = None,
 ) -> keras.Model:
     """The "preferred" classifier: a linear last layer, the loss gets logits.
 
@@ -186,14 +179,12 @@ def build_reference_preferred_model(
     TypeError, ValueError
         If an argument has the wrong type or is out of range.
     """
-    num_classes = renamed(num_classes, n_classes, "num_classes", "n_classes")
     return _dense_classifier("preferred", None, True, n_features, num_classes, hidden_units,
                              learning_rate)
 
 
-def build_softmax_regression(n_features: int, num_classes: int | None = None,
-                             learning_rate: float = 0.01, *,
-                             n_classes: int | None = None) -> keras.Model:
+def build_softmax_regression(n_features: int, num_classes: int,
+                             learning_rate: float = 0.01) -> keras.Model:
     """Softmax regression: one linear layer of logits, trained from logits.
 
     Parameters
@@ -211,8 +202,7 @@ def build_softmax_regression(n_features: int, num_classes: int | None = None,
         A compiled model named ``"softmax_regression"``; its one layer, ``"logits"``, outputs logits.
     """
     n_features = as_int(n_features, "n_features", minimum=1)
-    num_classes = as_int(renamed(num_classes, n_classes, "num_classes", "n_classes"),
-                         "num_classes", minimum=2)
+    num_classes = as_int(num_classes, "num_classes", minimum=2)
     learning_rate = as_positive(learning_rate, "learning_rate")
     tf = import_tensorflow()
     keras = tf.keras
@@ -233,8 +223,6 @@ def build_small_cnn(
     num_classes: int = 10,
     filters: int = 16,
     learning_rate: float = 0.003,
-    *,
-    n_classes: int | None = None,
 ) -> keras.Model:
     """A small convolutional classifier for 8x8 digits, trained from logits.
 
@@ -262,8 +250,7 @@ def build_small_cnn(
             or len(input_shape) != 3:
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
     input_shape = tuple(as_int(n, "each entry of input_shape", minimum=1) for n in input_shape)
-    num_classes = as_int(renamed(num_classes, n_classes, "num_classes", "n_classes"),
-                         "num_classes", minimum=2)
+    num_classes = as_int(num_classes, "num_classes", minimum=2)
     filters = as_int(filters, "filters", minimum=1)
     learning_rate = as_positive(learning_rate, "learning_rate")
     tf = import_tensorflow()

@@ -237,6 +237,14 @@ def _label_position(value: float, ylim: tuple) -> tuple[float, str]:
     return y, "top"
 
 
+def _fitted_ylim(values: np.ndarray) -> tuple[float, float]:
+    """A y range holding 0 to 1 and the finite values, with 15 % room for their labels."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 0.0, 1.0
+    return min(0.0, float(finite.min()) * 1.15), max(1.0, float(finite.max()) * 1.15)
+
+
 def bar_chart(
     ax: Axes,
     values: Sequence[float],
@@ -292,11 +300,7 @@ def bar_chart(
     x = np.arange(n, dtype=float) if positions is None else np.asarray(positions, dtype=float)
     if x.shape != (n,):
         raise ValueError(f"positions must have {n} entries, got shape {x.shape}")
-    if ylim is None:
-        finite = values[np.isfinite(values)]
-        top = max(1.0, float(finite.max()) * 1.15) if finite.size else 1.0
-        bottom = min(0.0, float(finite.min()) * 1.15) if finite.size else 0.0
-        ylim = (bottom, top)
+    ylim = _fitted_ylim(values) if ylim is None else ylim
     ax.set_ylim(*ylim)
     colors = [color] * n if is_color_like(color) else list(color)
     if len(colors) != n:

@@ -48,20 +48,8 @@ def _check_problem(W, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if X.ndim != 2 or X.shape[1] != W.shape[0]:
         raise ValueError(f"X must be a 2-D array of shape (m, D) with D = {W.shape[0]} (rows of W), "
                          f"got shape {X.shape}")
-    y = _check_labels(y, len(X), W.shape[1])
+    y = validation.as_class_ids(y, W.shape[1], "y", shape=(len(X),))
     return W, X, y
-
-
-def _check_labels(y, n: int, num_classes: int) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"y must have shape ({n},), one class id per row of X, got shape {y.shape}")
-    if y.size and not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"y must hold integer class ids, got dtype {y.dtype}")
-    if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"y must hold class ids from 0 to {num_classes - 1}, got values from "
-                         f"{y.min()} to {y.max()}")
-    return y.astype(np.intp)
 
 
 def _check_reg(reg) -> float:
@@ -207,8 +195,10 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"X must be a non-empty 2-D array of shape (m, D), got shape {X.shape}")
-    num_classes = int(np.max(y)) + 1 if num_classes is None else num_classes
-    y = _check_labels(y, len(X), num_classes)
+    if num_classes is None:
+        num_classes = int(np.max(validation.as_class_ids(y, np.inf, "y"))) + 1
+    y = validation.as_class_ids(y, validation.as_int(num_classes, "num_classes", minimum=1), "y",
+                                shape=(len(X),))
     if not lr > 0 or not np.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr}")
     reg = _check_reg(reg)

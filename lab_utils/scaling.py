@@ -17,6 +17,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -46,8 +47,9 @@ def chunked_softmax(logits: ArrayLike, chunk_rows: int = 256, out: np.ndarray | 
     """Stable softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out``, so apart from the
-    output the only extra memory is two numbers per row of the current block. Passing
-    ``out=logits`` overwrites the logits and needs no extra memory at all.
+    output the only extra memory is two numbers per row and the current block's partial sums
+    (see :func:`lab_utils.numerics.blocked_softmax`). Passing ``out=logits`` overwrites the
+    logits and needs no full-size array at all.
 
     Parameters
     ----------
@@ -157,7 +159,7 @@ def softmax_variants(chunk_rows: int = 256, block: int = 128) -> dict[str, Calla
     }
 
 
-def time_call(fn: Callable, *args, repeats: int = 5) -> float:
+def time_call(fn: Callable, *args: Any, repeats: int = 5) -> float:
     """Median wall-clock seconds of ``fn(*args)`` over ``repeats`` runs (after one warm-up run).
 
     Raises
@@ -183,7 +185,7 @@ def time_call(fn: Callable, *args, repeats: int = 5) -> float:
     return statistics.median(samples)
 
 
-def peak_memory(fn: Callable, *args, runs: int = 1) -> int:
+def peak_memory(fn: Callable, *args: Any, runs: int = 1) -> int:
     """Peak bytes allocated while ``fn(*args)`` runs, beyond what was allocated before the call.
 
     Measured with :mod:`tracemalloc`, which sees NumPy's array buffers. The returned array counts
@@ -325,7 +327,7 @@ class ScalingResult:
                 for m in self.measurements]
 
 
-def measure(fn: Callable, *args, method: str, size: int, repeats: int = 5,
+def measure(fn: Callable, *args: Any, method: str, size: int, repeats: int = 5,
             memory_runs: int = 3) -> Measurement:
     """Measure ``fn(*args)``: median time of ``repeats`` runs, and its peak memory in separate runs.
 

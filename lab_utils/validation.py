@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 
 __all__ = [
     "first_index", "as_int", "as_real", "as_positive", "as_float_array", "check_no_nan",
-    "check_finite", "as_mask", "as_class_ids", "check_axis", "check_choice", "renamed",
+    "check_finite", "as_mask", "as_class_ids", "check_axis", "check_choice", "as_array",
 ]
 
 
@@ -101,6 +101,17 @@ def as_positive(value: Any, name: str) -> float:
     return as_real(value, name, low=0, low_open=True)
 
 
+def as_array(x: ArrayLike, name: str, what: str) -> np.ndarray:
+    """``np.asarray(x)``, refusing a string and a ragged nested list with an error that says
+    ``name`` must be ``what`` (the one place that wording lives)."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be {what}, got a string {x!r}")
+    try:
+        return np.asarray(x)
+    except ValueError as err:  # ragged nested lists
+        raise ValueError(f"{name} must be a rectangular array of {what} ({err})") from None
+
+
 def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1,
                    allow_empty: bool = False) -> np.ndarray:
     """``x`` as a floating array (float16/32/64 kept, integers become float64).
@@ -108,12 +119,7 @@ def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1,
     Checks the type and the shape only; the values are checked by :func:`check_finite` or
     :func:`check_no_nan` (or, in the softmax family, by the row maxima, which costs no temporary).
     """
-    if isinstance(x, (str, bytes)):
-        raise TypeError(f"{name} must be numbers, got a string {x!r}")
-    try:
-        arr = np.asarray(x)
-    except ValueError as err:  # ragged nested lists
-        raise ValueError(f"{name} must be a rectangular array of numbers ({err})") from None
+    arr = as_array(x, name, "numbers")
     kind = arr.dtype.kind
     if kind == "b":
         raise TypeError(f"{name} must be real numbers, got a boolean array; "
@@ -185,12 +191,7 @@ def as_class_ids(labels: ArrayLike, num_classes: int, name: str = "labels", *,
                  shape: Sequence[int] | None = None) -> np.ndarray:
     """Integer class ids in ``[0, num_classes)`` (whole floats accepted) as an int64 array,
     of the given ``shape`` if one is given."""
-    if isinstance(labels, (str, bytes)):
-        raise TypeError(f"{name} must be integer class ids, got a string {labels!r}")
-    try:
-        arr = np.asarray(labels)
-    except ValueError as err:
-        raise ValueError(f"{name} must be a rectangular array of class ids ({err})") from None
+    arr = as_array(labels, name, "integer class ids")
     kind = arr.dtype.kind
     if kind == "b":
         raise TypeError(f"{name} must be integer class ids, got booleans; use .astype(int)")
@@ -231,16 +232,3 @@ def check_choice(value: Any, name: str, choices: Sequence) -> Any:
     if value not in choices:
         raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
     return value
-
-
-def renamed(value: Any, old_value: Any, name: str, old_name: str) -> Any:
-    """The value of an argument that was renamed: ``old_value`` if only the old name was given.
-
-    Keeps calls written with the old name working (the notebooks move at their own pace).
-
-    Examples
-    --------
-    >>> renamed(4, None, "num_classes", "n_classes"), renamed(4, 10, "num_classes", "n_classes")
-    (4, 10)
-    """
-    return value if old_value is None else old_value

@@ -142,7 +142,7 @@ def test_softmax_labels_and_readout_print_the_numbers(backend):
 
 
 @pytest.mark.parametrize("n", [2, 3, 7, 10])
-def test_softmax_n_classes(backend, n):
+def test_softmax_num_classes(backend, n):
     explorer = softmax_explorer(n=n)
     assert list(explorer.controls) == [f"z{i}" for i in range(n)]
     assert explorer.state()["probs"].shape == (n,)

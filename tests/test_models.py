@@ -293,17 +293,16 @@ def test_train_full_batch_needs_a_compiled_model_with_a_loss_object(tf, blobs):
         models.train_full_batch(models.build_obvious_model(), X, y, steps=0)
 
 
-def test_num_classes_is_the_name_and_n_classes_still_works():
-    """Issue 16: one name for the number of classes; the old keyword keeps old calls working."""
+def test_num_classes_is_the_one_name_for_the_number_of_classes():
+    """Issue 16: one name for the number of classes; the old keyword is gone and says so."""
     import inspect
 
     for builder in (models.build_obvious_model, models.build_reference_preferred_model,
                     models.build_softmax_regression, models.build_small_cnn):
         parameters = inspect.signature(builder).parameters
-        assert "num_classes" in parameters, builder.__name__
-        assert parameters["n_classes"].kind is inspect.Parameter.KEYWORD_ONLY
+        assert "num_classes" in parameters and "n_classes" not in parameters, builder.__name__
         args = (64,) if builder is models.build_softmax_regression else ()
         with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
-            builder(*args, n_classes=1)  # the old name is read, and checked under the new one
-        with pytest.raises(ValueError, match="num_classes must be >= 2, got 1"):
             builder(*args, num_classes=1)
+        with pytest.raises(TypeError, match="n_classes"):
+            builder(*args, n_classes=3)

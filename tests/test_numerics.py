@@ -21,6 +21,7 @@ from sklearn.metrics import log_loss
 import lab_utils
 from lab_utils import numerics
 from lab_utils.numerics import (
+    blocked_softmax,
     cross_entropy,
     cross_entropy_from_probs,
     cross_entropy_grad,
@@ -147,6 +148,23 @@ def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
     z[150, 3] = np.nan
     with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(150, 3\)\)"):
         softmax(z)
+
+
+@pytest.mark.parametrize("cols", [7, 256, 1000, 32000])
+def test_blocked_softmax_of_float32_is_within_few_ulp_of_float64_and_blocks_do_not_matter(cols):
+    # Issue 16: the blocked path sums its rows in chunks (einsum) and multiplies by 1/sum. Given
+    # the float32 shift z - max(z), every probability stays within a few float32 ulp of the
+    # float64 softmax, and a row's result does not depend on the block it was computed in.
+    z = (np.random.default_rng(cols).normal(scale=6.0, size=(40, cols))).astype(np.float32)
+    shifted = (z - z.max(axis=-1, keepdims=True)).astype(np.float64)
+    exact = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    p = softmax(z)
+    normal = exact > np.finfo(np.float32).tiny
+    errors = np.abs(p - exact)[normal] / exact[normal] / np.finfo(np.float32).eps
+    assert errors.max() <= 6.0 and np.median(errors) <= 1.0, (errors.max(), np.median(errors))
+    for block_rows in (1, 3, 40):
+        np.testing.assert_array_equal(blocked_softmax(z, block_rows=block_rows), p)
+    np.testing.assert_array_equal(softmax(z[5]), p[5])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -769,7 +787,7 @@ def test_cross_entropy_matches_keras_losses(tf, from_logits):
     np.testing.assert_allclose(ours_dense, dense_loss(dense_labels, keras_input).numpy(), rtol=1e-12)
     mean_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, dtype="float64")
     reduce = cross_entropy if from_logits else cross_entropy_from_probs
-    assert reduce(labels, keras_input) == pytest.approx(float(mean_loss(labels, keras_input)), rel=1e-12)
+    assert reduce(keras_input, labels) == pytest.approx(float(mean_loss(labels, keras_input)), rel=1e-12)
     if not from_logits:
         assert ours_sparse[0] < 17 < cross_entropy(logits[0], 2)  # Keras' cap vs the true 60
 
@@ -831,18 +849,23 @@ def test_issue16_logsumexp_is_within_an_ulp_of_the_exact_value_and_of_scipy():
     assert np.all(np.abs(ours - scipy.special.logsumexp(rows, axis=-1)) <= ulp)
 
 
-def test_issue16_the_losses_take_the_scores_first_and_still_read_the_old_order():
+def test_issue16_the_losses_take_the_scores_first_and_name_a_swapped_call():
     """One argument order across the lab: (logits, labels), as calibration.nll and
-    models.loss_and_gradient. Calls in the old order (labels, logits) keep working while the
-    notebooks move: class ids have one axis fewer than the logits, so there is no guess."""
+    models.loss_and_gradient. Class ids have one axis fewer than the logits, so a call in the old
+    order (labels, logits) is recognised for certain and refused with an error that says so."""
     logits, labels = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 3.0]]), np.array([0, 2])
-    new = cross_entropy(logits, labels, reduction="none")
-    np.testing.assert_array_equal(cross_entropy(labels, logits, reduction="none"), new)
-    np.testing.assert_array_equal(cross_entropy(labels=labels, logits=logits, reduction="none"), new)
-    np.testing.assert_array_equal(cross_entropy_grad(labels, logits), cross_entropy_grad(logits, labels))
-    probs = softmax(logits)
-    assert cross_entropy_from_probs(labels, probs) == cross_entropy_from_probs(probs, labels)
-    assert cross_entropy(2, [1000.0, 0.0, -1000.0]) == cross_entropy([1000.0, 0.0, -1000.0], 2)
-    for function in (cross_entropy, cross_entropy_grad):
-        assert list(inspect.signature(function).parameters)[:2] == ["logits", "labels"]
-    assert list(inspect.signature(cross_entropy_from_probs).parameters)[:2] == ["probs", "labels"]
+    np.testing.assert_allclose(cross_entropy(logits, labels, reduction="none"),
+                               [np.log1p(np.exp(-2) + np.exp(-3)), np.log1p(np.exp(-3) + np.exp(-2))],
+                               rtol=1e-15)
+    np.testing.assert_array_equal(cross_entropy(labels=labels, logits=logits, reduction="none"),
+                                  cross_entropy(logits, labels, reduction="none"))
+    for function, scores in ((cross_entropy, logits), (cross_entropy_grad, logits),
+                             (cross_entropy_from_probs, softmax(logits))):
+        name = list(inspect.signature(function).parameters)[0]
+        assert list(inspect.signature(function).parameters)[:2] == [name, "labels"]
+        with pytest.raises(ValueError, match=rf"labels has 2 axes and {name} 1: the {name} come "
+                                             r"first, then the labels \(were the two swapped\?\)"):
+            function(labels, scores)
+    with pytest.raises(ValueError, match="were the two swapped"):
+        cross_entropy(2, [1000.0, 0.0, -1000.0])
+    assert cross_entropy([1000.0, 0.0, -1000.0], 2) == 2000.0

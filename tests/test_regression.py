@@ -80,8 +80,10 @@ def test_inputs_are_not_modified():
     ((np.ones(3), np.ones((2, 3)), np.array([0, 1]), 0.0), ValueError, "W must be a 2-D"),
     ((np.ones((3, 2)), np.ones((2, 4)), np.array([0, 1]), 0.0), ValueError, "X must be a 2-D array of shape"),
     ((np.ones((3, 2)), np.ones((2, 3)), np.array([0]), 0.0), ValueError, "y must have shape"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 2]), 0.0), ValueError, "class ids from 0 to 1"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0.0, 1.0]), 0.0), TypeError, "y must hold integer"),
+    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 2]), 0.0), ValueError,
+     r"y must be class ids in \[0, 2\) for 2 classes, got 2 at index 1"),
+    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0.5, 1.0]), 0.0), ValueError, "y must be integer class ids, got 0.5"),
+    ((np.ones((3, 2)), np.ones((2, 3)), np.array([True, False]), 0.0), TypeError, "y must be integer class ids, got booleans"),
     ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), -1.0), ValueError, "reg must be"),
     ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), "0"), TypeError, "reg must be a real number"),
 ])
@@ -160,6 +162,17 @@ def test_training_validates_its_arguments():
         regression.train_softmax(X, y, 0.1, 0.0, 0, 10, 0)
     with pytest.raises(TypeError, match="batch_size must be an integer"):
         regression.train_softmax(X, y, 0.1, 0.0, 1, 2.5, 0)
+    with pytest.raises(ValueError, match=r"y must be class ids in \[0, 2\) for 2 classes, got 2"):
+        regression.train_softmax(X, y, 0.1, 0.0, 1, 10, 0, num_classes=2)
+    with pytest.raises(ValueError, match="y must be class ids in .* got -1 at index 0"):
+        regression.train_softmax(X, np.r_[-1, y[1:]], 0.1, 0.0, 1, 10, 0)
+
+
+def test_training_takes_num_classes_for_classes_missing_from_y():
+    X, y = blobs()
+    W, _ = regression.train_softmax(X, y, 0.1, 0.0, 1, 100, 0, num_classes=5)
+    assert W.shape == (5, 5)
+    assert regression.train_softmax(X, y, 0.1, 0.0, 1, 100, 0)[0].shape == (5, 3)
 
 
 def test_search_returns_the_best_pair_of_the_grid():

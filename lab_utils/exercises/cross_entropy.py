@@ -16,7 +16,7 @@ PARTS = (
 
 
 def _reference(logits, labels):
-    return float(numerics.cross_entropy(labels=labels, logits=logits, reduction="mean"))
+    return float(numerics.cross_entropy(logits, labels, reduction="mean"))
 
 
 def cross_entropy_case(logits: np.ndarray, labels, note: str = "") -> Case:
