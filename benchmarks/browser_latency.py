@@ -35,7 +35,7 @@ kernel is idle and the page has been quiet for a moment (and, after an explorer'
 the whole frame it sends a second later has come), so every sample meets the same, unloaded
 pipeline. The first few rounds are a warm-up and are not counted.
 
-Goal: median of (a) well under 100 ms, and at most a third of a full-redraw baseline's median.
+Goal: median of (a) well under 100 ms, and at most a quarter of a full-redraw baseline's median (issue 16).
 Where the time goes: every case pays one trip browser -> kernel -> browser (the floor), and (b)
 a second one (ipympl's ``draw_idle`` asks the browser to ask for a frame). (b) and (c) then render
 the whole figure in the kernel (about 40 ms of CPU alone, more beside a busy browser) and send a
@@ -343,9 +343,9 @@ def main(argv: list[str] | None = None) -> int:
     if drawn["explorer"] < explorer["n"] + args.warmup:
         print("the explorer's frame bridge was not live for every press: see lab_utils/frames.py")
     for name in BASELINES:
-        met = explorer["median_ms"] < 100 and result["ratios"][name]["median"] <= 1 / 3
+        met = explorer["median_ms"] < 100 and result["ratios"][name]["median"] <= 1 / 4
         verdict = "met" if met else "NOT met"
-        print(f"goal vs {name} (median < 100 ms and <= 1/3 of its median): {verdict}")
+        print(f"goal vs {name} (median < 100 ms and <= 1/4 of its median): {verdict}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))
     return 0
