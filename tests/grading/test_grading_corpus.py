@@ -3,7 +3,8 @@
 Each submission of ``corpus.CORPUS`` must earn exactly what an honest judge gives its ``my_softmax``,
 and grading must leave every other file of the course as it was: other students' hand-ins,
 ``source/``, ``release/`` and the gradebook's other rows. One more run grades on a machine without
-bubblewrap and must say so.
+bubblewrap and must say so. The assignment is notebook 01 up to its last ``my_softmax`` grade cell
+(:func:`_assignment`): the whole notebook's grading is tests/test_classroom.py's.
 """
 
 from __future__ import annotations
@@ -93,10 +94,24 @@ def _scores(course: Path) -> dict[str, dict[str, float]]:
                 for student in gradebook.students}
 
 
+def _assignment() -> nbformat.NotebookNode:
+    """Notebook 01 up to its last ``my_softmax`` grade cell: every cell the attacks meet.
+
+    The rest of the notebook (Keras, TensorFlow) calls no student code the grader judges, and would
+    cost each of the 17 gradings a TensorFlow import; tests/test_classroom.py grades it whole.
+    """
+    notebook = nbformat.read(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    grade_ids = [c.metadata.get("nbgrader", {}).get("grade_id", "") for c in notebook.cells]
+    last = max(i for i, grade_id in enumerate(grade_ids) if grade_id.startswith("my_softmax_"))
+    notebook.cells = notebook.cells[:last + 1]
+    assert not any("tensorflow" in c.source for c in notebook.cells)
+    return notebook
+
+
 def _course(tmp_path: Path) -> Path:
     course = tmp_path / "course"
     (course / "source" / ASSIGNMENT).mkdir(parents=True)
-    shutil.copy(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", course / "source" / ASSIGNMENT)
+    nbformat.write(_assignment(), course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     _nbgrader(["generate_assignment", ASSIGNMENT], course)
     return course
 
