@@ -37,8 +37,12 @@ HONEST_STUDENTS = {
 def _nbgrader(args, course: Path, path: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["SOFTMAX_LAB_COURSE"] = str(course)
-    env["SOFTMAX_LAB_PART_TIMEOUT_SCALE"] = "0.3"  # 9 s for a NumPy part: the loop needs no more
-    env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "20"
+    # 3 s for a NumPy part: honest parts take milliseconds, and the infinite loop and the memory bomb
+    # (which spend a core each while they run) need no more to be stopped.
+    env["SOFTMAX_LAB_PART_TIMEOUT_SCALE"] = "0.1"
+    # The memory bomb's self-check must reach its MemoryError (shown in its feedback) within this:
+    # filling 5 GB took 11.4 s of system time on an idle 2-core machine.
+    env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "30"
     env["PATH"] = path or os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=1800)
