@@ -10,7 +10,10 @@ USE_UV ?= 1
 UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 # `$(call INSTALL,ARGS)`: uv when .venv has it, else pip (checked when the recipe runs, not parsed).
-INSTALL = if [ -x $(UV) ]; then $(UV) pip install --quiet --python $(PY) $(1); \
+# uv compiles the bytecode as pip does: without it every process (each kernel, each sandboxed
+# grading kernel, which cannot write it) compiles TensorFlow's modules again, unless
+# PYTHONDONTWRITEBYTECODE is unset and the folder is writable; uv skips files already compiled.
+INSTALL = if [ -x $(UV) ]; then $(UV) pip install --quiet --compile-bytecode --python $(PY) $(1); \
           else $(PY) -m pip install --quiet $(1); fi
 # Test files run on two workers, each file (each browser front end of it) on one worker, by
 # conftest.py's scheduler. PYTEST_WORKERS=0 runs everything in one process.

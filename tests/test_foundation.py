@@ -279,10 +279,31 @@ def test_ci_script_installs_chromium_then_runs_make_test():
      "tests/browser/test_browser_explorers.py::jupyterlab"),
 ])
 def test_make_test_keeps_each_notebook_and_file_on_one_worker(nodeid, unit):
+    assert _root_conftest().work_unit(nodeid) == unit
+
+
+def _root_conftest():
     import importlib.util
 
     # By path: "conftest" in sys.modules may be any of the suite's conftest files.
     spec = importlib.util.spec_from_file_location("root_conftest", ROOT / "conftest.py")
     root_conftest = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(root_conftest)
-    assert root_conftest.work_unit(nodeid) == unit
+    return root_conftest
+
+
+def test_the_longest_units_go_first_and_each_unit_stays_whole():
+    from types import SimpleNamespace
+
+    conftest = _root_conftest()
+    for unit in conftest.LONGEST_FIRST:  # a renamed file must not drop out of the list unnoticed
+        assert (ROOT / unit.split("::")[0]).is_file(), unit
+    nodeids = ["notebooks/01_softmax_basics.ipynb::Cell 0", "tests/test_numerics.py::test_a",
+               "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[jupyterlab-01_softmax_basics]",
+               "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[notebook7-01_softmax_basics]",
+               "tests/test_classroom.py::test_a", "tests/test_numerics.py::test_b", "tests/test_classroom.py::test_b"]
+    items = [SimpleNamespace(nodeid=n) for n in nodeids]
+    conftest.pytest_collection_modifyitems(None, SimpleNamespace(), items)  # one process: unchanged
+    assert [item.nodeid for item in items] == nodeids
+    conftest.pytest_collection_modifyitems(None, SimpleNamespace(workerinput={}), items)
+    assert [item.nodeid for item in items] == [nodeids[i] for i in (4, 6, 2, 3, 0, 1, 5)]

@@ -3,7 +3,8 @@
 Each submission of ``corpus.CORPUS`` must earn exactly what an honest judge gives its ``my_softmax``,
 and grading must leave every other file of the course as it was: other students' hand-ins,
 ``source/``, ``release/`` and the gradebook's other rows. One more run grades on a machine without
-bubblewrap and must say so.
+bubblewrap and must say so. The assignment is notebook 01 up to its last ``my_softmax`` grade cell
+(:func:`_assignment`): the whole notebook's grading is tests/test_classroom.py's.
 """
 
 from __future__ import annotations
@@ -36,8 +37,12 @@ HONEST_STUDENTS = {
 def _nbgrader(args, course: Path, path: str | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["SOFTMAX_LAB_COURSE"] = str(course)
-    env["SOFTMAX_LAB_PART_TIMEOUT_SCALE"] = "0.3"  # 9 s for a NumPy part: the loop needs no more
-    env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "20"
+    # 3 s for a NumPy part: honest parts take milliseconds, and the infinite loop and the memory bomb
+    # (which spend a core each while they run) need no more to be stopped.
+    env["SOFTMAX_LAB_PART_TIMEOUT_SCALE"] = "0.1"
+    # The memory bomb's self-check must reach its MemoryError (shown in its feedback) within this:
+    # filling 5 GB took 11.4 s of system time on an idle 2-core machine.
+    env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "30"
     env["PATH"] = path or os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=1800)
@@ -93,10 +98,24 @@ def _scores(course: Path) -> dict[str, dict[str, float]]:
                 for student in gradebook.students}
 
 
+def _assignment() -> nbformat.NotebookNode:
+    """Notebook 01 up to its last ``my_softmax`` grade cell: every cell the attacks meet.
+
+    The rest of the notebook (Keras, TensorFlow) calls no student code the grader judges, and would
+    cost each of the 17 gradings a TensorFlow import; tests/test_classroom.py grades it whole.
+    """
+    notebook = nbformat.read(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", as_version=4)
+    grade_ids = [c.metadata.get("nbgrader", {}).get("grade_id", "") for c in notebook.cells]
+    last = max(i for i, grade_id in enumerate(grade_ids) if grade_id.startswith("my_softmax_"))
+    notebook.cells = notebook.cells[:last + 1]
+    assert not any("tensorflow" in c.source for c in notebook.cells)
+    return notebook
+
+
 def _course(tmp_path: Path) -> Path:
     course = tmp_path / "course"
     (course / "source" / ASSIGNMENT).mkdir(parents=True)
-    shutil.copy(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", course / "source" / ASSIGNMENT)
+    nbformat.write(_assignment(), course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")
     _nbgrader(["generate_assignment", ASSIGNMENT], course)
     return course
 
