@@ -44,6 +44,8 @@ ROLE: dict[str, str] = {
     "probs": OKABE_ITO["orange"],
     "reference": OKABE_ITO["orange"],
     "student": OKABE_ITO["sky_blue"],
+    # A point estimated from probabilities (06's soft-argmax): light, to stand out on dark maps.
+    "estimate": OKABE_ITO["sky_blue"],
     "target": OKABE_ITO["bluish_green"],
     "gradient": OKABE_ITO["reddish_purple"],
     "loss": OKABE_ITO["blue"],
