@@ -174,14 +174,23 @@ class Server:
         """Open ``name`` as JupyterLab does (a session, so a kernel); a client on that kernel."""
         session = self.api("/api/sessions", "POST", {"path": name, "type": "notebook", "name": name,
                                                      "kernel": {"name": "python3"}})
-        client = BlockingKernelClient(connection_file=str(self.runtime / f"kernel-{session['kernel']['id']}.json"))
-        client.load_connection_file()
-        client.start_channels()
-        try:
-            client.wait_for_ready(timeout=120)
-        except RuntimeError as error:
-            raise RuntimeError(f"{name}: {error}\nserver log:\n{(self.work / 'server.log').read_text()[-3000:]}") from None
-        return client
+        # A client without a kernel manager judges the kernel by its heartbeat: on a loaded machine a
+        # starting kernel can miss one and be taken for dead. It is dead only once the server says so.
+        deadline = time.monotonic() + 120
+        while True:
+            client = BlockingKernelClient(connection_file=str(self.runtime / f"kernel-{session['kernel']['id']}.json"))
+            client.load_connection_file()
+            client.start_channels()
+            try:
+                client.wait_for_ready(timeout=max(1.0, deadline - time.monotonic()))
+                return client
+            except RuntimeError as error:
+                client.stop_channels()
+                alive = any(k["id"] == session["kernel"]["id"] for k in self.api("/api/kernels") or [])
+                if not alive or time.monotonic() > deadline:
+                    raise RuntimeError(f"{name}: {error}\nserver log:\n"
+                                       f"{(self.work / 'server.log').read_text()[-3000:]}") from None
+                time.sleep(1)
 
     def stop(self) -> None:
         tree = [self.ps, *self.ps.children(recursive=True)]
