@@ -3,7 +3,7 @@
 Run by hand (not a test: timings on a shared machine are noisy, so only ratios measured in the same
 run are reported)::
 
-    .venv/bin/python benchmarks/bench_explorers.py [--repeats 60]
+    .venv/bin/python -m benchmarks.bench_explorers [--repeats 60]
 
 What is measured
 ----------------
@@ -196,7 +196,7 @@ def main() -> None:
         # Each backend in its own interpreter: the backend is chosen once per process.
         out = subprocess.run(
             [sys.executable, "-c",
-             "import json, sys; sys.path.insert(0, 'benchmarks'); import bench_explorers as b; "
+             "import json; from benchmarks import bench_explorers as b; "
              f"print(json.dumps(b.bench_slider({use_ipympl}, {args.repeats}, {patches})))"],
             capture_output=True, text=True, check=True,
             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

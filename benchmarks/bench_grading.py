@@ -1,6 +1,6 @@
 """Class-scale grading: N submissions of notebook 01 graded with 1 and with 2 workers, same run.
 
-    .venv/bin/python benchmarks/bench_grading.py [--submissions 40]
+    .venv/bin/python -m benchmarks.bench_grading [--submissions 40]
 
 Prints seconds per submission for each worker count, the speed-up, and the cost of one sandboxed
 notebook against the same notebook graded without bubblewrap (PATH without bwrap). Run by hand:
@@ -19,14 +19,13 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 ASSIGNMENT = "01_softmax_basics"
 
 
 def _course(folder: Path, submissions: int) -> Path:
     import nbformat
 
-    from classroom.sample_submissions import fill_cell, solution_cells  # noqa: E402
+    from classroom.sample_submissions import fill_cell, solution_cells
 
     course = folder / "course"
     (course / "source" / ASSIGNMENT).mkdir(parents=True)

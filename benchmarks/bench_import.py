@@ -1,7 +1,7 @@
 """How long `import lab_utils` takes, against `import numpy` measured in the same run.
 
 Each import runs in a fresh interpreter (a student's kernel start), repeated; medians are printed with
-the ratio, and whether TensorFlow got imported (it must not). Run: .venv/bin/python benchmarks/bench_import.py
+the ratio, and whether TensorFlow got imported (it must not). Run: .venv/bin/python -m benchmarks.bench_import
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ and time that too. Installers measured, in this order:
 * ``uv (warm cache)``: uv with its cache as it is (the second project a student sets up).
 
 Ratios are against pip, measured in the same run: shared machines are noisy. Nothing here is
-asserted; it prints a table. Usage: ``.venv/bin/python benchmarks/bench_setup.py [--skip-cold]``.
+asserted; it prints a table. Usage: ``.venv/bin/python -m benchmarks.bench_setup [--skip-cold]``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Speed and memory of lab_utils' softmax against SciPy, TensorFlow and the naive formula.
 
-Run by hand: ``.venv/bin/python benchmarks/bench_softmax.py [--rows 1024] [--cols 32000]
+Run by hand: ``.venv/bin/python -m benchmarks.bench_softmax [--rows 1024] [--cols 32000]
 [--repeats 15]``.
 
 Machines are shared and noisy, so every figure is a RATIO to ``scipy.special.softmax`` measured in

@@ -16,7 +16,7 @@ process, and of the kernel process from its start), which depends much less on t
 
 The target (issue 6): notebook / bare <= 2, and the kernel's peak memory < 1 GB.
 
-Usage: ``.venv/bin/python benchmarks/bench_training.py [--repeats 3]``
+Usage: ``.venv/bin/python -m benchmarks.bench_training [--repeats 3]``
 """
 
 from __future__ import annotations

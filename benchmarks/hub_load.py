@@ -20,7 +20,7 @@ classroom/jupyterhub.md.
 
 Usage::
 
-    .venv/bin/python benchmarks/hub_load.py [--students 6] [--presses 20] [--json out.json]
+    .venv/bin/python -m benchmarks.hub_load [--students 6] [--presses 20] [--json out.json]
 """
 
 from __future__ import annotations
@@ -41,14 +41,16 @@ from pathlib import Path
 
 import nbformat
 
-HERE = Path(__file__).resolve().parent
-REPO = HERE.parent
-sys.path.insert(0, str(REPO / "tests" / "hub"))
-sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(REPO))  # tests.browser: the shared browser helpers
-
-from browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure  # noqa: E402
-from hub_support import (  # noqa: E402
+from benchmarks.browser_latency import EXPLORER, FLOOR, INSTALL_PROBE_JS, SETUP, measure
+from benchmarks.student_memory import footprint, pss
+from tests.browser.browser_support import (
+    FIGURE_CANVAS,
+    NO_CHROMIUM_HINT,
+    NotebookPage,
+    find_chromium,
+    write_notebook,
+)
+from tests.hub.hub_support import (
     HUB_HOSTNAME,
     HubLab,
     launch_hub_chromium,
@@ -59,15 +61,8 @@ from hub_support import (  # noqa: E402
     running_hub,
     shut_down_sessions,
 )
-from student_memory import footprint, pss  # noqa: E402
 
-from tests.browser.browser_support import (  # noqa: E402
-    FIGURE_CANVAS,
-    NO_CHROMIUM_HINT,
-    NotebookPage,
-    find_chromium,
-    write_notebook,
-)
+REPO = Path(__file__).resolve().parents[1]
 
 MB = 1e6
 NOTEBOOK = "01_softmax_basics.ipynb"

@@ -13,7 +13,7 @@ is started once to measure what it holds. The recommendation at the end (also wr
 
 Usage::
 
-    .venv/bin/python benchmarks/notebook_memory.py [notebooks/0*.ipynb ...] [--json out.json]
+    .venv/bin/python -m benchmarks.notebook_memory [notebooks/0*.ipynb ...] [--json out.json]
 """
 
 from __future__ import annotations

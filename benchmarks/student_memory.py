@@ -28,7 +28,7 @@ leaves both out, to measure before and after; ``--env NAME=VALUE`` (repeatable) 
 
 Usage::
 
-    .venv/bin/python benchmarks/student_memory.py [--scenario all-open|in-order|both]
+    .venv/bin/python -m benchmarks.student_memory [--scenario all-open|in-order|both]
         [--minutes 4] [--compress 4] [--bare] [--env NAME=VALUE] [--json out.json]
 """
 
@@ -55,10 +55,10 @@ import nbformat
 import psutil
 from jupyter_client import BlockingKernelClient
 
+from tests.hub.hub_support import binder_culling, binder_start_environment
+
 REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
-sys.path.insert(0, str(REPO / "tests" / "hub"))
-from hub_support import binder_culling, binder_start_environment  # noqa: E402
 
 MB = 1e6  # the goals are in MB (10^6 bytes), as mybinder.org states its 2 GB
 GOAL_ALL_OPEN_MB = 1750

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 import runpy
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,12 @@ import yaml
 from jsonschema import Draft7Validator
 from traitlets.config import Config
 
+from tests.hub.hub_support import COURSE_ID, STUDENT_NBGRADER_CONFIG
+
 ROOT = Path(__file__).resolve().parent.parent
 Z2JH = ROOT.parent / "shared" / "z2jh"
 CONFIG = ROOT / "classroom" / "config.yaml"
 
-sys.path.insert(0, str(ROOT / "tests" / "hub"))
-from hub_support import COURSE_ID, STUDENT_NBGRADER_CONFIG  # noqa: E402
 
 
 def helm_merge(defaults, values):

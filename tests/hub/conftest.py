@@ -6,14 +6,11 @@ under ``CI=true``: CI installs them, so a missing proxy there is a broken pipeli
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from hub_support import (
+from tests.hub.hub_support import (
     launch_hub_chromium,
     make_course_repo,
     proxy_problem,

@@ -41,13 +41,14 @@ from pathlib import Path
 
 import psutil
 
+from tests.browser.browser_support import _write_user_settings, in_ci
+
 REPO = Path(__file__).resolve().parents[2]
 BINDER = REPO / "binder"
 VENV_BIN = Path(sys.executable).parent
 PROXY_IN_REPO = REPO / ".hub-node" / "node_modules" / ".bin" / "configurable-http-proxy"
 COURSE_ID = "softmax-lab"  # nbgrader_config.py's course_id
 
-from tests.browser.browser_support import _write_user_settings, in_ci  # noqa: E402
 
 #: Every student's nbgrader config on a hub (classroom/jupyterhub.md gives the same lines).
 STUDENT_NBGRADER_CONFIG = """\

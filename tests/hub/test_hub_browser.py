@@ -14,7 +14,10 @@ import re
 from pathlib import Path
 
 import pytest
-from hub_support import (
+
+from tests.browser.browser_support import ARTIFACTS, ExplorerView
+from tests.browser.test_browser_notebooks import run_notebook
+from tests.hub.hub_support import (
     HUB_HOSTNAME,
     HubLab,
     binder_culling,
@@ -22,9 +25,6 @@ from hub_support import (
     nbgitpuller_link,
     shut_down_sessions,
 )
-
-from tests.browser.browser_support import ARTIFACTS, ExplorerView
-from tests.browser.test_browser_notebooks import run_notebook
 
 pytestmark = [pytest.mark.hub, pytest.mark.browser]
 

@@ -25,9 +25,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from hub_support import COURSE_ID, REPO, pull_notebooks
 
 from lab_utils import checks
+from tests.hub.hub_support import COURSE_ID, REPO, pull_notebooks
 
 pytestmark = pytest.mark.hub
 
