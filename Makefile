@@ -69,6 +69,7 @@ test: $(TEST_STAMP)
 	$(PY) -m pytest $(PYTEST_PARALLEL) --durations=25 tests $(NBVAL_ARGS) notebooks || status=$$?; \
 	$(PY) -m pytest --doctest-modules lab_utils || status=$$?; \
 	$(VENV)/bin/ruff check lab_utils tests benchmarks classroom || status=$$?; \
+	$(VENV)/bin/ruff format --check lab_utils tests benchmarks classroom || status=$$?; \
 	exit $$status
 
 test-unit: $(TEST_STAMP)

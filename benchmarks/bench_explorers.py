@@ -84,10 +84,12 @@ def _baseline_figure(use_ipympl: bool, logits):
                     artist.remove()
             values = np.asarray(values)
             state["charts"] = [
-                plots.bar_chart(ax_z, values, color=style.ROLE["logits"], ylim=(-11, 11),
-                                fmt="{:.2f}"),
-                plots.bar_chart(ax_p, numerics.softmax(values), color=style.ROLE["probs"],
-                                ylim=(0, 1.12)),
+                plots.bar_chart(
+                    ax_z, values, color=style.ROLE["logits"], ylim=(-11, 11), fmt="{:.2f}"
+                ),
+                plots.bar_chart(
+                    ax_p, numerics.softmax(values), color=style.ROLE["probs"], ylim=(0, 1.12)
+                ),
             ]
             canvas.draw()
 
@@ -121,14 +123,16 @@ def bench_slider(use_ipympl: bool, repeats: int, patches: bool = False) -> dict:
         time.sleep(canvas_module.FULL_FRAME_GUARD_S)
         sent = []
         send_binary = canvas.send_binary
-        canvas.send_binary = lambda data: (sent.append(canvas.image_mode),
-                                           send_binary(data))
+        canvas.send_binary = lambda data: (sent.append(canvas.image_mode), send_binary(data))
         if patches:  # what frame_bridge.js answers once installed in a local JupyterLab
-            canvas.bridge._on_browser_message(canvas.bridge,
-                                              {"type": "ready", "ok": True, "local": True}, [])
+            canvas.bridge._on_browser_message(
+                canvas.bridge, {"type": "ready", "ok": True, "local": True}, []
+            )
             send = canvas.send
-            canvas.send = lambda content, buffers=None: (sent.append("patch"),
-                                                         send(content, buffers=buffers))
+            canvas.send = lambda content, buffers=None: (
+                sent.append("patch"),
+                send(content, buffers=buffers),
+            )
 
     def slider_change(v):
         # ipympl: blit, encode and send the frame; Agg: blit and PNG for the Image widget.
@@ -175,14 +179,17 @@ def bench_import(repeats: int = 5) -> dict:
     times, cpu_times, tf_loaded = [], [], False
     env = dict(os.environ, MPLBACKEND="Agg")
     for _ in range(repeats):  # the first run also warms the OS file cache
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, env=env).stdout.split()
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+        ).stdout.split()
         times.append(float(out[0]))
         cpu_times.append(float(out[1]))
         tf_loaded = tf_loaded or out[2] == "True"
-    return {"import_and_create_wall_s": statistics.median(times),
-            "import_and_create_cpu_s": statistics.median(cpu_times),
-            "tensorflow_imported": tf_loaded}
+    return {
+        "import_and_create_wall_s": statistics.median(times),
+        "import_and_create_cpu_s": statistics.median(cpu_times),
+        "tensorflow_imported": tf_loaded,
+    }
 
 
 def main() -> None:
@@ -195,11 +202,17 @@ def main() -> None:
     for name, use_ipympl, patches in cases:
         # Each backend in its own interpreter: the backend is chosen once per process.
         out = subprocess.run(
-            [sys.executable, "-c",
-             "import json; from benchmarks import bench_explorers as b; "
-             f"print(json.dumps(b.bench_slider({use_ipympl}, {args.repeats}, {patches})))"],
-            capture_output=True, text=True, check=True,
-            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            [
+                sys.executable,
+                "-c",
+                "import json; from benchmarks import bench_explorers as b; "
+                f"print(json.dumps(b.bench_slider({use_ipympl}, {args.repeats}, {patches})))",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+        )
         results[name] = json.loads(out.stdout.strip().splitlines()[-1])
     results["import"] = bench_import()
     if args.json:
@@ -209,15 +222,19 @@ def main() -> None:
     for name, _, _ in cases:
         r = results[name]
         verdict = "ok" if r["ratio_cpu"] <= 0.25 else "ABOVE GOAL"
-        print(f"{name:13s} one slider change {r['slider_change_cpu_ms']:6.2f} ms CPU "
-              f"({r['slider_change_wall_ms']:6.2f} wall) | full redraw "
-              f"{r['full_redraw_cpu_ms']:6.2f} ms CPU ({r['full_redraw_wall_ms']:6.2f} wall) | "
-              f"ratio {r['ratio_cpu']:.3f} CPU, {r['ratio_wall']:.3f} wall "
-              f"(goal <= 0.25: {verdict})")
+        print(
+            f"{name:13s} one slider change {r['slider_change_cpu_ms']:6.2f} ms CPU "
+            f"({r['slider_change_wall_ms']:6.2f} wall) | full redraw "
+            f"{r['full_redraw_cpu_ms']:6.2f} ms CPU ({r['full_redraw_wall_ms']:6.2f} wall) | "
+            f"ratio {r['ratio_cpu']:.3f} CPU, {r['ratio_wall']:.3f} wall "
+            f"(goal <= 0.25: {verdict})"
+        )
     r = results["import"]
-    print(f"import lab_utils + softmax_explorer(): {r['import_and_create_wall_s']:.2f} s wall, "
-          f"{r['import_and_create_cpu_s']:.2f} s CPU (goal < 1 s); "
-          f"tensorflow imported: {r['tensorflow_imported']}")
+    print(
+        f"import lab_utils + softmax_explorer(): {r['import_and_create_wall_s']:.2f} s wall, "
+        f"{r['import_and_create_cpu_s']:.2f} s CPU (goal < 1 s); "
+        f"tensorflow imported: {r['tensorflow_imported']}"
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,9 @@ def _course(folder: Path, submissions: int) -> Path:
     shutil.copy(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", course / "source" / ASSIGNMENT)
     _nbgrader(["generate_assignment", ASSIGNMENT], course)
     release = course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-    source = solution_cells(nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4))
+    source = solution_cells(
+        nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    )
     for i in range(submissions):
         notebook = nbformat.read(release, as_version=4)
         for grade_id, cell in solution_cells(notebook).items():
@@ -51,15 +53,36 @@ def _env(course: Path, path: str | None = None) -> dict:
 
 def _nbgrader(args, course: Path, path: str | None = None) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=_env(course, path),
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=ROOT,
+        env=_env(course, path),
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
 def _grade_all(course: Path, workers: int) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "lab_utils.grading", "autograde", ASSIGNMENT, "--workers", str(workers),
-                    "--force", "--course", str(course)], cwd=ROOT, env=_env(course), check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lab_utils.grading",
+            "autograde",
+            ASSIGNMENT,
+            "--workers",
+            str(workers),
+            "--force",
+            "--course",
+            str(course),
+        ],
+        cwd=ROOT,
+        env=_env(course),
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -71,14 +94,21 @@ def main() -> None:
         course = _course(Path(folder), args.submissions)
         one = _grade_all(course, 1)
         two = _grade_all(course, 2)
-        sandboxed = _nbgrader(["autograde", ASSIGNMENT, "--student", "student000", "--force"], course)
-        bare = _nbgrader(["autograde", ASSIGNMENT, "--student", "student000", "--force"], course,
-                         path=str(Path(sys.executable).parent))
+        sandboxed = _nbgrader(
+            ["autograde", ASSIGNMENT, "--student", "student000", "--force"], course
+        )
+        bare = _nbgrader(
+            ["autograde", ASSIGNMENT, "--student", "student000", "--force"],
+            course,
+            path=str(Path(sys.executable).parent),
+        )
     n = args.submissions
     print(f"{n} submissions of {ASSIGNMENT}, load average {os.getloadavg()[0]:.1f}")
     print(f"1 worker : {one:7.1f} s, {one / n:5.2f} s per submission")
     print(f"2 workers: {two:7.1f} s, {two / n:5.2f} s per submission, speed-up {one / two:.2f}x")
-    print(f"one submission sandboxed {sandboxed:.1f} s, without bubblewrap {bare:.1f} s: ratio {sandboxed / bare:.2f}")
+    print(
+        f"one submission sandboxed {sandboxed:.1f} s, without bubblewrap {bare:.1f} s: ratio {sandboxed / bare:.2f}"
+    )
     print(f"a class of 300 at 2 workers: about {300 * two / n / 60:.0f} min")
 
 

@@ -22,7 +22,10 @@ def time_import(module: str) -> tuple[float, bool]:
     seconds, tensorflow_loaded = [], False
     for _ in range(REPEATS):
         out = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, check=True
+            [sys.executable, "-c", PROBE.format(module=module)],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.split()
         seconds.append(float(out[0]))
         tensorflow_loaded |= out[1] == "True"
@@ -33,7 +36,9 @@ def main() -> None:
     numpy_s, _ = time_import("numpy")
     lab_s, tf_loaded = time_import("lab_utils")
     print(f"import numpy      {numpy_s * 1000:7.1f} ms (baseline)")
-    print(f"import lab_utils  {lab_s * 1000:7.1f} ms  = {lab_s / numpy_s:.2f} x numpy; tensorflow imported: {tf_loaded}")
+    print(
+        f"import lab_utils  {lab_s * 1000:7.1f} ms  = {lab_s / numpy_s:.2f} x numpy; tensorflow imported: {tf_loaded}"
+    )
 
 
 if __name__ == "__main__":

@@ -47,16 +47,25 @@ def base_python() -> str:
 def serve_once(clone: Path, env: dict, extra_make: list[str], log_path: Path) -> float:
     """Run ``make lab`` in ``clone``; return the seconds until its server answers; stop it."""
     port, token = free_port(), secrets.token_hex(16)
-    lab_args = (f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} "
-                f"--ServerApp.port_retries=0 --IdentityProvider.token={token}")
+    lab_args = (
+        f"--no-browser --ServerApp.ip=127.0.0.1 --ServerApp.port={port} "
+        f"--ServerApp.port_retries=0 --IdentityProvider.token={token}"
+    )
     command = ["make", "lab", f"PYTHON={base_python()}", f"LAB_ARGS={lab_args}", *extra_make]
     with open(log_path, "ab") as log:
         start = time.monotonic()
-        process = subprocess.Popen(command, cwd=clone, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=clone,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status",
-                                             headers={"Authorization": f"token {token}"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/status", headers={"Authorization": f"token {token}"}
+            )
             while True:
                 if process.poll() is not None:
                     raise RuntimeError(f"make lab exited with {process.returncode}; see {log_path}")
@@ -65,8 +74,9 @@ def serve_once(clone: Path, env: dict, extra_make: list[str], log_path: Path) ->
                         return time.monotonic() - start
                 except (urllib.error.URLError, ConnectionError, OSError):
                     if time.monotonic() - start > SERVE_TIMEOUT_S:
-                        raise RuntimeError(f"no JupyterLab after {SERVE_TIMEOUT_S:.0f} s; "
-                                           f"see {log_path}") from None
+                        raise RuntimeError(
+                            f"no JupyterLab after {SERVE_TIMEOUT_S:.0f} s; see {log_path}"
+                        ) from None
                     time.sleep(0.1)
         finally:
             for sig, wait_s in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
@@ -85,8 +95,12 @@ def measure(name: str, work: Path, use_uv: bool, uv_cache: Path | None) -> dict:
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)  # the clone's own lab_utils, as a student's
     env.pop("VIRTUAL_ENV", None)
-    for var, sub in (("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython")):
+    for var, sub in (
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_DATA_DIR", "data"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("IPYTHONDIR", "ipython"),
+    ):
         env[var] = str(folder / sub)
     if uv_cache is not None:
         env["UV_CACHE_DIR"] = str(uv_cache)
@@ -102,8 +116,11 @@ def measure(name: str, work: Path, use_uv: bool, uv_cache: Path | None) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skip-cold", action="store_true",
-                        help="leave out uv with an empty cache (it downloads every wheel)")
+    parser.add_argument(
+        "--skip-cold",
+        action="store_true",
+        help="leave out uv with an empty cache (it downloads every wheel)",
+    )
     args = parser.parse_args()
     if shutil.which("git") is None or shutil.which("make") is None:
         print("needs git and make", file=sys.stderr)
@@ -115,14 +132,19 @@ def main() -> int:
             runs.append(measure("uv (cold cache)", work, use_uv=True, uv_cache=work / "uv-cache"))
         runs.append(measure("uv (warm cache)", work, use_uv=True, uv_cache=None))
     pip = runs[0]
-    print(f"fresh clone to a serving JupyterLab (`make lab`), {base_python()}, "
-          f"{os.cpu_count()} cores")
+    print(
+        f"fresh clone to a serving JupyterLab (`make lab`), {base_python()}, {os.cpu_count()} cores"
+    )
     print(f"{'installer':<17}{'first run s':>12}{'vs pip':>8}{'second run s':>14}{'vs pip':>8}")
     for run in runs:
-        print(f"{run['name']:<17}{run['first']:>12.1f}{pip['first'] / run['first']:>7.1f}x"
-              f"{run['second']:>14.1f}{pip['second'] / run['second']:>7.1f}x")
-    print("first run: git clone + make lab (new .venv, install, start) until /api/status answers;"
-          " second run: make lab again in that clone (stamps: no install)")
+        print(
+            f"{run['name']:<17}{run['first']:>12.1f}{pip['first'] / run['first']:>7.1f}x"
+            f"{run['second']:>14.1f}{pip['second'] / run['second']:>7.1f}x"
+        )
+    print(
+        "first run: git clone + make lab (new .venv, install, start) until /api/status answers;"
+        " second run: make lab again in that clone (stamps: no install)"
+    )
     return 0
 
 

@@ -101,8 +101,10 @@ def main() -> None:
     median = {name: statistics.median(values) for name, values in times.items()}
     base = median["scipy.special.softmax"]
 
-    print(f"softmax over the last axis of float32 {z.shape} ({z.nbytes / 2**20:.0f} MiB), "
-          f"median of {args.repeats} interleaved repeats")
+    print(
+        f"softmax over the last axis of float32 {z.shape} ({z.nbytes / 2**20:.0f} MiB), "
+        f"median of {args.repeats} interleaved repeats"
+    )
     print(f"{'candidate':28s} {'time / scipy':>12s} {'peak memory / output':>21s}")
     for name, func in candidates.items():
         memory = "n/a (not numpy)" if name.startswith("tf.") else f"{peak_in_outputs(func, z):.2f}"
@@ -110,16 +112,24 @@ def main() -> None:
     print(f"{exp_name:28s} {median[exp_name] / base:12.2f} {'0 (in place)':>21s}")
     print(f"{new_name:28s} {median[new_name] / base:12.2f} {'1.00':>21s}")
     if "tf.nn.softmax" in median:
-        print(f"lab_utils.softmax / tf.nn.softmax: {median['lab_utils.softmax'] / median['tf.nn.softmax']:.2f}")
+        print(
+            f"lab_utils.softmax / tf.nn.softmax: {median['lab_utils.softmax'] / median['tf.nn.softmax']:.2f}"
+        )
     ratio = median["lab_utils.softmax"] / base
-    print(f"target lab_utils.softmax <= 0.70 x scipy: {'met' if ratio <= 0.7 else 'NOT met'} ({ratio:.2f})")
+    print(
+        f"target lab_utils.softmax <= 0.70 x scipy: {'met' if ratio <= 0.7 else 'NOT met'} ({ratio:.2f})"
+    )
     floor = median["lab_utils.softmax"] / median[exp_name]
-    print(f"target lab_utils.softmax <= 2.0 x in-place np.exp: {'met' if floor <= 2.0 else 'NOT met'} "
-          f"({floor:.2f}; np.exp into a new array alone: "
-          f"{median[new_name] / median[exp_name]:.2f})")
+    print(
+        f"target lab_utils.softmax <= 2.0 x in-place np.exp: {'met' if floor <= 2.0 else 'NOT met'} "
+        f"({floor:.2f}; np.exp into a new array alone: "
+        f"{median[new_name] / median[exp_name]:.2f})"
+    )
     into = median["lab_utils.blocked_softmax(out=)"] / median[exp_name]
-    print(f"without the allocation (blocked_softmax into a reused buffer, as the exp is in place): "
-          f"{into:.2f} x in-place np.exp ({'within' if into <= 2.0 else 'NOT within'} 2.0)")
+    print(
+        f"without the allocation (blocked_softmax into a reused buffer, as the exp is in place): "
+        f"{into:.2f} x in-place np.exp ({'within' if into <= 2.0 else 'NOT within'} 2.0)"
+    )
 
 
 if __name__ == "__main__":

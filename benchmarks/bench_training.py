@@ -68,13 +68,16 @@ def time_bare() -> tuple[float, float]:
     """Wall and CPU seconds for a fresh interpreter to run the two trainings (checked to succeed)."""
     before = os.times()
     start = time.perf_counter()
-    result = subprocess.run([sys.executable, "-c", BARE_SCRIPT], cwd=ROOT, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", BARE_SCRIPT], cwd=ROOT, capture_output=True, text=True, check=False
+    )
     elapsed = time.perf_counter() - start
     after = os.times()
     if result.returncode != 0:
         raise RuntimeError(f"bare script failed:\n{result.stderr}")
-    cpu = (after.children_user - before.children_user) + (after.children_system - before.children_system)
+    cpu = (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
     return elapsed, cpu
 
 
@@ -96,9 +99,13 @@ def time_notebook() -> tuple[float, float, int]:
 
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     with tempfile.TemporaryDirectory() as tmp:
-        client = NotebookClient(copy.deepcopy(notebook), timeout=600, kernel_name="python3",
-                                resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-                                store_widget_state=False)
+        client = NotebookClient(
+            copy.deepcopy(notebook),
+            timeout=600,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+            store_widget_state=False,
+        )
         peak = 0
         done = threading.Event()
 
@@ -125,7 +132,9 @@ def time_notebook() -> tuple[float, float, int]:
             peak = max(peak, _peak_rss_linux(pid) or 0)
             done.set()
             sampler.join()
-        nbformat.write(client.nb, Path(tmp) / "executed.ipynb")  # proves the run produced a notebook
+        nbformat.write(
+            client.nb, Path(tmp) / "executed.ipynb"
+        )  # proves the run produced a notebook
     return elapsed, cpu, peak
 
 
@@ -151,10 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         return ", ".join(f"{v:.1f}" for v in values)
 
     print(f"bare script (two 10-epoch trainings): wall s {runs(bare)}   cpu s {runs(bare_cpu)}")
-    print(f"notebook 04 in a fresh kernel:       wall s {runs(notebook)}   cpu s {runs(notebook_cpu)}")
-    print(f"ratio notebook / bare (target <= 2): wall, fastest runs {min(notebook) / min(bare):.2f}; "
-          f"wall, medians {median(notebook) / median(bare):.2f}; "
-          f"cpu, medians {median(notebook_cpu) / median(bare_cpu):.2f}")
+    print(
+        f"notebook 04 in a fresh kernel:       wall s {runs(notebook)}   cpu s {runs(notebook_cpu)}"
+    )
+    print(
+        f"ratio notebook / bare (target <= 2): wall, fastest runs {min(notebook) / min(bare):.2f}; "
+        f"wall, medians {median(notebook) / median(bare):.2f}; "
+        f"cpu, medians {median(notebook_cpu) / median(bare_cpu):.2f}"
+    )
     print(f"kernel peak memory: {max(peaks) / GB:.2f} GB  (target < 1 GB)")
     return 0
 

@@ -97,7 +97,7 @@ deflated.canvas.bridge.encoding = "deflate"  # as for a browser on another machi
 deflated.widget.add_class("latency-deflated")
 deflated"""
 
-CLASSIC = '''\
+CLASSIC = """\
 fig_c, (ax_z, ax_p), slider_c = baseline_figure()
 z, p = logits_and_probs(slider_c.value)
 with lab_utils.style.style_context():
@@ -119,9 +119,9 @@ def update(change):
 slider_c.observe(update, names="value")
 box = widgets.VBox([fig_c.canvas, slider_c])
 box.add_class("latency-classic")
-box'''
+box"""
 
-REDRAW = '''\
+REDRAW = """\
 fig_r, (ax_z, ax_p), slider_r = baseline_figure()
 
 def redraw(change=None):
@@ -142,15 +142,15 @@ slider_r.observe(redraw, names="value")
 redraw()
 box = widgets.VBox([fig_r.canvas, slider_r])
 box.add_class("latency-redraw")
-box'''
+box"""
 
-FLOOR = '''\
+FLOOR = """\
 slider_f = widgets.FloatSlider(value=2.0, min=-10.0, max=10.0, step=0.1, description="z0")
 text_f = widgets.HTML("z0 = 2.0")
 slider_f.observe(lambda change: setattr(text_f, "value", f"z0 = {change['new']:.1f}"), names="value")
 box = widgets.VBox([slider_f, text_f])
 box.add_class("latency-floor")
-box'''
+box"""
 
 # name -> (notebook cell, CSS selector of its box, label in the printout); all but the floor draw
 # their figure in an ipympl canvas.
@@ -214,8 +214,9 @@ WHOLE_FRAMES_JS = """(selector) => Number(
     document.querySelector(selector).dataset.softmaxLabWholeFrames || 0)"""
 
 
-def measure(page, handle, canvas_id: str, key: str, canvas_selector: str,
-            quiet_ms: float = 250.0) -> float:
+def measure(
+    page, handle, canvas_id: str, key: str, canvas_selector: str, quiet_ms: float = 250.0
+) -> float:
     """Press ``key`` on the focused slider ``handle``; return ms until the canvas' pixels changed.
 
     Then wait until the page is quiet. An explorer also sends a whole frame about a second after
@@ -230,14 +231,20 @@ def measure(page, handle, canvas_id: str, key: str, canvas_selector: str,
     page.keyboard.press(key)
     page.wait_for_function(
         f"(n) => window.__latency.changes['{canvas_id}'].length > n",
-        arg=before, timeout=30_000, polling=20,
+        arg=before,
+        timeout=30_000,
+        polling=20,
     )
     latency = page.evaluate(
         f"(n) => window.__latency.changes['{canvas_id}'][n] - window.__latency.keys.at(-1)", before
     )
     if explorer:
-        page.wait_for_function(f"(selector) => ({WHOLE_FRAMES_JS})(selector) > {whole_before}",
-                               arg=canvas_selector, timeout=30_000, polling=50)
+        page.wait_for_function(
+            f"(selector) => ({WHOLE_FRAMES_JS})(selector) > {whole_before}",
+            arg=canvas_selector,
+            timeout=30_000,
+            polling=50,
+        )
     page.wait_for_function(QUIET_JS, arg=quiet_ms, timeout=30_000, polling=20)
     return float(latency)
 
@@ -256,13 +263,18 @@ def summary(samples: list[float]) -> dict:
 def run(presses: int, warmup: int) -> dict:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory(prefix="browser-latency-") as tmp, sync_playwright() as playwright:
+    with (
+        tempfile.TemporaryDirectory(prefix="browser-latency-") as tmp,
+        sync_playwright() as playwright,
+    ):
         executable = find_chromium(playwright)
         if executable is None:
             sys.exit(NO_CHROMIUM_HINT)
         folder = Path(tmp) / "nb"
         folder.mkdir()
-        write_notebook(folder / "latency.ipynb", [SETUP] + [cell for cell, _, _ in FIGURES.values()])
+        write_notebook(
+            folder / "latency.ipynb", [SETUP] + [cell for cell, _, _ in FIGURES.values()]
+        )
         browser = launch_chromium(playwright, executable)
         with jupyterlab_server(folder, Path(tmp) / "lab") as server:
             page = browser.new_page(viewport={"width": 1400, "height": 2000})
@@ -275,9 +287,12 @@ def run(presses: int, warmup: int) -> dict:
                 sys.exit(f"the figures did not render: {counts}")
             canvases = {name: f"{box} {FIGURE_CANVAS}" for name, (_, box, _) in FIGURES.items()}
             del canvases["floor"]
-            page.evaluate(INSTALL_PROBE_JS, [canvases, f"{FIGURES['floor'][1]} .widget-html-content"])
+            page.evaluate(
+                INSTALL_PROBE_JS, [canvases, f"{FIGURES['floor'][1]} .widget-html-content"]
+            )
             handles = {
-                name: page.locator(f"{box} .noUi-handle").first for name, (_, box, _) in FIGURES.items()
+                name: page.locator(f"{box} .noUi-handle").first
+                for name, (_, box, _) in FIGURES.items()
             }
             # Up, then down again: every press gives a new value (2.0 -> 2.0 + 0.1 k -> back).
             half = (presses + warmup + 1) // 2
@@ -288,9 +303,12 @@ def run(presses: int, warmup: int) -> dict:
                     latency = measure(page, handles[name], name, key, canvases.get(name, ""))
                     if i >= warmup:
                         samples[name].append(latency)
-            patches = page.evaluate("""(selectors) => Object.fromEntries(Object.entries(selectors)
+            patches = page.evaluate(
+                """(selectors) => Object.fromEntries(Object.entries(selectors)
                 .map(([id, selector]) => [id, Number(
-                    document.querySelector(selector).dataset.softmaxLabPatches || 0)]))""", canvases)
+                    document.querySelector(selector).dataset.softmaxLabPatches || 0)]))""",
+                canvases,
+            )
             chromium = browser.version
             page.close()
         browser.close()
@@ -309,8 +327,9 @@ def run(presses: int, warmup: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presses", type=int, default=30,
-                        help="counted key presses per figure (>= 20)")
+    parser.add_argument(
+        "--presses", type=int, default=30, help="counted key presses per figure (>= 20)"
+    )
     parser.add_argument("--warmup", type=int, default=3, help="uncounted rounds first")
     parser.add_argument("--json", type=Path, help="also write the samples and figures here")
     args = parser.parse_args(argv)
@@ -329,8 +348,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'':38s}{'median':>10s}{'p95':>10s}{'min':>10s}{'max':>10s}")
     for name, (_, _, label) in FIGURES.items():
         s = stats[name]
-        print(f"{label:38s}{s['median_ms']:7.1f} ms{s['p95_ms']:7.1f} ms"
-              f"{s['min_ms']:7.1f} ms{s['max_ms']:7.1f} ms")
+        print(
+            f"{label:38s}{s['median_ms']:7.1f} ms{s['p95_ms']:7.1f} ms"
+            f"{s['min_ms']:7.1f} ms{s['max_ms']:7.1f} ms"
+        )
     result["ratios"] = {}
     for name in BASELINES:
         ratio_median = explorer["median_ms"] / stats[name]["median_ms"]
@@ -338,8 +359,11 @@ def main(argv: list[str] | None = None) -> int:
         result["ratios"][name] = {"median": ratio_median, "p95": ratio_p95}
         print(f"{'explorer / ' + name:38s}{ratio_median:10.2f}{ratio_p95:10.2f}")
     drawn = result["patches_drawn"]
-    print("frames drawn as patches: " + ", ".join(f"{name} {count}" for name, count in drawn.items())
-          + f" (of {explorer['n'] + args.warmup} presses each)")
+    print(
+        "frames drawn as patches: "
+        + ", ".join(f"{name} {count}" for name, count in drawn.items())
+        + f" (of {explorer['n'] + args.warmup} presses each)"
+    )
     if drawn["explorer"] < explorer["n"] + args.warmup:
         print("the explorer's frame bridge was not live for every press: see lab_utils/frames.py")
     for name in BASELINES:

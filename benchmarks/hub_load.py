@@ -70,7 +70,11 @@ FOLDER = "softmax-lab/notebooks"
 
 
 def code_cells(path: Path) -> list[str]:
-    return [c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code" and c.source.strip()]
+    return [
+        c.source
+        for c in nbformat.read(path, as_version=4).cells
+        if c.cell_type == "code" and c.source.strip()
+    ]
 
 
 async def run_over_websocket(hub, student: str, cells: list[str]) -> dict:
@@ -80,24 +84,52 @@ async def run_over_websocket(hub, student: str, cells: list[str]) -> dict:
 
     loop = asyncio.get_running_loop()
     path = f"{FOLDER}/{NOTEBOOK}"
-    session = await loop.run_in_executor(None, lambda: hub.user_api(
-        student, "/api/sessions", "POST", {"path": path, "name": NOTEBOOK, "type": "notebook",
-                                           "kernel": {"name": "python3"}}))
+    session = await loop.run_in_executor(
+        None,
+        lambda: hub.user_api(
+            student,
+            "/api/sessions",
+            "POST",
+            {"path": path, "name": NOTEBOOK, "type": "notebook", "kernel": {"name": "python3"}},
+        ),
+    )
     kernel, session_id = session["kernel"]["id"], uuid.uuid4().hex
     url = f"{hub.url.replace('http', 'ws', 1)}/user/{student}/api/kernels/{kernel}/channels?session_id={session_id}"
-    socket = await websocket_connect(HTTPRequest(url, headers={"Authorization": f"token {hub.tokens[student]}"}),
-                                     max_message_size=256 * 1024 * 1024)
+    socket = await websocket_connect(
+        HTTPRequest(url, headers={"Authorization": f"token {hub.tokens[student]}"}),
+        max_message_size=256 * 1024 * 1024,
+    )
     errors = 0
     start = time.monotonic()
     try:
         for code in cells:
             msg_id = uuid.uuid4().hex
-            await socket.write_message(json.dumps({
-                "header": {"msg_id": msg_id, "msg_type": "execute_request", "session": session_id,
-                           "username": student, "version": "5.3", "date": ""},
-                "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-                "content": {"code": code, "silent": False, "store_history": True, "user_expressions": {},
-                            "allow_stdin": False, "stop_on_error": True}}))
+            await socket.write_message(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "msg_type": "execute_request",
+                            "session": session_id,
+                            "username": student,
+                            "version": "5.3",
+                            "date": "",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "channel": "shell",
+                        "buffers": [],
+                        "content": {
+                            "code": code,
+                            "silent": False,
+                            "store_history": True,
+                            "user_expressions": {},
+                            "allow_stdin": False,
+                            "stop_on_error": True,
+                        },
+                    }
+                )
+            )
             while True:
                 message = await socket.read_message()
                 if message is None:
@@ -105,8 +137,10 @@ async def run_over_websocket(hub, student: str, cells: list[str]) -> dict:
                 if isinstance(message, bytes):  # a message with binary buffers (widgets): not ours
                     continue
                 message = json.loads(message)
-                if (message.get("msg_type") == "execute_reply"
-                        and message.get("parent_header", {}).get("msg_id") == msg_id):
+                if (
+                    message.get("msg_type") == "execute_reply"
+                    and message.get("parent_header", {}).get("msg_id") == msg_id
+                ):
                     errors += message["content"]["status"] != "ok"
                     break
     finally:
@@ -117,6 +151,7 @@ async def run_over_websocket(hub, student: str, cells: list[str]) -> dict:
 def run_together(hub, students: list[str], cells: list[str]) -> list[dict]:
     """Every student runs the cells at the same time (an event loop in a thread of its own:
     Playwright's sync API holds the main thread's)."""
+
     async def together():
         return await asyncio.gather(*(run_over_websocket(hub, s, cells) for s in students))
 
@@ -148,7 +183,9 @@ def student_footprint(hub, student: str) -> int | None:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=6)
-    parser.add_argument("--presses", type=int, default=20, help="key presses with the others idle (>= 10)")
+    parser.add_argument(
+        "--presses", type=int, default=20, help="key presses with the others idle (>= 10)"
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     if args.students < 2 or args.presses < 10:
@@ -172,12 +209,16 @@ def main(argv: list[str]) -> int:
         with running_hub(Path(tmp) / "hub") as hub:
             hub.add_students(students)
             for student in students:
-                hub.api(f"/users/{student}/server", "POST")  # all spawn at once, as a class arriving
+                hub.api(
+                    f"/users/{student}/server", "POST"
+                )  # all spawn at once, as a class arriving
             for student in students:
                 hub.wait_until_ready(student, timeout_s=300)
                 pull_notebooks(hub, student, str(repo))
-            write_notebook(hub.home(viewer) / "softmax-lab" / "notebooks" / "latency.ipynb",
-                           [SETUP, EXPLORER, FLOOR])
+            write_notebook(
+                hub.home(viewer) / "softmax-lab" / "notebooks" / "latency.ipynb",
+                [SETUP, EXPLORER, FLOOR],
+            )
 
             # 1. one student alone, 2. all of them at once
             # (twice, the second counted: the first also pays for the servers still settling down)
@@ -198,22 +239,30 @@ def main(argv: list[str]) -> int:
             page.goto(f"{base}/hub/login")
             log_in(page, viewer, hub.password)
             page.wait_for_url("**/user/**", timeout=120_000)
-            lab = NotebookPage(page, HubLab(hub, viewer, base, FOLDER)).open("latency.ipynb", timeout_s=120)
+            lab = NotebookPage(page, HubLab(hub, viewer, base, FOLDER)).open(
+                "latency.ipynb", timeout_s=120
+            )
             lab.hide_left_sidebar()
             lab.clear_and_run_all(timeout_s=300)
             counts = lab.wait_for_painted_canvases({1: 1}, timeout_s=60)
             if counts[1]["painted"] < 1:
                 sys.exit(f"the explorer did not render through the hub: {counts}")
             canvas = f".latency-explorer {FIGURE_CANVAS}"
-            page.evaluate(INSTALL_PROBE_JS, [{"explorer": canvas}, ".latency-floor .widget-html-content"])
+            page.evaluate(
+                INSTALL_PROBE_JS, [{"explorer": canvas}, ".latency-floor .widget-html-content"]
+            )
             handle = page.locator(".latency-explorer .noUi-handle").first
             keys = iter(["ArrowRight", "ArrowLeft"] * 1000)
             for _ in range(3):  # warm-up
                 measure(page, handle, "explorer", next(keys), canvas)
-            idle = [measure(page, handle, "explorer", next(keys), canvas) for _ in range(args.presses)]
+            idle = [
+                measure(page, handle, "explorer", next(keys), canvas) for _ in range(args.presses)
+            ]
 
             load_result: dict = {}
-            runner = threading.Thread(target=lambda: load_result.update(runs=run_together(hub, others, cells)))
+            runner = threading.Thread(
+                target=lambda: load_result.update(runs=run_together(hub, others, cells))
+            )
             runner.start()
             under_load = []
             while runner.is_alive():
@@ -227,32 +276,56 @@ def main(argv: list[str]) -> int:
 
     load_runs = load_result["runs"]
     seconds = [r["seconds"] for r in together]
-    result.update({
-        "alone_seconds": alone["seconds"], "together": together, "together_ratio_median":
-        statistics.median(seconds) / alone["seconds"], "together_ratio_max": max(seconds) / alone["seconds"],
-        "pss_bytes": memory, "footprint_bytes": alone_footprint, "latency_idle_ms": idle, "latency_under_load_ms": under_load,
-        "under_load_runs": load_runs, "load_average": os.getloadavg(), "wall_seconds": time.monotonic() - started,
-    })
+    result.update(
+        {
+            "alone_seconds": alone["seconds"],
+            "together": together,
+            "together_ratio_median": statistics.median(seconds) / alone["seconds"],
+            "together_ratio_max": max(seconds) / alone["seconds"],
+            "pss_bytes": memory,
+            "footprint_bytes": alone_footprint,
+            "latency_idle_ms": idle,
+            "latency_under_load_ms": under_load,
+            "under_load_runs": load_runs,
+            "load_average": os.getloadavg(),
+            "wall_seconds": time.monotonic() - started,
+        }
+    )
     errors = sum(r["error_cells"] for r in [alone, *together, *load_runs])
 
-    print(f"{args.students} students on one JupyterHub ({os.cpu_count()} CPUs, load average "
-          f"{os.getloadavg()[0]:.1f}), notebook {NOTEBOOK} over the kernels' websockets through the proxy")
-    print(f"Run All alone: {alone['seconds']:.1f} s; all {args.students} at once: median "
-          f"{statistics.median(seconds):.1f} s, max {max(seconds):.1f} s -> ratio "
-          f"{result['together_ratio_median']:.2f} (median), {result['together_ratio_max']:.2f} (max)")
-    print("memory per student after notebook 01 (PSS of server + kernel): "
-          + ", ".join(f"{s} {memory[s] / MB:.0f} MB" for s in students))
+    print(
+        f"{args.students} students on one JupyterHub ({os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.1f}), notebook {NOTEBOOK} over the kernels' websockets through the proxy"
+    )
+    print(
+        f"Run All alone: {alone['seconds']:.1f} s; all {args.students} at once: median "
+        f"{statistics.median(seconds):.1f} s, max {max(seconds):.1f} s -> ratio "
+        f"{result['together_ratio_median']:.2f} (median), {result['together_ratio_max']:.2f} (max)"
+    )
+    print(
+        "memory per student after notebook 01 (PSS of server + kernel): "
+        + ", ".join(f"{s} {memory[s] / MB:.0f} MB" for s in students)
+    )
     if all(alone_footprint.values()):
-        print("the same, each student's pages counted once as in a pod of their own: "
-              + ", ".join(f"{s} {alone_footprint[s] / MB:.0f} MB" for s in students))
-    for label, samples in (("idle", idle), (f"while {len(others)} others run {NOTEBOOK}", under_load)):
+        print(
+            "the same, each student's pages counted once as in a pod of their own: "
+            + ", ".join(f"{s} {alone_footprint[s] / MB:.0f} MB" for s in students)
+        )
+    for label, samples in (
+        ("idle", idle),
+        (f"while {len(others)} others run {NOTEBOOK}", under_load),
+    ):
         samples_sorted = sorted(samples)
         p95 = samples_sorted[min(len(samples) - 1, int(round(0.95 * (len(samples) - 1))))]
-        print(f"slider-to-pixels latency of {viewer}, {label}: median {statistics.median(samples):.0f} ms, "
-              f"p95 {p95:.0f} ms ({len(samples)} presses)")
+        print(
+            f"slider-to-pixels latency of {viewer}, {label}: median {statistics.median(samples):.0f} ms, "
+            f"p95 {p95:.0f} ms ({len(samples)} presses)"
+        )
     largest = max(v or 0 for v in [*memory.values(), *alone_footprint.values()])
-    print(f"largest student: {largest / MB:.0f} MB with one notebook's kernel; a whole session's peak comes "
-          f"from benchmarks/student_memory.py (classroom/jupyterhub.md combines both)")
+    print(
+        f"largest student: {largest / MB:.0f} MB with one notebook's kernel; a whole session's peak comes "
+        f"from benchmarks/student_memory.py (classroom/jupyterhub.md combines both)"
+    )
     if errors:
         print(f"{errors} cells raised an error!")
     print(f"(wall time {result['wall_seconds']:.0f} s)")

@@ -86,8 +86,13 @@ class _Sampler(threading.Thread):
 def measure(path: Path, timeout: int = 900) -> dict:
     """Execute one notebook in a fresh kernel; return its peak memory (bytes) and run time (s)."""
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}}, store_widget_state=False)
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        store_widget_state=False,
+    )
     start = time.perf_counter()
     with client.setup_kernel():
         pid = client.km.provisioner.process.pid
@@ -99,8 +104,13 @@ def measure(path: Path, timeout: int = 900) -> dict:
             errors += any(o.get("output_type") == "error" for o in cell.get("outputs", []))
         hwm = _vm_hwm(pid)
         sampled = sampler.stop()
-    return {"notebook": path.name, "seconds": time.perf_counter() - start, "vm_hwm": hwm,
-            "sampled_peak": sampled, "error_cells": errors}
+    return {
+        "notebook": path.name,
+        "seconds": time.perf_counter() - start,
+        "vm_hwm": hwm,
+        "sampled_peak": sampled,
+        "error_cells": errors,
+    }
 
 
 def _free_port() -> int:
@@ -113,10 +123,21 @@ def measure_server(settle: float = 8.0) -> int | None:
     """RSS of an idle JupyterLab server (no kernel), the rest of what a student's pod holds."""
     port = _free_port()
     with tempfile.TemporaryDirectory() as home:
-        command = [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--port={port}",
-                   "--ServerApp.token=", "--ServerApp.password=", f"--ServerApp.root_dir={home}"]
+        command = [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--port={port}",
+            "--ServerApp.token=",
+            "--ServerApp.password=",
+            f"--ServerApp.root_dir={home}",
+        ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
-            command.append("--allow-root")  # containers often run as root; Jupyter refuses without it
+            command.append(
+                "--allow-root"
+            )  # containers often run as root; Jupyter refuses without it
         server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             deadline = time.monotonic() + 60
@@ -151,7 +172,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", default=["notebooks/0*.ipynb"])
     parser.add_argument("--json", help="also write the figures to this JSON file")
-    parser.add_argument("--no-server", action="store_true", help="skip measuring a JupyterLab server")
+    parser.add_argument(
+        "--no-server", action="store_true", help="skip measuring a JupyterLab server"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONHASHSEED", "0")
     paths = sorted({Path(p) for pattern in args.notebooks for p in glob.glob(pattern)})
@@ -161,19 +184,25 @@ def main(argv: list[str]) -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         bare = Path(tmp) / "bare_kernel.ipynb"
-        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import lab_utils")]), bare)
+        nbformat.write(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import lab_utils")]), bare
+        )
         baseline = measure(bare)
     rows = [measure(path) for path in paths]
     server = None if args.no_server else measure_server()
 
     base = _peak(baseline)
-    print(f"{'notebook':34} {'VmHWM MiB':>10} {'sampled MiB':>12} {'x bare kernel':>14} {'seconds':>8}")
+    print(
+        f"{'notebook':34} {'VmHWM MiB':>10} {'sampled MiB':>12} {'x bare kernel':>14} {'seconds':>8}"
+    )
     for row in [baseline, *rows]:
         hwm = f"{row['vm_hwm'] / MB:.0f}" if row["vm_hwm"] else "n/a"
         name = "(bare kernel: import lab_utils)" if row is baseline else row["notebook"]
         flag = f"  ({row['error_cells']} error cells!)" if row["error_cells"] else ""
-        print(f"{name:34} {hwm:>10} {row['sampled_peak'] / MB:>12.0f} {_peak(row) / base:>14.1f} "
-              f"{row['seconds']:>8.1f}{flag}")
+        print(
+            f"{name:34} {hwm:>10} {row['sampled_peak'] / MB:>12.0f} {_peak(row) / base:>14.1f} "
+            f"{row['seconds']:>8.1f}{flag}"
+        )
     if server:
         print(f"{'(idle JupyterLab server)':34} {server / MB:>10.0f}")
 
@@ -182,15 +211,27 @@ def main(argv: list[str]) -> int:
     guarantee = _round_up((server_bytes + peaks[0]) * HEADROOM)
     limit = _round_up((server_bytes + sum(peaks[:2])) * HEADROOM)
     print()
-    print(f"largest notebook peak: {peaks[0] / MB:.0f} MiB; two largest together: {sum(peaks[:2]) / MB:.0f} MiB")
-    print(f"recommended per student: guarantee {guarantee} MiB (server + the largest notebook, "
-          f"x{HEADROOM}), limit {limit} MiB (server + two notebooks' kernels open at once, x{HEADROOM})")
+    print(
+        f"largest notebook peak: {peaks[0] / MB:.0f} MiB; two largest together: {sum(peaks[:2]) / MB:.0f} MiB"
+    )
+    print(
+        f"recommended per student: guarantee {guarantee} MiB (server + the largest notebook, "
+        f"x{HEADROOM}), limit {limit} MiB (server + two notebooks' kernels open at once, x{HEADROOM})"
+    )
     if args.json:
         figures = {
-            "measured_on": {"date": time.strftime("%Y-%m-%d"), "machine": platform.platform(),
-                            "cpus": os.cpu_count(), "python": platform.python_version()},
-            "bare_kernel_bytes": base, "server_bytes": server,
-            "notebooks": rows, "guarantee_mib": guarantee, "limit_mib": limit, "headroom": HEADROOM,
+            "measured_on": {
+                "date": time.strftime("%Y-%m-%d"),
+                "machine": platform.platform(),
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+            },
+            "bare_kernel_bytes": base,
+            "server_bytes": server,
+            "notebooks": rows,
+            "guarantee_mib": guarantee,
+            "limit_mib": limit,
+            "headroom": HEADROOM,
         }
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0

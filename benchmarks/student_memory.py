@@ -79,13 +79,18 @@ def footprint(processes: list[psutil.Process]) -> int | None:
     frames = []
     for proc in processes:
         try:
-            with open(f"/proc/{proc.pid}/maps") as maps, open(f"/proc/{proc.pid}/pagemap", "rb") as pagemap:
+            with (
+                open(f"/proc/{proc.pid}/maps") as maps,
+                open(f"/proc/{proc.pid}/pagemap", "rb") as pagemap,
+            ):
                 for line in maps:
                     start, end = (int(x, 16) for x in line.split()[0].split("-"))
                     if line.rstrip().endswith("[vsyscall]"):
                         continue
                     pagemap.seek(start // 4096 * 8)
-                    entries = np.frombuffer(pagemap.read((end - start) // 4096 * 8), dtype=np.uint64)
+                    entries = np.frombuffer(
+                        pagemap.read((end - start) // 4096 * 8), dtype=np.uint64
+                    )
                     present = entries[(entries >> np.uint64(63)) & np.uint64(1) == 1]
                     frames.append(present & np.uint64((1 << 55) - 1))
         except (OSError, psutil.Error):
@@ -124,22 +129,38 @@ class Server:
             (work / "ipython" / "profile_default").mkdir(parents=True)
             shutil.copy(BINDER / "ipython_kernel_config.py", work / "ipython" / "profile_default")
         self.root = work / "notebooks"
-        shutil.copytree(REPO / "notebooks", self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        shutil.copytree(
+            REPO / "notebooks", self.root, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
         self.runtime = work / "runtime"
         self.token = secrets.token_hex(16)
         self.port = _free_port()
         environ = dict(os.environ, **env)
-        environ.update(JUPYTER_CONFIG_DIR=str(work / "config"), JUPYTER_RUNTIME_DIR=str(self.runtime),
-                       JUPYTER_CONFIG_PATH=str(BINDER), IPYTHONDIR=str(work / "ipython"),
-                       PYTHONHASHSEED="0")
+        environ.update(
+            JUPYTER_CONFIG_DIR=str(work / "config"),
+            JUPYTER_RUNTIME_DIR=str(self.runtime),
+            JUPYTER_CONFIG_PATH=str(BINDER),
+            IPYTHONDIR=str(work / "ipython"),
+            PYTHONHASHSEED="0",
+        )
         environ.pop("JUPYTER_TOKEN", None)
-        command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-                   "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-                   f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-                   *extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--allow-root",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            *extra_args,
+        ]
         self.log = open(work / "server.log", "wb")
-        self.process = subprocess.Popen(command, env=environ, stdout=self.log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            command, env=environ, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         self.ps = psutil.Process(self.process.pid)
         deadline = time.monotonic() + 120
         while True:
@@ -153,9 +174,12 @@ class Server:
 
     def api(self, path: str, method: str = "GET", body: dict | None = None):
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}", data=data, method=method,
-                                         headers={"Authorization": f"token {self.token}",
-                                                  "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=data,
+            method=method,
+            headers={"Authorization": f"token {self.token}", "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=30) as response:
             payload = response.read()
         return json.loads(payload) if payload else None
@@ -172,13 +196,18 @@ class Server:
 
     def open_notebook(self, name: str) -> BlockingKernelClient:
         """Open ``name`` as JupyterLab does (a session, so a kernel); a client on that kernel."""
-        session = self.api("/api/sessions", "POST", {"path": name, "type": "notebook", "name": name,
-                                                     "kernel": {"name": "python3"}})
+        session = self.api(
+            "/api/sessions",
+            "POST",
+            {"path": name, "type": "notebook", "name": name, "kernel": {"name": "python3"}},
+        )
         # A client without a kernel manager judges the kernel by its heartbeat: on a loaded machine a
         # starting kernel can miss one and be taken for dead. It is dead only once the server says so.
         deadline = time.monotonic() + 120
         while True:
-            client = BlockingKernelClient(connection_file=str(self.runtime / f"kernel-{session['kernel']['id']}.json"))
+            client = BlockingKernelClient(
+                connection_file=str(self.runtime / f"kernel-{session['kernel']['id']}.json")
+            )
             client.load_connection_file()
             client.start_channels()
             try:
@@ -186,10 +215,14 @@ class Server:
                 return client
             except RuntimeError as error:
                 client.stop_channels()
-                alive = any(k["id"] == session["kernel"]["id"] for k in self.api("/api/kernels") or [])
+                alive = any(
+                    k["id"] == session["kernel"]["id"] for k in self.api("/api/kernels") or []
+                )
                 if not alive or time.monotonic() > deadline:
-                    raise RuntimeError(f"{name}: {error}\nserver log:\n"
-                                       f"{(self.work / 'server.log').read_text()[-3000:]}") from None
+                    raise RuntimeError(
+                        f"{name}: {error}\nserver log:\n"
+                        f"{(self.work / 'server.log').read_text()[-3000:]}"
+                    ) from None
                 time.sleep(1)
 
     def stop(self) -> None:
@@ -228,9 +261,13 @@ class Sampler(threading.Thread):
         except psutil.Error:
             server = 0
         trees = [p for k in processes for p in [k, *k.children(recursive=True)]]
-        row = {"t": time.monotonic() - self.t0, "kernels": kernels, "server": server,
-               "kernels_footprint": footprint(trees) if trees else 0,
-               "pod_footprint": footprint([self.server.ps, *trees])}
+        row = {
+            "t": time.monotonic() - self.t0,
+            "kernels": kernels,
+            "server": server,
+            "kernels_footprint": footprint(trees) if trees else 0,
+            "pod_footprint": footprint([self.server.ps, *trees]),
+        }
         self.samples.append(row)
         return row
 
@@ -264,16 +301,24 @@ def run_all(client: BlockingKernelClient, path: Path) -> tuple[float, int]:
     return time.monotonic() - start, errors
 
 
-def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env: dict[str, str],
-             kernel_config: bool) -> dict:
+def scenario(
+    kind: str,
+    paths: list[Path],
+    minutes: float,
+    compress: float,
+    env: dict[str, str],
+    kernel_config: bool,
+) -> dict:
     culling = binder_culling()
     if kind == "all-open":
         extra = ["--MappingKernelManager.cull_idle_timeout=0"]
     else:
         timeout = culling["cull_idle_timeout"] / compress
         interval = max(1.0, culling.get("cull_interval", 300) / compress)
-        extra = [f"--MappingKernelManager.cull_idle_timeout={timeout:.0f}",
-                 f"--MappingKernelManager.cull_interval={interval:.0f}"]
+        extra = [
+            f"--MappingKernelManager.cull_idle_timeout={timeout:.0f}",
+            f"--MappingKernelManager.cull_interval={interval:.0f}",
+        ]
     dwell = 0.0 if kind == "all-open" else minutes * 60 / compress
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"student-memory-{kind}-") as tmp:
@@ -286,24 +331,40 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
                 client = server.open_notebook(path.name)
                 clients.append(client)
                 loaded = client.execute_interactive(
-                    "", user_expressions={"x": "'lab_utils.kernel_memory' in __import__('sys').modules"},
-                    output_hook=lambda msg: None)["content"]["user_expressions"]["x"]["data"]["text/plain"]
+                    "",
+                    user_expressions={
+                        "x": "'lab_utils.kernel_memory' in __import__('sys').modules"
+                    },
+                    output_hook=lambda msg: None,
+                )["content"]["user_expressions"]["x"]["data"]["text/plain"]
                 if (loaded == "True") != kernel_config:
-                    raise RuntimeError(f"{path.name}: binder/ipython_kernel_config.py was "
-                                       f"{'not ' if kernel_config else ''}loaded (got {loaded!r})")
+                    raise RuntimeError(
+                        f"{path.name}: binder/ipython_kernel_config.py was "
+                        f"{'not ' if kernel_config else ''}loaded (got {loaded!r})"
+                    )
                 seconds, errors = run_all(client, server.root / path.name)
                 after = sampler.sample()
-                rows.append({"notebook": path.name, "run_all_seconds": seconds, "error_cells": errors,
-                             "kernels_alive": len(after["kernels"]),
-                             "kernel_pss_after_run": sum(after["kernels"])})
+                rows.append(
+                    {
+                        "notebook": path.name,
+                        "run_all_seconds": seconds,
+                        "error_cells": errors,
+                        "kernels_alive": len(after["kernels"]),
+                        "kernel_pss_after_run": sum(after["kernels"]),
+                    }
+                )
                 end = time.monotonic() + dwell
-                while time.monotonic() < end:  # the student works on it: a slider moved now and then
+                while (
+                    time.monotonic() < end
+                ):  # the student works on it: a slider moved now and then
                     client.execute_interactive("pass", timeout=60, output_hook=lambda msg: None)
                     time.sleep(2)
             if kind == "in-order":  # stay on the last one until the others are culled
                 end = time.monotonic() + dwell
                 while time.monotonic() < end:
-                    clients[-1].execute_interactive("pass", timeout=60, output_hook=lambda msg: None)
+                    clients[-1].execute_interactive(
+                        "pass", timeout=60, output_hook=lambda msg: None
+                    )
                     time.sleep(2)
             final = sampler.sample()
         finally:
@@ -312,22 +373,39 @@ def scenario(kind: str, paths: list[Path], minutes: float, compress: float, env:
                 client.stop_channels()
             server.stop()
     peak = sampler.peak()
-    result = {"scenario": kind, "notebooks": rows, "env": env, "server_args": extra,
-              "kernel_config": kernel_config,
-              "dwell_seconds": dwell, "compress": compress, "minutes_per_notebook": minutes,
-              "peak_kernel_pss": sum(peak["kernels"]), "peak_kernels_alive": len(peak["kernels"]),
-              "peak_server_pss": max(r["server"] for r in sampler.samples),
-              "final_kernel_pss": sum(final["kernels"]), "final_kernels_alive": len(final["kernels"]),
-              "peak_kernel_footprint": sampler.peak_footprint(), "final_kernel_footprint": final["kernels_footprint"],
-              "peak_pod_footprint": sampler.peak_footprint("pod_footprint"),
-              "final_per_kernel_pss": final["kernels"],
-              "samples": [{"t": round(r["t"], 1), "kernels_mb": [round(k / MB) for k in r["kernels"]],
-                           "server_mb": round(r["server"] / MB),
-                           "kernels_footprint_mb": round((r["kernels_footprint"] or 0) / MB)}
-                          for r in sampler.samples]}
+    result = {
+        "scenario": kind,
+        "notebooks": rows,
+        "env": env,
+        "server_args": extra,
+        "kernel_config": kernel_config,
+        "dwell_seconds": dwell,
+        "compress": compress,
+        "minutes_per_notebook": minutes,
+        "peak_kernel_pss": sum(peak["kernels"]),
+        "peak_kernels_alive": len(peak["kernels"]),
+        "peak_server_pss": max(r["server"] for r in sampler.samples),
+        "final_kernel_pss": sum(final["kernels"]),
+        "final_kernels_alive": len(final["kernels"]),
+        "peak_kernel_footprint": sampler.peak_footprint(),
+        "final_kernel_footprint": final["kernels_footprint"],
+        "peak_pod_footprint": sampler.peak_footprint("pod_footprint"),
+        "final_per_kernel_pss": final["kernels"],
+        "samples": [
+            {
+                "t": round(r["t"], 1),
+                "kernels_mb": [round(k / MB) for k in r["kernels"]],
+                "server_mb": round(r["server"] / MB),
+                "kernels_footprint_mb": round((r["kernels_footprint"] or 0) / MB),
+            }
+            for r in sampler.samples
+        ],
+    }
     if kind == "in-order":
         result["idle_timeout_seconds"] = culling["cull_idle_timeout"] / compress
-        result["faithful"] = max(r["run_all_seconds"] for r in rows) < culling["cull_idle_timeout"] / compress
+        result["faithful"] = (
+            max(r["run_all_seconds"] for r in rows) < culling["cull_idle_timeout"] / compress
+        )
     return result
 
 
@@ -337,36 +415,57 @@ def _report_footprint(result: dict, key: str, goal_mb: int, goal: str) -> None:
         print("  (footprint: page frame numbers need root; PSS only)")
         return
     pod = result["peak_pod_footprint"] or 0
-    print(f"  the same kernels' footprint, each page counted once as in a pod of their own: {value / MB:.0f} MB "
-          f"(goal ({goal}) {'met' if value / MB <= goal_mb else 'NOT met'}); with the server, peak {pod / MB:.0f} MB")
+    print(
+        f"  the same kernels' footprint, each page counted once as in a pod of their own: {value / MB:.0f} MB "
+        f"(goal ({goal}) {'met' if value / MB <= goal_mb else 'NOT met'}); with the server, peak {pod / MB:.0f} MB"
+    )
 
 
 def report(result: dict) -> None:
     kind = result["scenario"]
-    print(f"\n== scenario {kind} ({' '.join(result['server_args'])}"
-          + (f"; env {' '.join(f'{k}={v}' for k, v in result['env'].items())}" if result["env"] else "")
-          + ("; binder/ipython_kernel_config.py" if result["kernel_config"] else "; bare") + ")")
+    print(
+        f"\n== scenario {kind} ({' '.join(result['server_args'])}"
+        + (
+            f"; env {' '.join(f'{k}={v}' for k, v in result['env'].items())}"
+            if result["env"]
+            else ""
+        )
+        + ("; binder/ipython_kernel_config.py" if result["kernel_config"] else "; bare")
+        + ")"
+    )
     print(f"{'notebook':30} {'Run All s':>9} {'kernels':>8} {'kernel PSS MB':>14}")
     for row in result["notebooks"]:
         flag = f"  ({row['error_cells']} error cells!)" if row["error_cells"] else ""
-        print(f"{row['notebook']:30} {row['run_all_seconds']:9.1f} {row['kernels_alive']:8d} "
-              f"{row['kernel_pss_after_run'] / MB:14.0f}{flag}")
+        print(
+            f"{row['notebook']:30} {row['run_all_seconds']:9.1f} {row['kernels_alive']:8d} "
+            f"{row['kernel_pss_after_run'] / MB:14.0f}{flag}"
+        )
     if kind == "all-open":
         per = ", ".join(f"{k / MB:.0f}" for k in result["final_per_kernel_pss"])
         total = result["final_kernel_pss"] / MB
-        print(f"all {result['final_kernels_alive']} kernels running: {total:.0f} MB kernel PSS ({per}); "
-              f"peak {result['peak_kernel_pss'] / MB:.0f} MB; server {result['peak_server_pss'] / MB:.0f} MB")
-        print(f"goal (a) <= {GOAL_ALL_OPEN_MB} MB: {'met' if total <= GOAL_ALL_OPEN_MB else 'NOT met'}")
+        print(
+            f"all {result['final_kernels_alive']} kernels running: {total:.0f} MB kernel PSS ({per}); "
+            f"peak {result['peak_kernel_pss'] / MB:.0f} MB; server {result['peak_server_pss'] / MB:.0f} MB"
+        )
+        print(
+            f"goal (a) <= {GOAL_ALL_OPEN_MB} MB: {'met' if total <= GOAL_ALL_OPEN_MB else 'NOT met'}"
+        )
         _report_footprint(result, "final_kernel_footprint", GOAL_ALL_OPEN_MB, "a")
     else:
         peak = result["peak_kernel_pss"] / MB
-        print(f"{result['minutes_per_notebook']:g} min per notebook, time compressed x{result['compress']:g} "
-              f"(idle timeout {result['idle_timeout_seconds']:.0f} s, {result['dwell_seconds']:.0f} s per "
-              f"notebook): peak {peak:.0f} MB kernel PSS with {result['peak_kernels_alive']} kernels; "
-              f"server {result['peak_server_pss'] / MB:.0f} MB")
+        print(
+            f"{result['minutes_per_notebook']:g} min per notebook, time compressed x{result['compress']:g} "
+            f"(idle timeout {result['idle_timeout_seconds']:.0f} s, {result['dwell_seconds']:.0f} s per "
+            f"notebook): peak {peak:.0f} MB kernel PSS with {result['peak_kernels_alive']} kernels; "
+            f"server {result['peak_server_pss'] / MB:.0f} MB"
+        )
         if not result["faithful"]:
-            print("  (a Run All took longer than the compressed idle timeout: use a smaller --compress)")
-        print(f"goal (b) <= {GOAL_IN_ORDER_MB} MB: {'met' if peak <= GOAL_IN_ORDER_MB else 'NOT met'}")
+            print(
+                "  (a Run All took longer than the compressed idle timeout: use a smaller --compress)"
+            )
+        print(
+            f"goal (b) <= {GOAL_IN_ORDER_MB} MB: {'met' if peak <= GOAL_IN_ORDER_MB else 'NOT met'}"
+        )
         _report_footprint(result, "peak_kernel_footprint", GOAL_IN_ORDER_MB, "b")
 
 
@@ -374,11 +473,20 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="*", default=["notebooks/0*.ipynb"])
     parser.add_argument("--scenario", choices=["all-open", "in-order", "both"], default="both")
-    parser.add_argument("--minutes", type=float, default=4.0, help="minutes a student spends per notebook")
-    parser.add_argument("--compress", type=float, default=4.0, help="time compression of scenario (b)")
-    parser.add_argument("--bare", action="store_true",
-                        help="without binder/start's environment and binder/ipython_kernel_config.py")
-    parser.add_argument("--env", action="append", default=[], help="NAME=VALUE for the server and kernels")
+    parser.add_argument(
+        "--minutes", type=float, default=4.0, help="minutes a student spends per notebook"
+    )
+    parser.add_argument(
+        "--compress", type=float, default=4.0, help="time compression of scenario (b)"
+    )
+    parser.add_argument(
+        "--bare",
+        action="store_true",
+        help="without binder/start's environment and binder/ipython_kernel_config.py",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the server and kernels"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
@@ -390,13 +498,19 @@ def main(argv: list[str]) -> int:
     kinds = ["all-open", "in-order"] if args.scenario == "both" else [args.scenario]
     results = []
     for kind in kinds:
-        result = scenario(kind, paths, args.minutes, args.compress, env, kernel_config=not args.bare)
+        result = scenario(
+            kind, paths, args.minutes, args.compress, env, kernel_config=not args.bare
+        )
         report(result)
         results.append(result)
-    print(f"\n(measured {time.strftime('%Y-%m-%d %H:%M')}, {platform.platform()}, {os.cpu_count()} CPUs, "
-          f"load average {os.getloadavg()[0]:.1f}; PSS splits pages shared with any process on the machine)")
+    print(
+        f"\n(measured {time.strftime('%Y-%m-%d %H:%M')}, {platform.platform()}, {os.cpu_count()} CPUs, "
+        f"load average {os.getloadavg()[0]:.1f}; PSS splits pages shared with any process on the machine)"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "python": platform.python_version()}, indent=1))
+        args.json.write_text(
+            json.dumps({"results": results, "python": platform.python_version()}, indent=1)
+        )
     return 0
 
 

@@ -136,8 +136,12 @@ STUDENTS = {
     **{name: {"fill": name, "assignments": "exercise"} for name in MISTAKES},
 }
 
-STUB = re.compile(r"^(?P<indent>[ \t]*)# YOUR CODE HERE\n(?P=indent)raise NotImplementedError\(\)[ \t]*$", re.M)
-SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(?P<body>.*?)^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S)
+STUB = re.compile(
+    r"^(?P<indent>[ \t]*)# YOUR CODE HERE\n(?P=indent)raise NotImplementedError\(\)[ \t]*$", re.M
+)
+SOLUTION_REGION = re.compile(
+    r"^[ \t]*### BEGIN SOLUTION[ \t]*\n(?P<body>.*?)^[ \t]*### END SOLUTION[ \t]*$", re.M | re.S
+)
 
 
 def _nbgrader(cell) -> dict:
@@ -165,7 +169,9 @@ def fill_cell(released_source: str, source_source: str, fill: str) -> str:
     if fill == SOLUTION:
         bodies = [m.group("body").rstrip("\n") for m in SOLUTION_REGION.finditer(source_source)]
         if len(bodies) != len(stubs):
-            raise ValueError(f"{len(stubs)} stubs in the released cell but {len(bodies)} solution regions in its source")
+            raise ValueError(
+                f"{len(stubs)} stubs in the released cell but {len(bodies)} solution regions in its source"
+            )
         replacements = bodies
     else:
         if len(stubs) != 1:
@@ -173,7 +179,7 @@ def fill_cell(released_source: str, source_source: str, fill: str) -> str:
         replacements = [_indent(MISTAKES[fill], stubs[0].group("indent"))]
     pieces, last = [], 0
     for match, replacement in zip(stubs, replacements, strict=True):
-        pieces += [released_source[last:match.start()], replacement]
+        pieces += [released_source[last : match.start()], replacement]
         last = match.end()
     return "".join(pieces) + released_source[last:]
 
@@ -215,18 +221,26 @@ def make_submissions(course: Path, students: list[str] | None = None) -> list[Pa
 
 
 def main(argv: list[str]) -> int:
-    default = os.environ.get("SOFTMAX_LAB_COURSE", str(Path(__file__).resolve().parent.parent / "course"))
+    default = os.environ.get(
+        "SOFTMAX_LAB_COURSE", str(Path(__file__).resolve().parent.parent / "course")
+    )
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--course", default=default, help=f"course root (default: {default})")
-    parser.add_argument("students", nargs="*", metavar="STUDENT",
-                        help=f"which sample students (default: all of {', '.join(STUDENTS)})")
+    parser.add_argument(
+        "students",
+        nargs="*",
+        metavar="STUDENT",
+        help=f"which sample students (default: all of {', '.join(STUDENTS)})",
+    )
     args = parser.parse_args(argv)
     unknown = [s for s in args.students if s not in STUDENTS]
     if unknown:
         parser.error(f"unknown student {unknown[0]!r}; choose from {', '.join(STUDENTS)}")
     if not list(Path(args.course).glob("release/*/*.ipynb")):
-        print(f"no released notebooks under {args.course}/release: run `nbgrader generate_assignment` first",
-              file=sys.stderr)
+        print(
+            f"no released notebooks under {args.course}/release: run `nbgrader generate_assignment` first",
+            file=sys.stderr,
+        )
         return 2
     for path in make_submissions(Path(args.course), args.students or None):
         print(f"wrote {path}")

@@ -113,7 +113,9 @@ def scaled_dot_product_attention(
     if mask is None:
         weights = softmax(scores, axis=-1)
     else:
-        weights = masked_softmax(scores, as_mask(mask, "mask", scores.shape, masks="the scores"), axis=-1)
+        weights = masked_softmax(
+            scores, as_mask(mask, "mask", scores.shape, masks="the scores"), axis=-1
+        )
     try:
         output = weights @ values
     except ValueError:
@@ -160,7 +162,9 @@ def padding_mask(lengths: ArrayLike, max_len: int) -> np.ndarray:
     if lengths.dtype == bool or not np.issubdtype(lengths.dtype, np.integer):
         raise TypeError(f"lengths must be integers, got dtype {lengths.dtype}")
     if lengths.ndim != 1:
-        raise ValueError(f"lengths must be 1-D (one length per sequence), got shape {lengths.shape}")
+        raise ValueError(
+            f"lengths must be 1-D (one length per sequence), got shape {lengths.shape}"
+        )
     if np.any(lengths < 0) or np.any(lengths > max_len):
         raise ValueError(f"every length must be in [0, max_len={max_len}], got {lengths.tolist()}")
     return (np.arange(max_len)[None, :] < lengths[:, None])[:, None, :]
@@ -197,8 +201,14 @@ def causal_mask(n: int) -> np.ndarray:
     return np.tril(np.ones((n, n), dtype=bool))
 
 
-def additive_attention(query: ArrayLike, keys: ArrayLike, W_q: ArrayLike, W_k: ArrayLike,
-                       v: ArrayLike, mask: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray]:
+def additive_attention(
+    query: ArrayLike,
+    keys: ArrayLike,
+    W_q: ArrayLike,
+    W_k: ArrayLike,
+    v: ArrayLike,
+    mask: ArrayLike | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     r"""Additive (Bahdanau-style) attention: score ``v^T tanh(W_q q + W_k k_j)``, then softmax.
 
     .. math:: e_j = v^\top \tanh(W_q q + W_k k_j), \qquad
@@ -279,13 +289,16 @@ def additive_attention(query: ArrayLike, keys: ArrayLike, W_q: ArrayLike, W_k: A
     if mask is None:
         weights = softmax(scores, axis=-1)
     else:
-        weights = masked_softmax(scores, as_mask(mask, "mask", scores.shape, masks="the scores"), axis=-1)
+        weights = masked_softmax(
+            scores, as_mask(mask, "mask", scores.shape, masks="the scores"), axis=-1
+        )
     context = (weights[..., None, :] @ keys)[..., 0, :]  # (..., 1, n) @ (..., n, d_k)
     return context, weights
 
 
-def blockwise_attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike,
-                        block: int = 128) -> np.ndarray:
+def blockwise_attention(
+    queries: ArrayLike, keys: ArrayLike, values: ArrayLike, block: int = 128
+) -> np.ndarray:
     r"""Scaled dot-product attention computed over key blocks with an online softmax.
 
     This is the idea behind FlashAttention, in NumPy: the full ``(n_q, n_k)`` score matrix is never
@@ -338,7 +351,7 @@ def blockwise_attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike,
     running_sum = np.zeros(batch + (n_q, 1), dtype=dtype)
     running_out = np.zeros(batch + (n_q, d_v), dtype=dtype)
     for start in range(0, n_k, block):
-        key_block = keys[..., start:start + block, :]
+        key_block = keys[..., start : start + block, :]
         scores = (queries @ np.swapaxes(key_block, -1, -2)) * scale  # (..., n_q, block)
         new_max = np.maximum(running_max, scores.max(axis=-1, keepdims=True))
         # First block: running_max is -inf, new_max finite, so the rescale factor is exactly 0.
@@ -346,6 +359,6 @@ def blockwise_attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike,
         np.subtract(scores, new_max, out=scores)
         np.exp(scores, out=scores)
         running_sum = rescale * running_sum + scores.sum(axis=-1, keepdims=True)
-        running_out = rescale * running_out + scores @ values[..., start:start + block, :]
+        running_out = rescale * running_out + scores @ values[..., start : start + block, :]
         running_max = new_max
     return running_out / running_sum

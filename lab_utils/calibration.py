@@ -111,7 +111,9 @@ def nll(logits: ArrayLike, labels: ArrayLike, temperature: float = 1.0) -> float
     return _nll_unchecked(logits, labels, as_positive(temperature, "temperature"))
 
 
-def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float, float] = (0.01, 100.0)) -> float:
+def fit_temperature(
+    logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float, float] = (0.01, 100.0)
+) -> float:
     """Fit the temperature T that minimises the NLL of ``labels`` under ``softmax(logits / T)``.
 
     This is temperature scaling (Guo et al., 2017): fit T on a validation split, then divide the
@@ -194,7 +196,9 @@ def fit_temperature(logits: ArrayLike, labels: ArrayLike, *, bounds: tuple[float
     return math.exp(log_t)
 
 
-def reliability_bins(probs: ArrayLike, labels: ArrayLike, n_bins: int = 15) -> dict[str, np.ndarray]:
+def reliability_bins(
+    probs: ArrayLike, labels: ArrayLike, n_bins: int = 15
+) -> dict[str, np.ndarray]:
     """Group predictions by confidence into equal-width bins; per bin, mean confidence and accuracy.
 
     The confidence of a prediction is its largest probability; it is correct when that class is the

@@ -47,9 +47,18 @@ from matplotlib.figure import Figure
 from . import frames
 
 __all__ = [
-    "Blitter", "DiffFrames", "TrailingRepaint", "make_canvas", "render_now",
-    "ipympl_active", "internals_missing", "PLAIN_FRAMES", "FULL_FRAME_GUARD_S",
-    "TRAILING_FRAME_DELAY_S", "PRIVATE_ATTRIBUTES", "CHECKED_AGAINST",
+    "Blitter",
+    "DiffFrames",
+    "TrailingRepaint",
+    "make_canvas",
+    "render_now",
+    "ipympl_active",
+    "internals_missing",
+    "PLAIN_FRAMES",
+    "FULL_FRAME_GUARD_S",
+    "TRAILING_FRAME_DELAY_S",
+    "PRIVATE_ATTRIBUTES",
+    "CHECKED_AGAINST",
 ]
 
 #: The versions the private attributes below were read against (the pins of requirements.txt).
@@ -158,8 +167,14 @@ class DiffFrames:
         self.changed = None  # pixels that differ, or differed, from it since
         self.base_sent_at = -math.inf
 
-    def next_frame(self, buff: np.ndarray, force_full: bool, now: float, opaque: bool = True,
-                   whole: bool = False) -> tuple[str, np.ndarray]:
+    def next_frame(
+        self,
+        buff: np.ndarray,
+        force_full: bool,
+        now: float,
+        opaque: bool = True,
+        whole: bool = False,
+    ) -> tuple[str, np.ndarray]:
         """``("full", buff)`` or ``("diff", changed pixels, 0 elsewhere)`` for picture ``buff``.
 
         ``buff`` is one uint32 per pixel; a diff cannot make a pixel transparent again, so a
@@ -167,8 +182,7 @@ class DiffFrames:
         ``force_full``. ``whole`` sends it whole but keeps the base (a repaint).
         """
         guard = FULL_FRAME_GUARD_S if self.guard_s is None else self.guard_s
-        new_base = (force_full or self.base is None or buff.shape != self.base.shape
-                    or not opaque)
+        new_base = force_full or self.base is None or buff.shape != self.base.shape or not opaque
         if new_base:
             self.base = buff.copy()
             self.changed = np.zeros(buff.shape, dtype=bool)
@@ -217,13 +231,19 @@ def make_canvas(figure: Figure, use_ipympl: bool) -> FigureCanvasAgg:
     canvas = ExplorerCanvas(figure)
     with warnings.catch_warnings():
         # ipympl 0.10's Toolbar passes the canvas on to traitlets, which warns; nothing to act on.
-        warnings.filterwarnings("ignore", category=DeprecationWarning,
-                                message=r"Passing unrecognized arguments to super\(Toolbar\)")
+        warnings.filterwarnings(
+            "ignore",
+            category=DeprecationWarning,
+            message=r"Passing unrecognized arguments to super\(Toolbar\)",
+        )
         manager = FigureManager(canvas, 1)
     # Matplotlib's default key bindings ('q' closes, 'l' toggles log scale, ...) make no sense
     # here; the explorer is driven by its widgets.
-    for cid in (manager.key_press_handler_id, manager.button_press_handler_id,
-                manager.scroll_handler_id):
+    for cid in (
+        manager.key_press_handler_id,
+        manager.button_press_handler_id,
+        manager.scroll_handler_id,
+    ):
         if cid is not None:
             canvas.mpl_disconnect(cid)
     canvas.toolbar_visible = False

@@ -229,8 +229,8 @@ def check_my_masked_softmax(fn: Callable) -> None:
 
 def __getattr__(name: str):
     """``check_<exercise>`` for every registered exercise, e.g. the ones of notebook 05."""
-    if name.startswith("check_") and name[len("check_"):] in EXERCISES:
-        exercise = name[len("check_"):]
+    if name.startswith("check_") and name[len("check_") :] in EXERCISES:
+        exercise = name[len("check_") :]
 
         def self_check(fn: Callable) -> None:
             check(exercise, fn)

@@ -131,8 +131,9 @@ def digits_split(test_size: float = 0.25, seed: int = 0) -> DigitsSplit:
     >>> float(split.X_train.min()), float(split.X_train.max())
     (0.0, 1.0)
     """
-    test_size = as_real(test_size, "test_size (a fraction)", low=0, high=1, low_open=True,
-                        high_open=True)
+    test_size = as_real(
+        test_size, "test_size (a fraction)", low=0, high=1, low_open=True, high_open=True
+    )
     seed = as_int(seed, "seed", minimum=0)
 
     from sklearn.datasets import load_digits
@@ -311,6 +312,7 @@ def text_corpus() -> TextCorpus:
     """
     class_names = tuple(_CORPUS)
     texts = tuple(text for name in class_names for text in _CORPUS[name])
-    labels = np.repeat(np.arange(len(class_names), dtype=np.int64),
-                       [len(_CORPUS[name]) for name in class_names])
+    labels = np.repeat(
+        np.arange(len(class_names), dtype=np.int64), [len(_CORPUS[name]) for name in class_names]
+    )
     return TextCorpus(texts=texts, labels=labels, class_names=class_names)

@@ -113,15 +113,17 @@ def _check_logits(logits, name: str = "logits") -> np.ndarray:
         raise ValueError(f"{name} must be a 1-D sequence of numbers, got shape {values.shape}")
     if not MIN_CLASSES <= values.size <= MAX_CLASSES:
         raise ValueError(
-            f"{name} must have between {MIN_CLASSES} and {MAX_CLASSES} values, got {values.size}")
+            f"{name} must have between {MIN_CLASSES} and {MAX_CLASSES} values, got {values.size}"
+        )
     # A slider cannot stand at -inf: here logits must be finite.
     validation.check_finite(values, name)
     return values
 
 
 def _check_n(n) -> int:
-    return validation.as_int(n, "n (the number of classes)", minimum=MIN_CLASSES,
-                             maximum=MAX_CLASSES)
+    return validation.as_int(
+        n, "n (the number of classes)", minimum=MIN_CLASSES, maximum=MAX_CLASSES
+    )
 
 
 def _initial_logits(n: int | None, logits) -> np.ndarray:
@@ -170,16 +172,18 @@ class Explorer:
     #: Names of the attributes (without the leading ``_``) that :attr:`artists` shows.
     _ARTISTS: tuple[str, ...] = ()
 
-    def __init__(self, controls: dict, *, n_panels: int,
-                 figsize: tuple[float, float] | None = None):
+    def __init__(
+        self, controls: dict, *, n_panels: int, figsize: tuple[float, float] | None = None
+    ):
         self.controls = controls
         self.errors: list[str] = []
         self._state: dict = {}
         self._closed = False
         self._ipympl = explorer_canvas.ipympl_active()
         with style.style_context():
-            self.figure = Figure(figsize=figsize or style.figure_size(n_panels),
-                                 layout="constrained")
+            self.figure = Figure(
+                figsize=figsize or style.figure_size(n_panels), layout="constrained"
+            )
             self.canvas = explorer_canvas.make_canvas(self.figure, self._ipympl)
             axes = self.figure.subplots(1, n_panels, squeeze=False)[0]
             self.axes = list(axes)
@@ -217,8 +221,9 @@ class Explorer:
         columns = 1 if len(self.controls) <= 2 else 2
         controls_box = widgets.GridBox(
             list(self.controls.values()),
-            layout=widgets.Layout(grid_template_columns=f"repeat({columns}, max-content)",
-                                  grid_gap="2px 16px"),
+            layout=widgets.Layout(
+                grid_template_columns=f"repeat({columns}, max-content)", grid_gap="2px 16px"
+            ),
         )
         # A VBox, not AppLayout: its height follows the content, so the figure is never squeezed.
         first = self._view if self._still is None else self._still
@@ -271,13 +276,16 @@ class Explorer:
 
     @property
     def artists(self) -> dict:
-        return {name: getattr(self, f"_{name}") for name in self._ARTISTS
-                if hasattr(self, f"_{name}")}
+        return {
+            name: getattr(self, f"_{name}") for name in self._ARTISTS if hasattr(self, f"_{name}")
+        }
 
     def state(self) -> dict:
         """Return the numbers shown now (arrays are copies; changing them changes nothing)."""
-        return {key: (value.copy() if isinstance(value, np.ndarray) else value)
-                for key, value in self._state.items()}
+        return {
+            key: (value.copy() if isinstance(value, np.ndarray) else value)
+            for key, value in self._state.items()
+        }
 
     def png(self) -> bytes:
         """Return the figure as shown now, as PNG bytes."""
@@ -295,8 +303,15 @@ class Explorer:
             bridge = self.canvas.bridge
         for control in self.controls.values():
             control.unobserve(self._on_change, names="value")
-        for widget in [*self.controls.values(), self.readout, self.message, self._view,
-                       self._still, self.widget, bridge]:
+        for widget in [
+            *self.controls.values(),
+            self.readout,
+            self.message,
+            self._view,
+            self._still,
+            self.widget,
+            bridge,
+        ]:
             if widget is not None:
                 widget.close()
 
@@ -307,14 +322,18 @@ class Explorer:
         png = base64.b64encode(self.png()).decode("ascii")
         # Where the widget view cannot render (no widget manager, nbconvert, nbviewer, GitHub),
         # renderers pick the HTML (the figure and its readout) or the PNG, then the summary.
-        bundle = {"text/plain": self._summary(), "image/png": png,
-                  "text/html": self._static_html(png)}
+        bundle = {
+            "text/plain": self._summary(),
+            "image/png": png,
+            "text/html": self._static_html(png),
+        }
         if self._ipympl:
             # What ipympl itself stores, so an embedded widget state shows the figure too.
             self.canvas.set_snapshot(png)
         if not self._closed:  # a closed widget has no view to show
             view = (self.widget._repr_mimebundle_() or {}).get(
-                "application/vnd.jupyter.widget-view+json")
+                "application/vnd.jupyter.widget-view+json"
+            )
             if view is not None:
                 bundle["application/vnd.jupyter.widget-view+json"] = view
         if include:
@@ -345,7 +364,8 @@ class Explorer:
             self.errors.append(text)
             self.message.value = (
                 f'<div style="color:{ROLE["invalid"]}">The explorer hit an error: '
-                f"{html.escape(text)}</div>")
+                f"{html.escape(text)}</div>"
+            )
 
     def _redraw(self) -> None:
         if self._ipympl:
@@ -355,7 +375,8 @@ class Explorer:
             if self._still is not None:
                 self._render_now()
                 self._still.value = self._still_html(
-                    base64.b64encode(self._encode_png()).decode("ascii"))
+                    base64.b64encode(self._encode_png()).decode("ascii")
+                )
             return
         self._render_now()
         self._view.value = self._encode_png()
@@ -371,13 +392,17 @@ class Explorer:
     def _still_html(self, png_base64: str) -> str:
         """The figure as an ``<img>`` with its summary as the text alternative."""
         width, height = self.canvas.get_width_height()
-        return (f'<img src="data:image/png;base64,{png_base64}" width="{width}" '
-                f'height="{height}" alt="{html.escape(self._summary())}">')
+        return (
+            f'<img src="data:image/png;base64,{png_base64}" width="{width}" '
+            f'height="{height}" alt="{html.escape(self._summary())}">'
+        )
 
     def _static_html(self, png_base64: str) -> str:
         """The whole explorer as it is now, without widgets: the figure and its readout."""
-        return (f'<div class="softmax-lab-static">{self._still_html(png_base64)}'
-                f"{_pre(self._readout_lines(self._state))}</div>")
+        return (
+            f'<div class="softmax-lab-static">{self._still_html(png_base64)}'
+            f"{_pre(self._readout_lines(self._state))}</div>"
+        )
 
     def _render_now(self) -> None:
         """Bring the canvas buffer up to date: a blit if possible, else one full draw."""
@@ -403,19 +428,35 @@ def _logit_sliders(values: np.ndarray) -> dict:
     limit = _slider_limit(values)
     return {
         f"z{i}": widgets.FloatSlider(
-            value=float(v), min=-limit, max=limit, step=0.1, description=f"z{subscript(i)}",
-            continuous_update=True, readout=True, readout_format=".2f",
-            layout=widgets.Layout(width="330px"), style=_LABEL_STYLE)
+            value=float(v),
+            min=-limit,
+            max=limit,
+            step=0.1,
+            description=f"z{subscript(i)}",
+            continuous_update=True,
+            readout=True,
+            readout_format=".2f",
+            layout=widgets.Layout(width="330px"),
+            style=_LABEL_STYLE,
+        )
         for i, v in enumerate(values)
     }
 
 
 def _log_slider(value, low, high, description, readout_format=".3g") -> widgets.FloatLogSlider:
     return widgets.FloatLogSlider(
-        value=value, base=10, min=math.log10(low), max=math.log10(high), step=0.01,
-        description=description, continuous_update=True, readout=True,
-        readout_format=readout_format, layout=widgets.Layout(width="330px"),
-        style=_LABEL_STYLE)
+        value=value,
+        base=10,
+        min=math.log10(low),
+        max=math.log10(high),
+        step=0.01,
+        description=description,
+        continuous_update=True,
+        readout=True,
+        readout_format=readout_format,
+        layout=widgets.Layout(width="330px"),
+        style=_LABEL_STYLE,
+    )
 
 
 _SUBSCRIPTS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
@@ -478,24 +519,49 @@ class SoftmaxExplorer(Explorer):
         x = np.arange(n, dtype=float)
         plots.style_axes(ax_z, title="logits z")
         plots.zero_line(ax_z)
-        self._z_bars = plots.bar_chart(ax_z, np.zeros(n), labels=class_labels("z", n),
-                                       color=ROLE["logits"], ylim=(-1.1 * limit, 1.1 * limit),
-                                       fmt="{:.2f}")
+        self._z_bars = plots.bar_chart(
+            ax_z,
+            np.zeros(n),
+            labels=class_labels("z", n),
+            color=ROLE["logits"],
+            ylim=(-1.1 * limit, 1.1 * limit),
+            fmt="{:.2f}",
+        )
         plots.style_axes(ax_p, title="probabilities p = softmax(z)")
         animated = self._z_bars.artists()
         if self.fn is None:
-            self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=class_labels("p", n),
-                                           color=ROLE["reference"], ylim=(0.0, 1.12))
+            self._p_bars = plots.bar_chart(
+                ax_p,
+                np.zeros(n),
+                labels=class_labels("p", n),
+                color=ROLE["reference"],
+                ylim=(0.0, 1.12),
+            )
             return animated + self._p_bars.artists()
         width = 0.4
         ylim = (0.0, 1.5)
-        self._p_bars = plots.bar_chart(ax_p, np.zeros(n), color=ROLE["reference"], ylim=ylim,
-                                       positions=x - width / 2, width=width, label="softmax",
-                                       fontsize=7.0, rotation=90)
-        self._s_bars = plots.bar_chart(ax_p, np.zeros(n), color=ROLE["student"], ylim=ylim,
-                                       positions=x + width / 2, width=width,
-                                       label=f"{self.fn_name} (yours)",
-                                       fontsize=7.0, rotation=90)
+        self._p_bars = plots.bar_chart(
+            ax_p,
+            np.zeros(n),
+            color=ROLE["reference"],
+            ylim=ylim,
+            positions=x - width / 2,
+            width=width,
+            label="softmax",
+            fontsize=7.0,
+            rotation=90,
+        )
+        self._s_bars = plots.bar_chart(
+            ax_p,
+            np.zeros(n),
+            color=ROLE["student"],
+            ylim=ylim,
+            positions=x + width / 2,
+            width=width,
+            label=f"{self.fn_name} (yours)",
+            fontsize=7.0,
+            rotation=90,
+        )
         plots.class_ticks(ax_p, "p", n)
         plots.legend(ax_p, ncols=2)
         self._status = plots.status_text(ax_p, "", y=0.86, fontsize=8.5)
@@ -506,9 +572,14 @@ class SoftmaxExplorer(Explorer):
         state = {"logits": logits, "probs": numerics.softmax(logits)}
         if self.fn is not None:
             check = check_student_softmax(self.fn, logits, state["probs"])
-            state.update(student_probs=check["values"], student_ok=check["ok"],
-                         student_message=check["message"], student_short=check["short"],
-                         student_mismatch=check["mismatch"], max_abs_diff=check["max_abs_diff"])
+            state.update(
+                student_probs=check["values"],
+                student_ok=check["ok"],
+                student_message=check["message"],
+                student_short=check["short"],
+                student_mismatch=check["mismatch"],
+                max_abs_diff=check["max_abs_diff"],
+            )
         return state
 
     def _show(self, state: dict) -> None:
@@ -528,8 +599,10 @@ class SoftmaxExplorer(Explorer):
 
     def _readout_lines(self, state: dict) -> list[str]:
         probs = state["probs"]
-        lines = [f"z = {format_vector(state['logits'])}",
-                 f"p = {format_vector(probs)}   sum(p) = {probs.sum():.4f}"]
+        lines = [
+            f"z = {format_vector(state['logits'])}",
+            f"p = {format_vector(probs)}   sum(p) = {probs.sum():.4f}",
+        ]
         if self.fn is not None:
             values = state["student_probs"]
             shown = format_vector(values) if values is not None else "(nothing to show)"
@@ -550,8 +623,9 @@ class SoftmaxExplorer(Explorer):
         return text
 
 
-def softmax_explorer(fn: Callable | None = None, n: int | None = None,
-                     logits: Sequence[float] | None = None) -> SoftmaxExplorer:
+def softmax_explorer(
+    fn: Callable | None = None, n: int | None = None, logits: Sequence[float] | None = None
+) -> SoftmaxExplorer:
     """Sliders for logits z₀…z₍ₙ₋₁₎ and bars of z and of p = softmax(z), updated as you drag.
 
     Parameters
@@ -609,25 +683,42 @@ class TemperatureExplorer(Explorer):
         ax_p, ax_h = axes
         n = self.n
         plots.style_axes(ax_p, title="p = softmax(z / T)")
-        self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=class_labels("p", n),
-                                       color=ROLE["probs"], ylim=(0.0, 1.3), label="p at T")
+        self._p_bars = plots.bar_chart(
+            ax_p,
+            np.zeros(n),
+            labels=class_labels("p", n),
+            color=ROLE["probs"],
+            ylim=(0.0, 1.3),
+            label="p at T",
+        )
         self._limit_zero = plots.outline_bars(ax_p, np.zeros(n), label="T → 0 (argmax)")
         uniform = plots.hline(ax_p, 1.0 / n, label="T → ∞ (uniform)")
-        plots.legend(ax_p, [self._p_bars.bars[0], self._limit_zero[0], uniform],
-                     ["p at T", "T → 0 (argmax)", "T → ∞ (uniform)"], ncols=3, fontsize=7.5,
-                     columnspacing=0.8)
+        plots.legend(
+            ax_p,
+            [self._p_bars.bars[0], self._limit_zero[0], uniform],
+            ["p at T", "T → 0 (argmax)", "T → ∞ (uniform)"],
+            ncols=3,
+            fontsize=7.5,
+            columnspacing=0.8,
+        )
         max_entropy = math.log(n)
-        plots.style_axes(ax_h, title="entropy H(p)", xscale="log", xlim=(T_MIN, T_MAX),
-                         ylim=(0.0, 1.3 * max_entropy), xlabel="temperature T (log scale)",
-                         ylabel="H (nats)")
+        plots.style_axes(
+            ax_h,
+            title="entropy H(p)",
+            xscale="log",
+            xlim=(T_MIN, T_MAX),
+            ylim=(0.0, 1.3 * max_entropy),
+            xlabel="temperature T (log scale)",
+            ylabel="H (nats)",
+        )
         plots.hline(ax_h, max_entropy, label=f"max = log {n} = {max_entropy:.4f}")
         plots.legend(ax_h, handlelength=2.0)
-        self._curve = plots.curve(ax_h, self._GRID, np.zeros_like(self._GRID),
-                                  color=ROLE["entropy"])
+        self._curve = plots.curve(
+            ax_h, self._GRID, np.zeros_like(self._GRID), color=ROLE["entropy"]
+        )
         self._point = plots.point(ax_h, 1.0, 0.0, color=ROLE["entropy"])
         self._h_text = plots.status_text(ax_h, "", y=0.84, fontsize=9)
-        return (self._p_bars.artists() + self._limit_zero
-                + [self._curve, self._point, self._h_text])
+        return self._p_bars.artists() + self._limit_zero + [self._curve, self._point, self._h_text]
 
     def _compute(self) -> dict:
         logits = _logits_from(self.controls, self.n)
@@ -656,16 +747,19 @@ class TemperatureExplorer(Explorer):
         self._h_text.set_text(f"T = {state['T']:.3g}   H = {state['entropy']:.4f} nats")
 
     def _readout_lines(self, state: dict) -> list[str]:
-        return [f"z = {format_vector(state['logits'])}   T = {state['T']:.4g}",
-                f"p = {format_vector(state['probs'])}",
-                f"H = {state['entropy']:.4f} nats   "
-                f"(max log {self.n} = {state['max_entropy']:.4f})",
-                f"T -> 0: {format_vector(state['limit_T0'])}   T -> inf: {format_vector(state['limit_Tinf'])}"]
+        return [
+            f"z = {format_vector(state['logits'])}   T = {state['T']:.4g}",
+            f"p = {format_vector(state['probs'])}",
+            f"H = {state['entropy']:.4f} nats   (max log {self.n} = {state['max_entropy']:.4f})",
+            f"T -> 0: {format_vector(state['limit_T0'])}   T -> inf: {format_vector(state['limit_Tinf'])}",
+        ]
 
     def _summary(self) -> str:
         s = self._state
-        return (f"{self.kind}: z={format_settings(s['logits'])}, T={format_setting(s['T'])} -> "
-                f"p={format_vector(s['probs'])}, H={s['entropy']:.4f} nats")
+        return (
+            f"{self.kind}: z={format_settings(s['logits'])}, T={format_setting(s['T'])} -> "
+            f"p={format_vector(s['probs'])}, H={s['entropy']:.4f} nats"
+        )
 
 
 def temperature_explorer(logits: Sequence[float] | None = None) -> TemperatureExplorer:
@@ -716,30 +810,50 @@ class CrossEntropyExplorer(Explorer):
         self.n = values.size
         controls = _logit_sliders(values)
         controls["target"] = widgets.Dropdown(
-            options=[(f"{i}", i) for i in range(self.n)], value=0, description="target y",
-            layout=widgets.Layout(width="200px"), style=_LABEL_STYLE)
+            options=[(f"{i}", i) for i in range(self.n)],
+            value=0,
+            description="target y",
+            layout=widgets.Layout(width="200px"),
+            style=_LABEL_STYLE,
+        )
         super().__init__(controls, n_panels=3, figsize=(9.6, style.FIGURE_HEIGHT))
 
     def _build(self, axes) -> list:
         ax_p, ax_l, ax_g = axes
         n = self.n
         plots.style_axes(ax_p, title="p = softmax(z)")
-        self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=class_labels("p", n),
-                                       color=ROLE["probs"], ylim=(0.0, 1.15))
-        plots.style_axes(ax_l, title="loss L = −log p_y", xlim=(0.0, 1.02),
-                         ylim=(0.0, self._LOSS_TOP), xlabel="p_y, probability of the target")
+        self._p_bars = plots.bar_chart(
+            ax_p, np.zeros(n), labels=class_labels("p", n), color=ROLE["probs"], ylim=(0.0, 1.15)
+        )
+        plots.style_axes(
+            ax_l,
+            title="loss L = −log p_y",
+            xlim=(0.0, 1.02),
+            ylim=(0.0, self._LOSS_TOP),
+            xlabel="p_y, probability of the target",
+        )
         p_grid = np.linspace(np.exp(-self._LOSS_TOP), 1.0, 400)
         plots.curve(ax_l, p_grid, numerics.neg_log(p_grid), color=ROLE["limit"], linewidth=1.5)
-        self._guide = plots.curve(ax_l, [0.0, 0.0], [0.0, 0.0], color=ROLE["loss"], linewidth=1.0,
-                                  linestyle=":")
+        self._guide = plots.curve(
+            ax_l, [0.0, 0.0], [0.0, 0.0], color=ROLE["loss"], linewidth=1.0, linestyle=":"
+        )
         self._point = plots.point(ax_l, 0.5, 0.0, color=ROLE["loss"])
         self._l_text = plots.status_text(ax_l, "", x=0.35, y=0.94, fontsize=9)
         plots.style_axes(ax_g, title="gradient ∂L/∂z = p − e_y")
         plots.zero_line(ax_g)
-        self._g_bars = plots.bar_chart(ax_g, np.zeros(n), labels=class_labels("z", n),
-                                       color=ROLE["gradient"], ylim=(-1.15, 1.15), fmt="{:.3f}")
-        return (self._p_bars.artists() + [self._guide, self._point, self._l_text]
-                + self._g_bars.artists())
+        self._g_bars = plots.bar_chart(
+            ax_g,
+            np.zeros(n),
+            labels=class_labels("z", n),
+            color=ROLE["gradient"],
+            ylim=(-1.15, 1.15),
+            fmt="{:.3f}",
+        )
+        return (
+            self._p_bars.artists()
+            + [self._guide, self._point, self._l_text]
+            + self._g_bars.artists()
+        )
 
     def _compute(self) -> dict:
         logits = _logits_from(self.controls, self.n)
@@ -766,15 +880,19 @@ class CrossEntropyExplorer(Explorer):
         plots.update_bars(self._g_bars, state["grad"])
 
     def _readout_lines(self, state: dict) -> list[str]:
-        return [f"z = {format_vector(state['logits'])}   y = {state['target']}",
-                f"p = {format_vector(state['probs'])}",
-                f"loss = -log p[{state['target']}] = {state['loss']:.4f}",
-                f"grad = p - e_y = {format_vector(state['grad'])}"]
+        return [
+            f"z = {format_vector(state['logits'])}   y = {state['target']}",
+            f"p = {format_vector(state['probs'])}",
+            f"loss = -log p[{state['target']}] = {state['loss']:.4f}",
+            f"grad = p - e_y = {format_vector(state['grad'])}",
+        ]
 
     def _summary(self) -> str:
         s = self._state
-        return (f"{self.kind}: z={format_settings(s['logits'])}, y={s['target']} -> "
-                f"p={format_vector(s['probs'])}, loss={s['loss']:.4f}, grad={format_vector(s['grad'])}")
+        return (
+            f"{self.kind}: z={format_settings(s['logits'])}, y={s['target']} -> "
+            f"p={format_vector(s['probs'])}, loss={s['loss']:.4f}, grad={format_vector(s['grad'])}"
+        )
 
 
 def cross_entropy_explorer(logits: Sequence[float] | None = None) -> CrossEntropyExplorer:
@@ -822,9 +940,12 @@ class OverflowExplorer(Explorer):
         self.n = self.base.size
         controls = {
             "scale": _log_slider(10.0, SCALE_MIN, SCALE_MAX, "scale s", readout_format=".4g"),
-            "dtype": widgets.ToggleButtons(options=list(DTYPES), value="float32",
-                                           description="dtype",
-                                           style={**_LABEL_STYLE, "button_width": "72px"}),
+            "dtype": widgets.ToggleButtons(
+                options=list(DTYPES),
+                value="float32",
+                description="dtype",
+                style={**_LABEL_STYLE, "button_width": "72px"},
+            ),
         }
         super().__init__(controls, n_panels=2)
 
@@ -832,12 +953,14 @@ class OverflowExplorer(Explorer):
         ax_n, ax_s = axes
         n = self.n
         plots.style_axes(ax_n, title="naive: exp(z) / Σ exp(z)")
-        self._n_bars = plots.bar_chart(ax_n, np.zeros(n), labels=class_labels("p", n),
-                                       color=ROLE["naive"], ylim=(0.0, 1.2))
+        self._n_bars = plots.bar_chart(
+            ax_n, np.zeros(n), labels=class_labels("p", n), color=ROLE["naive"], ylim=(0.0, 1.2)
+        )
         self._n_text = plots.status_text(ax_n, "", fontsize=8.5)
         plots.style_axes(ax_s, title="stable: subtract max z first")
-        self._s_bars = plots.bar_chart(ax_s, np.zeros(n), labels=class_labels("p", n),
-                                       color=ROLE["stable"], ylim=(0.0, 1.2))
+        self._s_bars = plots.bar_chart(
+            ax_s, np.zeros(n), labels=class_labels("p", n), color=ROLE["stable"], ylim=(0.0, 1.2)
+        )
         self._s_text = plots.status_text(ax_s, "", fontsize=8.5)
         return self._n_bars.artists() + self._s_bars.artists() + [self._n_text, self._s_text]
 
@@ -864,26 +987,33 @@ class OverflowExplorer(Explorer):
         plots.update_bars(self._n_bars, state["naive"])
         plots.update_bars(self._s_bars, state["stable"])
         if state["exp_overflowed"]:
-            self._n_text.set_text(f"exp(z) = inf in {state['dtype']}: "
-                                  f"z > {state['overflow_threshold']:.2f}")
+            self._n_text.set_text(
+                f"exp(z) = inf in {state['dtype']}: z > {state['overflow_threshold']:.2f}"
+            )
             self._n_text.set_color(ROLE["invalid"])
         else:
-            self._n_text.set_text(f"max z = {float(state['logits'].max()):.4g} "
-                                  f"≤ {state['overflow_threshold']:.2f}: fine")
+            self._n_text.set_text(
+                f"max z = {float(state['logits'].max()):.4g} "
+                f"≤ {state['overflow_threshold']:.2f}: fine"
+            )
             self._n_text.set_color(ROLE["text"])
         self._s_text.set_text(f"exp(z − {float(state['logits'].max()):.4g}) ≤ 1: never overflows")
 
     def _readout_lines(self, state: dict) -> list[str]:
-        return [f"dtype = {state['dtype']}   scale s = {state['scale']:.4g}   "
-                f"exp overflows past z = {state['overflow_threshold']:.4f}",
-                f"z = s * {format_settings(self.base)} = {format_vector(state['logits'])}",
-                f"naive  = {format_vector(state['naive'])}",
-                f"stable = {format_vector(state['stable'])}"]
+        return [
+            f"dtype = {state['dtype']}   scale s = {state['scale']:.4g}   "
+            f"exp overflows past z = {state['overflow_threshold']:.4f}",
+            f"z = s * {format_settings(self.base)} = {format_vector(state['logits'])}",
+            f"naive  = {format_vector(state['naive'])}",
+            f"stable = {format_vector(state['stable'])}",
+        ]
 
     def _summary(self) -> str:
         s = self._state
-        return (f"{self.kind}: {s['dtype']}, s={format_setting(s['scale'])} -> "
-                f"naive={format_vector(s['naive'])}, stable={format_vector(s['stable'])}")
+        return (
+            f"{self.kind}: {s['dtype']}, s={format_setting(s['scale'])} -> "
+            f"naive={format_vector(s['naive'])}, stable={format_vector(s['stable'])}"
+        )
 
 
 def overflow_explorer() -> OverflowExplorer:
@@ -926,13 +1056,17 @@ class TrainingExplorer(Explorer):
         d, c = self.weights.shape[1:]
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2 or X.shape[1] != d or len(X) == 0:
-            raise ValueError(f"X must have shape (m, {d}) to match weights of shape (D, N) = ({d}, {c}), "
-                             f"got shape {X.shape}")
+            raise ValueError(
+                f"X must have shape (m, {d}) to match weights of shape (D, N) = ({d}, {c}), "
+                f"got shape {X.shape}"
+            )
         images = np.asarray(images, dtype=np.float64)
         labels = np.asarray(labels)
         if images.ndim != 3 or len(images) != len(X):
-            raise ValueError(f"images must have shape ({len(X)}, height, width), one per row of X, "
-                             f"got shape {images.shape}")
+            raise ValueError(
+                f"images must have shape ({len(X)}, height, width), one per row of X, "
+                f"got shape {images.shape}"
+            )
         if labels.shape != (len(X),) or not np.issubdtype(labels.dtype, np.integer):
             raise ValueError(f"labels must be {len(X)} integer class ids, got shape {labels.shape}")
         self.X, self.images, self.labels, self.n = X, images, labels.astype(int), c
@@ -940,12 +1074,26 @@ class TrainingExplorer(Explorer):
         logits = np.einsum("nd,edc->enc", X, self.weights)
         self._limit = max(1.0, float(np.abs(logits).max()) * 1.1)
         controls = {
-            "epoch": widgets.IntSlider(value=0, min=0, max=len(self.weights) - 1, step=1,
-                                       description="epoch", continuous_update=True,
-                                       layout=widgets.Layout(width="330px"), style=_LABEL_STYLE),
-            "image": widgets.IntSlider(value=0, min=0, max=len(X) - 1, step=1,
-                                       description="test image", continuous_update=True,
-                                       layout=widgets.Layout(width="330px"), style=_LABEL_STYLE),
+            "epoch": widgets.IntSlider(
+                value=0,
+                min=0,
+                max=len(self.weights) - 1,
+                step=1,
+                description="epoch",
+                continuous_update=True,
+                layout=widgets.Layout(width="330px"),
+                style=_LABEL_STYLE,
+            ),
+            "image": widgets.IntSlider(
+                value=0,
+                min=0,
+                max=len(X) - 1,
+                step=1,
+                description="test image",
+                continuous_update=True,
+                layout=widgets.Layout(width="330px"),
+                style=_LABEL_STYLE,
+            ),
         }
         super().__init__(controls, n_panels=3, figsize=(10.5, style.FIGURE_HEIGHT))
 
@@ -958,11 +1106,18 @@ class TrainingExplorer(Explorer):
         plots.style_axes(ax_i, title="the digit x")
         plots.style_axes(ax_z, title="logits z = x W")
         plots.zero_line(ax_z)
-        self._z_bars = plots.bar_chart(ax_z, np.zeros(n), labels=ticks, color=ROLE["logits"],
-                                       ylim=(-self._limit, self._limit), fmt="{:.1f}")
+        self._z_bars = plots.bar_chart(
+            ax_z,
+            np.zeros(n),
+            labels=ticks,
+            color=ROLE["logits"],
+            ylim=(-self._limit, self._limit),
+            fmt="{:.1f}",
+        )
         plots.style_axes(ax_p, title="p = softmax(z)")
-        self._p_bars = plots.bar_chart(ax_p, np.zeros(n), labels=ticks, color=ROLE["probs"],
-                                       ylim=(0.0, 1.25), fmt="{:.2f}")
+        self._p_bars = plots.bar_chart(
+            ax_p, np.zeros(n), labels=ticks, color=ROLE["probs"], ylim=(0.0, 1.25), fmt="{:.2f}"
+        )
         self._status = plots.status_text(ax_p, "", y=0.94, fontsize=8.5)
         return [self._image, *self._z_bars.artists(), *self._p_bars.artists(), self._status]
 
@@ -971,9 +1126,15 @@ class TrainingExplorer(Explorer):
         logits = self.X[index] @ self.weights[epoch]
         probs = numerics.softmax(logits)
         label = int(self.labels[index])
-        return {"epoch": epoch, "image": index, "label": label, "logits": logits, "probs": probs,
-                "predicted": int(np.argmax(logits)),
-                "loss": float(numerics.cross_entropy(logits, label))}
+        return {
+            "epoch": epoch,
+            "image": index,
+            "label": label,
+            "logits": logits,
+            "probs": probs,
+            "predicted": int(np.argmax(logits)),
+            "loss": float(numerics.cross_entropy(logits, label)),
+        }
 
     def _show(self, state: dict) -> None:
         self._image.set_data(self.images[state["image"]])
@@ -982,37 +1143,48 @@ class TrainingExplorer(Explorer):
         plots.update_bars(self._z_bars, state["logits"])
         plots.update_bars(self._p_bars, state["probs"])
         verdict = "right" if state["predicted"] == state["label"] else "wrong"
-        self._status.set_text(f"epoch {state['epoch']}, label {state['label']}: predicts "
-                              f"{state['predicted']} ({verdict})")
+        self._status.set_text(
+            f"epoch {state['epoch']}, label {state['label']}: predicts "
+            f"{state['predicted']} ({verdict})"
+        )
         self._status.set_color(ROLE["text"] if verdict == "right" else ROLE["invalid"])
 
     def _readout_lines(self, state: dict) -> list[str]:
-        return [f"epoch = {state['epoch']}   test image {state['image']}   label y = {state['label']}",
-                f"z = {format_vector(state['logits'], '{:.2f}')}",
-                f"p = {format_vector(state['probs'])}",
-                f"predicted = {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}"]
+        return [
+            f"epoch = {state['epoch']}   test image {state['image']}   label y = {state['label']}",
+            f"z = {format_vector(state['logits'], '{:.2f}')}",
+            f"p = {format_vector(state['probs'])}",
+            f"predicted = {state['predicted']}   loss = -log p[{state['label']}] = {state['loss']:.4f}",
+        ]
 
     def _summary(self) -> str:
         s = self._state
-        return (f"{self.kind}: epoch {s['epoch']}, image {s['image']} (label {s['label']}) -> "
-                f"predicted {s['predicted']}, p[{s['label']}]={s['probs'][s['label']]:.4f}")
+        return (
+            f"{self.kind}: epoch {s['epoch']}, image {s['image']} (label {s['label']}) -> "
+            f"predicted {s['predicted']}, p[{s['label']}]={s['probs'][s['label']]:.4f}"
+        )
 
 
 def _check_weights(weights) -> np.ndarray:
     try:
         stacked = np.asarray([np.asarray(w, dtype=np.float64) for w in weights])
     except (TypeError, ValueError) as error:
-        raise ValueError(f"weights must be a sequence of (D, N) arrays of one shape: {error}") from None
+        raise ValueError(
+            f"weights must be a sequence of (D, N) arrays of one shape: {error}"
+        ) from None
     if stacked.ndim != 3 or len(stacked) == 0 or not 2 <= stacked.shape[2] <= 10:
-        raise ValueError("weights must be a non-empty sequence of (D, N) arrays with 2 to 10 classes, "
-                         f"got shape {stacked.shape}")
+        raise ValueError(
+            "weights must be a non-empty sequence of (D, N) arrays with 2 to 10 classes, "
+            f"got shape {stacked.shape}"
+        )
     if not np.all(np.isfinite(stacked)):
         raise ValueError("weights must be finite (a diverged training has inf or NaN)")
     return stacked
 
 
-def training_explorer(weights: Sequence[np.ndarray], X: np.ndarray, images: np.ndarray,
-                      labels: np.ndarray) -> TrainingExplorer:
+def training_explorer(
+    weights: Sequence[np.ndarray], X: np.ndarray, images: np.ndarray, labels: np.ndarray
+) -> TrainingExplorer:
     """Step through a softmax regression's training: one digit, its logits and its softmax per epoch.
 
     Parameters

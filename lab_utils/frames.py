@@ -43,8 +43,9 @@ _BRIDGE_JS = Path(__file__).with_name("static") / "frame_bridge.js"
 _FRAME_BRIDGE = None
 
 
-def changed_rects(before: np.ndarray, after: np.ndarray,
-                  gap: int = MERGE_GAP) -> list[tuple[int, int, int, int]]:
+def changed_rects(
+    before: np.ndarray, after: np.ndarray, gap: int = MERGE_GAP
+) -> list[tuple[int, int, int, int]]:
     """Rectangles ``(x, y, width, height)`` that together cover every pixel that differs.
 
     ``before`` and ``after`` are pictures of the same shape (one value per pixel, e.g. RGBA viewed
@@ -53,8 +54,10 @@ def changed_rects(before: np.ndarray, after: np.ndarray,
     the rows it changes in. Pixels outside the rectangles are equal in both pictures.
     """
     if before.shape != after.shape or before.ndim != 2:
-        raise ValueError(f"before and after must be 2-D pictures of one shape, got "
-                         f"{before.shape} and {after.shape}")
+        raise ValueError(
+            f"before and after must be 2-D pictures of one shape, got "
+            f"{before.shape} and {after.shape}"
+        )
     if gap < 1:
         raise ValueError(f"gap must be at least 1, got {gap}")
     changed = before != after
@@ -84,7 +87,9 @@ def encode_png(pixels: np.ndarray) -> bytes:
         return buffer.getvalue()
 
 
-def patch_message(rgba: np.ndarray, rects: Sequence[tuple[int, int, int, int]], deflate: bool) -> tuple[dict, list[bytes]]:
+def patch_message(
+    rgba: np.ndarray, rects: Sequence[tuple[int, int, int, int]], deflate: bool
+) -> tuple[dict, list[bytes]]:
     """The comm message (content, buffers) that paints ``rects`` of ``rgba`` in the browser.
 
     Each rectangle travels as its raw RGBA rows, deflated (zlib, level 1) when ``deflate``: raw
@@ -94,10 +99,17 @@ def patch_message(rgba: np.ndarray, rects: Sequence[tuple[int, int, int, int]], 
     encoding = "deflate" if deflate else "raw"
     buffers = []
     for x, y, width, height in rects:
-        pixels = np.ascontiguousarray(rgba[y:y + height, x:x + width]).tobytes()
+        pixels = np.ascontiguousarray(rgba[y : y + height, x : x + width]).tobytes()
         buffers.append(zlib.compress(pixels, 1) if deflate else pixels)
-    content = {"data": json.dumps({"type": "softmax_lab_patch", "encoding": encoding,
-                                   "rects": [list(map(int, rect)) for rect in rects]})}
+    content = {
+        "data": json.dumps(
+            {
+                "type": "softmax_lab_patch",
+                "encoding": encoding,
+                "rects": [list(map(int, rect)) for rect in rects],
+            }
+        )
+    }
     return content, buffers
 
 
@@ -124,7 +136,8 @@ def frame_bridge_class() -> type | None:
 
             _esm = _BRIDGE_JS.read_text(encoding="utf-8")
             canvas = traitlets.Instance(widgets.DOMWidget).tag(
-                sync=True, **widgets.widget_serialization)
+                sync=True, **widgets.widget_serialization
+            )
             #: The figure's text alternative: the bridge puts it on every view of the canvas
             #: (``role="img"``, ``aria-label``), so a screen reader hears what the figure shows.
             alt = traitlets.Unicode("").tag(sync=True)

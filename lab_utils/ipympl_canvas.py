@@ -175,8 +175,12 @@ class ExplorerCanvas(IpymplCanvas):
         pixels = np.asarray(self.get_renderer().buffer_rgba())
         buff = pixels.view(np.uint32).squeeze(2)
         mode, output = self.diffs.next_frame(
-            buff, force_full=self._force_full, now=time.monotonic(),
-            opaque=bool((pixels[:, :, 3] == 255).all()), whole=self._repaint_full)
+            buff,
+            force_full=self._force_full,
+            now=time.monotonic(),
+            opaque=bool((pixels[:, :, 3] == 255).all()),
+            whole=self._repaint_full,
+        )
         self.set_image_mode(mode)
         self._frame_mode = mode
         self._last_buff = buff.copy()  # ipympl's data URL is made from this

@@ -88,7 +88,9 @@ def _dense_classifier(
     num_classes = as_int(num_classes, "num_classes", minimum=2)
     if isinstance(hidden_units, (str, bytes)) or not isinstance(hidden_units, Sequence):
         raise TypeError(f"hidden_units must be a sequence of layer sizes, got {hidden_units!r}")
-    hidden_units = [as_int(units, "each entry of hidden_units", minimum=1) for units in hidden_units]
+    hidden_units = [
+        as_int(units, "each entry of hidden_units", minimum=1) for units in hidden_units
+    ]
     learning_rate = as_positive(learning_rate, "learning_rate")
 
     tf = import_tensorflow()
@@ -137,8 +139,9 @@ def build_obvious_model(
     TypeError, ValueError
         If an argument has the wrong type or is out of range.
     """
-    return _dense_classifier("obvious", "softmax", False, n_features, num_classes, hidden_units,
-                             learning_rate)
+    return _dense_classifier(
+        "obvious", "softmax", False, n_features, num_classes, hidden_units, learning_rate
+    )
 
 
 def seeded_preferred_model(seed: int = 0) -> keras.Model:
@@ -179,12 +182,14 @@ def build_reference_preferred_model(
     TypeError, ValueError
         If an argument has the wrong type or is out of range.
     """
-    return _dense_classifier("preferred", None, True, n_features, num_classes, hidden_units,
-                             learning_rate)
+    return _dense_classifier(
+        "preferred", None, True, n_features, num_classes, hidden_units, learning_rate
+    )
 
 
-def build_softmax_regression(n_features: int, num_classes: int,
-                             learning_rate: float = 0.01) -> keras.Model:
+def build_softmax_regression(
+    n_features: int, num_classes: int, learning_rate: float = 0.01
+) -> keras.Model:
     """Softmax regression: one linear layer of logits, trained from logits.
 
     Parameters
@@ -207,8 +212,10 @@ def build_softmax_regression(n_features: int, num_classes: int,
     tf = import_tensorflow()
     keras = tf.keras
     model = keras.Sequential(
-        [keras.Input(shape=(n_features,), name="features"),
-         keras.layers.Dense(num_classes, name="logits")],
+        [
+            keras.Input(shape=(n_features,), name="features"),
+            keras.layers.Dense(num_classes, name="logits"),
+        ],
         name="softmax_regression",
     )
     model.compile(
@@ -246,8 +253,11 @@ def build_small_cnn(
     keras.Sequential
         A compiled model named ``"small_cnn"`` whose outputs are logits.
     """
-    if isinstance(input_shape, (str, bytes)) or not isinstance(input_shape, Sequence) \
-            or len(input_shape) != 3:
+    if (
+        isinstance(input_shape, (str, bytes))
+        or not isinstance(input_shape, Sequence)
+        or len(input_shape) != 3
+    ):
         raise ValueError(f"input_shape must be (height, width, channels), got {input_shape!r}")
     input_shape = tuple(as_int(n, "each entry of input_shape", minimum=1) for n in input_shape)
     num_classes = as_int(num_classes, "num_classes", minimum=2)
@@ -335,7 +345,9 @@ def fit_compact(
     if not hasattr(model, "fit") or not hasattr(model, "compile"):
         raise TypeError(f"model must be a Keras model, got {type(model).__name__}")
     if not getattr(model, "compiled", True) or getattr(model, "optimizer", None) is None:
-        raise ValueError("model must be compiled first: call model.compile(loss=..., optimizer=...)")
+        raise ValueError(
+            "model must be compiled first: call model.compile(loss=..., optimizer=...)"
+        )
     epochs = as_int(epochs, "epochs", minimum=1)
     batch_size = as_int(batch_size, "batch_size", minimum=1)
     if "verbose" in fit_kwargs:
@@ -355,15 +367,18 @@ def fit_compact(
         handle = display({"text/plain": ""}, raw=True, display_id=True)
         callbacks.append(_LiveLine(tf, handle, label, epochs))
     try:
-        history = model.fit(X, y, epochs=epochs, batch_size=batch_size, verbose=0,
-                            callbacks=callbacks, **fit_kwargs)
+        history = model.fit(
+            X, y, epochs=epochs, batch_size=batch_size, verbose=0, callbacks=callbacks, **fit_kwargs
+        )
     finally:
         if handle is not None:
             handle.update({"text/plain": ""}, raw=True)
     losses = [float(v) for v in history.history.get("loss", [])]
     if losses:
-        print(f"{label}: {len(losses)} epochs, loss {_format_loss(losses[0])} -> "
-              f"{_format_loss(losses[-1])}")
+        print(
+            f"{label}: {len(losses)} epochs, loss {_format_loss(losses[0])} -> "
+            f"{_format_loss(losses[-1])}"
+        )
     return history
 
 
@@ -375,14 +390,18 @@ def _LiveLine(tf, handle, label: str, epochs: int):
             done = epoch + 1
             loss = (logs or {}).get("loss", float("nan"))
             text = f"{label}: epoch {done}/{epochs}, loss {_format_loss(float(loss))}"
-            html = (f'<progress value="{done}" max="{epochs}" style="width: 12em"></progress> '
-                    f"<code>{text}</code>")
+            html = (
+                f'<progress value="{done}" max="{epochs}" style="width: 12em"></progress> '
+                f"<code>{text}</code>"
+            )
             handle.update({"text/plain": text, "text/html": html}, raw=True)
 
     return LiveLine()
 
 
-def loss_and_gradient(logits: ArrayLike, labels: ArrayLike, from_logits: bool) -> tuple[np.ndarray, np.ndarray]:
+def loss_and_gradient(
+    logits: ArrayLike, labels: ArrayLike, from_logits: bool
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-example Keras sparse cross-entropy and its gradient with respect to the logits.
 
     With ``from_logits=False`` the loss is given ``tf.nn.softmax(logits)``: probabilities as a
@@ -416,7 +435,9 @@ def loss_and_gradient(logits: ArrayLike, labels: ArrayLike, from_logits: bool) -
     """
     logits = as_float_array(logits, "logits").astype(np.float32)
     if logits.ndim != 2 or logits.shape[1] < 2:
-        raise ValueError(f"logits must have shape (n, num_classes) with num_classes >= 2, got {logits.shape}")
+        raise ValueError(
+            f"logits must have shape (n, num_classes) with num_classes >= 2, got {logits.shape}"
+        )
     check_finite(logits, "logits", logits=True)
     labels = as_class_ids(labels, logits.shape[1], "labels", shape=logits.shape[:1])
     tf = import_tensorflow()
@@ -425,14 +446,17 @@ def loss_and_gradient(logits: ArrayLike, labels: ArrayLike, from_logits: bool) -
         tape.watch(z)
         scores = z if from_logits else tf.nn.softmax(z)
         loss = tf.keras.losses.sparse_categorical_crossentropy(
-            tf.constant(labels.astype(np.int64)), scores, from_logits=bool(from_logits))
+            tf.constant(labels.astype(np.int64)), scores, from_logits=bool(from_logits)
+        )
         # Each loss depends only on its own row: the gradient of the sum holds every row's gradient.
         total = tf.reduce_sum(loss)
     gradient = tape.gradient(total, z)
     return loss.numpy(), gradient.numpy()
 
 
-def train_full_batch(model: keras.Model, X: ArrayLike, y: ArrayLike, steps: int = 150, keras_rescue: bool = True) -> dict:
+def train_full_batch(
+    model: keras.Model, X: ArrayLike, y: ArrayLike, steps: int = 150, keras_rescue: bool = True
+) -> dict:
     """Train with the model's own compiled loss and optimizer on the whole data set per step.
 
     Each step computes the loss on all of ``X``, takes one optimizer step, and records what the
@@ -464,11 +488,15 @@ def train_full_batch(model: keras.Model, X: ArrayLike, y: ArrayLike, steps: int 
         gradient). All measured on the outputs before that step's update.
     """
     if not hasattr(model, "optimizer") or getattr(model, "optimizer", None) is None:
-        raise ValueError("model must be compiled first: call model.compile(loss=..., optimizer=...)")
+        raise ValueError(
+            "model must be compiled first: call model.compile(loss=..., optimizer=...)"
+        )
     loss_fn = getattr(model, "loss", None)
     if not hasattr(loss_fn, "get_config"):
-        raise ValueError("model must be compiled with a Keras loss object, e.g. "
-                         "SparseCategoricalCrossentropy(from_logits=True)")
+        raise ValueError(
+            "model must be compiled with a Keras loss object, e.g. "
+            "SparseCategoricalCrossentropy(from_logits=True)"
+        )
     steps = as_int(steps, "steps", minimum=1)
     X = np.asarray(X, dtype=np.float32)
     y = np.asarray(y)
@@ -493,16 +521,22 @@ def train_full_batch(model: keras.Model, X: ArrayLike, y: ArrayLike, steps: int 
         probs = tf.nn.softmax(outputs) if from_logits else outputs
         p_true = tf.gather(probs, labels, axis=1, batch_dims=1)
         correct = tf.equal(tf.argmax(outputs, axis=1), labels)
-        return (loss, tf.reduce_mean(tf.cast(correct, tf.float32)),
-                tf.reduce_mean(tf.cast(p_true < epsilon, tf.float32)))
+        return (
+            loss,
+            tf.reduce_mean(tf.cast(correct, tf.float32)),
+            tf.reduce_mean(tf.cast(p_true < epsilon, tf.float32)),
+        )
 
     record = np.array([[float(v) for v in step()] for _ in range(steps)])
     return {"loss": record[:, 0], "accuracy": record[:, 1], "confidently_wrong": record[:, 2]}
 
 
-def decision_grid(predict: Callable[[np.ndarray], ArrayLike] | keras.Model, X: ArrayLike,
-                  resolution: int = 200, margin: float = 1.0
-                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def decision_grid(
+    predict: Callable[[np.ndarray], ArrayLike] | keras.Model,
+    X: ArrayLike,
+    resolution: int = 200,
+    margin: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Evaluate a classifier on a regular grid that covers the 2-D points ``X``.
 
     Parameters
@@ -533,10 +567,14 @@ def decision_grid(predict: Callable[[np.ndarray], ArrayLike] | keras.Model, X: A
         raise TypeError(f"predict must be a model or a function, got {type(predict).__name__}")
     lo = X.min(axis=0) - margin
     hi = X.max(axis=0) + margin
-    xx, yy = np.meshgrid(np.linspace(lo[0], hi[0], resolution, dtype=np.float32),
-                         np.linspace(lo[1], hi[1], resolution, dtype=np.float32))
+    xx, yy = np.meshgrid(
+        np.linspace(lo[0], hi[0], resolution, dtype=np.float32),
+        np.linspace(lo[1], hi[1], resolution, dtype=np.float32),
+    )
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     scores = np.asarray(predict(grid))
     if scores.ndim != 2 or scores.shape[0] != grid.shape[0]:
-        raise ValueError(f"predict must return one row of scores per point, got shape {scores.shape}")
+        raise ValueError(
+            f"predict must return one row of scores per point, got shape {scores.shape}"
+        )
     return xx, yy, scores.argmax(axis=1).reshape(xx.shape)

@@ -41,10 +41,26 @@ from .validation import (
 )
 
 __all__ = [
-    "softmax", "naive_softmax", "log_softmax", "logsumexp", "cross_entropy",
-    "cross_entropy_from_probs", "softmax_jacobian", "cross_entropy_grad", "sigmoid", "entropy",
-    "top_k", "sample", "masked_softmax", "online_softmax", "one_hot", "smooth_labels",
-    "entropy_vs_temperature", "neg_log", "exp_overflow_threshold", "blocked_softmax",
+    "softmax",
+    "naive_softmax",
+    "log_softmax",
+    "logsumexp",
+    "cross_entropy",
+    "cross_entropy_from_probs",
+    "softmax_jacobian",
+    "cross_entropy_grad",
+    "sigmoid",
+    "entropy",
+    "top_k",
+    "sample",
+    "masked_softmax",
+    "online_softmax",
+    "one_hot",
+    "smooth_labels",
+    "entropy_vs_temperature",
+    "neg_log",
+    "exp_overflow_threshold",
+    "blocked_softmax",
 ]
 
 Reduction = Literal["mean", "sum", "none"]
@@ -54,6 +70,7 @@ _REDUCTIONS = ("mean", "sum", "none")
 # ----------------------------------------------------------------------------------------------
 # Validation helpers: every public function goes through these before doing any arithmetic.
 # ----------------------------------------------------------------------------------------------
+
 
 def _row_phrase(bad: np.ndarray, name: str) -> str:
     """Name the first flagged row for a message ('the row at index 2'), or the array if 1-D."""
@@ -82,14 +99,17 @@ def _row_max(z: np.ndarray, axis: int, name: str, *, allow_empty_rows: bool = Fa
     return m
 
 
-def _check_row_max(m: np.ndarray, z: np.ndarray, axis: int, name: str, *,
-                   allow_empty_rows: bool = False) -> None:
+def _check_row_max(
+    m: np.ndarray, z: np.ndarray, axis: int, name: str, *, allow_empty_rows: bool = False
+) -> None:
     """Raise if the row maxima ``m`` (keepdims) show a NaN, a +inf, or a row of only -inf in ``z``."""
     if np.isnan(m).any():
         raise ValueError(f"{name} contains NaN (first at index {first_index(np.isnan(z))})")
     if np.isposinf(m).any():
-        raise ValueError(f"{name} contains +inf (first at index {first_index(np.isposinf(z))}); "
-                         f"logits must be finite (-inf is allowed and means probability 0)")
+        raise ValueError(
+            f"{name} contains +inf (first at index {first_index(np.isposinf(z))}); "
+            f"logits must be finite (-inf is allowed and means probability 0)"
+        )
     if not allow_empty_rows and np.isneginf(m).any():
         raise ValueError(_all_neg_inf_message(np.isneginf(m), axis, name))
 
@@ -98,14 +118,19 @@ def _all_neg_inf_message(empty_rows: np.ndarray, axis: int, name: str) -> str:
     """Error text for rows (flags with keepdims along ``axis``) whose every entry is -inf."""
     where = f"{name} is all -inf"
     if empty_rows.ndim > 1:
-        where = (f"{name} has a row of only -inf (at index "
-                 f"{first_index(empty_rows.squeeze(axis=axis))} along the other axes)")
-    return (f"{where}: its softmax is undefined; use masked_softmax, which returns zeros for "
-            f"fully masked rows")
+        where = (
+            f"{name} has a row of only -inf (at index "
+            f"{first_index(empty_rows.squeeze(axis=axis))} along the other axes)"
+        )
+    return (
+        f"{where}: its softmax is undefined; use masked_softmax, which returns zeros for "
+        f"fully masked rows"
+    )
 
 
-def _shifted(z: np.ndarray, m: np.ndarray, temperature: float, dtype: np.dtype,
-             out: np.ndarray | None = None) -> np.ndarray:
+def _shifted(
+    z: np.ndarray, m: np.ndarray, temperature: float, dtype: np.dtype, out: np.ndarray | None = None
+) -> np.ndarray:
     """Return ``(z - m) / temperature`` (all <= 0, the max is exactly 0), into ``out`` if given."""
     # Subtracting the row max is what makes exp safe: every exponent is <= 0, so exp cannot
     # overflow, and the largest term is exp(0) = 1, so the sum cannot underflow to 0.
@@ -129,6 +154,7 @@ def _shifted(z: np.ndarray, m: np.ndarray, temperature: float, dtype: np.dtype,
 # ----------------------------------------------------------------------------------------------
 # The softmax family
 # ----------------------------------------------------------------------------------------------
+
 
 def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarray:
     r"""Softmax of ``z`` along ``axis``: :math:`\mathrm{softmax}(z)_i = e^{z_i/T} / \sum_j e^{z_j/T}`.
@@ -216,8 +242,13 @@ _CACHE_BLOCK_BYTES = 512 * 1024
 _SUM_CHUNK = 256
 
 
-def _softmax_blocks(z: np.ndarray, out: np.ndarray, temperature: float, dtype: np.dtype,
-                    block_rows: int | None = None) -> np.ndarray:
+def _softmax_blocks(
+    z: np.ndarray,
+    out: np.ndarray,
+    temperature: float,
+    dtype: np.dtype,
+    block_rows: int | None = None,
+) -> np.ndarray:
     """Softmax along the last axis of C-contiguous ``z`` into ``out`` (which may be ``z``), a block
     of rows at a time; return the row maxima (keepdims) for the caller to check.
 
@@ -274,8 +305,13 @@ def _row_sums(block: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def blocked_softmax(z: ArrayLike, out: np.ndarray | None = None, *, block_rows: int | None = None,
-                    temperature: float = 1.0) -> np.ndarray:
+def blocked_softmax(
+    z: ArrayLike,
+    out: np.ndarray | None = None,
+    *,
+    block_rows: int | None = None,
+    temperature: float = 1.0,
+) -> np.ndarray:
     """Softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out`` while it is in
@@ -331,8 +367,10 @@ def blocked_softmax(z: ArrayLike, out: np.ndarray | None = None, *, block_rows: 
     if not given:
         out = np.empty(arr.shape, dtype=_work_dtype(arr))
     elif not isinstance(out, np.ndarray) or out.shape != arr.shape:
-        raise ValueError(f"out must be an ndarray of shape {arr.shape}, got "
-                         f"{getattr(out, 'shape', type(out).__name__)}")
+        raise ValueError(
+            f"out must be an ndarray of shape {arr.shape}, got "
+            f"{getattr(out, 'shape', type(out).__name__)}"
+        )
     elif out.dtype.kind != "f":
         raise TypeError(f"out must have a floating dtype, got {out.dtype}")
     elif not out.flags.c_contiguous:
@@ -642,7 +680,7 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     # Pass 1: one read of each block. Its exp terms are written into the output's own memory
     # (overwritten in pass 2), so no temporary array is needed at all, whatever the block size.
     for start in range(0, zt.shape[-1], block):
-        chunk, scratch = zt[..., start:start + block], out_t[..., start:start + block]
+        chunk, scratch = zt[..., start : start + block], out_t[..., start : start + block]
         chunk_max = chunk.max(axis=-1, keepdims=True)
         if np.isnan(chunk_max).any() or np.isposinf(chunk_max).any():
             _row_max(z, axis, "z")  # error path only: finds the culprit and raises
@@ -658,8 +696,9 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
         running_sum += np.exp(scratch, out=scratch).sum(axis=-1, keepdims=True)
         running_max = new_max
     if np.isneginf(running_max).any():
-        raise ValueError(_all_neg_inf_message(np.moveaxis(np.isneginf(running_max), -1, axis),
-                                              axis, "z"))
+        raise ValueError(
+            _all_neg_inf_message(np.moveaxis(np.isneginf(running_max), -1, axis), axis, "z")
+        )
     # Pass 2: normalise with the final max and sum, writing straight into the output.
     _shifted(zt, running_max, 1.0, dtype, out=out_t)
     np.exp(out_t, out=out_t)
@@ -670,6 +709,7 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
 # ----------------------------------------------------------------------------------------------
 # Labels, losses and gradients
 # ----------------------------------------------------------------------------------------------
+
 
 def one_hot(labels: ArrayLike, num_classes: int) -> np.ndarray:
     """One-hot rows for integer class ids: ``labels.shape + (num_classes,)``, float64.
@@ -746,7 +786,7 @@ def smooth_labels(labels: ArrayLike, num_classes: int, alpha: float) -> np.ndarr
 def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name: str):
     """Decide whether ``labels`` are sparse ids or dense rows by shape; return (kind, array)."""
     arr = as_array(labels, "labels", "class ids or probability rows")
-    batch_shape = values.shape[:axis] + values.shape[axis + 1:]
+    batch_shape = values.shape[:axis] + values.shape[axis + 1 :]
     num_classes = values.shape[axis]
     if arr.shape == batch_shape:
         return "sparse", as_class_ids(arr, num_classes)
@@ -754,26 +794,34 @@ def _split_labels(labels: ArrayLike, values: np.ndarray, axis: int, values_name:
         dense = as_float_array(arr, "labels")
         check_finite(dense, "labels")
         if (dense < 0).any():
-            raise ValueError(f"labels given as rows must be probabilities >= 0, got "
-                             f"{dense[dense < 0].flat[0].item()!r} at index {first_index(dense < 0)}")
+            raise ValueError(
+                f"labels given as rows must be probabilities >= 0, got "
+                f"{dense[dense < 0].flat[0].item()!r} at index {first_index(dense < 0)}"
+            )
         sums = dense.sum(axis=axis, dtype=np.float64)
         tolerance = math.sqrt(np.finfo(dense.dtype).eps)
         bad = np.abs(sums - 1) > tolerance
         if bad.any():
             hint = ""
             if arr.dtype.kind in "iu":
-                hint = (f"; integer labels shaped like {values_name} are read as one-hot rows, "
-                        f"class ids have shape {batch_shape}")
-            raise ValueError(f"labels given as rows must each sum to 1 (one-hot or probabilities), "
-                             f"but {_row_phrase(bad, 'labels')} sums to {sums[bad].flat[0]:.6g}"
-                             f"{hint}")
+                hint = (
+                    f"; integer labels shaped like {values_name} are read as one-hot rows, "
+                    f"class ids have shape {batch_shape}"
+                )
+            raise ValueError(
+                f"labels given as rows must each sum to 1 (one-hot or probabilities), "
+                f"but {_row_phrase(bad, 'labels')} sums to {sums[bad].flat[0]:.6g}"
+                f"{hint}"
+            )
         return "dense", dense
     hint = ""
     if arr.shape == batch_shape + (1,):
         hint = " (a column of ids: flatten it with labels.reshape(-1))"
-    raise ValueError(f"labels has shape {arr.shape} but {values_name} has shape {values.shape}: "
-                     f"give integer class ids of shape {batch_shape} or probability rows of "
-                     f"shape {values.shape}{hint}")
+    raise ValueError(
+        f"labels has shape {arr.shape} but {values_name} has shape {values.shape}: "
+        f"give integer class ids of shape {batch_shape} or probability rows of "
+        f"shape {values.shape}{hint}"
+    )
 
 
 def _check_order(scores: ArrayLike, labels: ArrayLike, scores_name: str) -> None:
@@ -787,9 +835,11 @@ def _check_order(scores: ArrayLike, labels: ArrayLike, scores_name: str) -> None
     except ValueError:  # a ragged list: the checks that follow name it
         return
     if swapped:
-        raise ValueError(f"labels has {np.ndim(labels)} axes and {scores_name} {np.ndim(scores)}: "
-                         f"the {scores_name} come first, then the labels "
-                         f"(were the two swapped?)")
+        raise ValueError(
+            f"labels has {np.ndim(labels)} axes and {scores_name} {np.ndim(scores)}: "
+            f"the {scores_name} come first, then the labels "
+            f"(were the two swapped?)"
+        )
 
 
 def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray | float:
@@ -798,8 +848,9 @@ def _reduce(losses: np.ndarray, reduction: str) -> np.ndarray | float:
     return float(losses.mean() if reduction == "mean" else losses.sum())
 
 
-def cross_entropy(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
-                  reduction: Reduction = "mean") -> np.ndarray | float:
+def cross_entropy(
+    logits: ArrayLike, labels: ArrayLike, axis: int = -1, reduction: Reduction = "mean"
+) -> np.ndarray | float:
     r"""Cross-entropy :math:`-\sum_i y_i \log \mathrm{softmax}(z)_i`, computed from the logits.
 
     Works in log space (via the log-sum-exp), so a confident mistake costs what it should:
@@ -862,8 +913,13 @@ def cross_entropy(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
     return _reduce(losses.astype(logits.dtype, copy=False), reduction)
 
 
-def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike, eps: float = 1e-7,
-                             axis: int = -1, reduction: Reduction = "mean") -> np.ndarray | float:
+def cross_entropy_from_probs(
+    probs: ArrayLike,
+    labels: ArrayLike,
+    eps: float = 1e-7,
+    axis: int = -1,
+    reduction: Reduction = "mean",
+) -> np.ndarray | float:
     r"""Cross-entropy from probabilities, exactly as Keras computes it with ``from_logits=False``.
 
     Keras clips probabilities to ``[eps, 1 - eps]`` (``eps = keras.config.epsilon() = 1e-7``)
@@ -918,8 +974,10 @@ def cross_entropy_from_probs(probs: ArrayLike, labels: ArrayLike, eps: float = 1
     check_no_nan(probs, "probs")
     outside = (probs < 0) | (probs > 1)
     if outside.any():
-        raise ValueError(f"probs must lie in [0, 1], got {probs[outside].flat[0].item()!r} at index "
-                         f"{first_index(outside)}; for raw scores (logits) use cross_entropy")
+        raise ValueError(
+            f"probs must lie in [0, 1], got {probs[outside].flat[0].item()!r} at index "
+            f"{first_index(outside)}; for raw scores (logits) use cross_entropy"
+        )
     if (probs.max(axis=axis) == 0).any():
         raise ValueError("probs has a row that is all zero; it is not a probability distribution")
     kind, y = _split_labels(labels, probs, axis, "probs")
@@ -976,8 +1034,9 @@ def softmax_jacobian(z: ArrayLike) -> np.ndarray:
     return jac
 
 
-def cross_entropy_grad(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
-                       reduction: Reduction = "none") -> np.ndarray:
+def cross_entropy_grad(
+    logits: ArrayLike, labels: ArrayLike, axis: int = -1, reduction: Reduction = "none"
+) -> np.ndarray:
     r"""Gradient of the cross-entropy with respect to the logits: :math:`\mathrm{softmax}(z) - y`.
 
     With the default ``reduction="none"`` each row is the gradient of *that example's own* loss
@@ -1035,14 +1094,17 @@ def cross_entropy_grad(logits: ArrayLike, labels: ArrayLike, axis: int = -1,
 # Working with probabilities: entropy, top-k and sampling
 # ----------------------------------------------------------------------------------------------
 
+
 def _as_probs(p: ArrayLike, name: str, axis: int) -> tuple[np.ndarray, int]:
     p = as_float_array(p, name)
     axis = check_axis(axis, p, name)
     check_no_nan(p, name)
     outside = (p < 0) | (p > 1)
     if outside.any():
-        raise ValueError(f"{name} must be probabilities in [0, 1], got {p[outside].flat[0].item()!r} at "
-                         f"index {first_index(outside)}; for logits use softmax first")
+        raise ValueError(
+            f"{name} must be probabilities in [0, 1], got {p[outside].flat[0].item()!r} at "
+            f"index {first_index(outside)}; for logits use softmax first"
+        )
     return p, axis
 
 
@@ -1084,8 +1146,10 @@ def entropy(p: ArrayLike, axis: int = -1, base: float | None = None) -> np.ndarr
     sums = p.sum(axis=axis, dtype=np.float64)
     bad = np.abs(sums - 1) > math.sqrt(np.finfo(p.dtype).eps)
     if bad.any():
-        raise ValueError(f"p must sum to 1 along axis {axis}, but {_row_phrase(bad, 'p')} sums to "
-                         f"{sums[bad].flat[0]:.6g}")
+        raise ValueError(
+            f"p must sum to 1 along axis {axis}, but {_row_phrase(bad, 'p')} sums to "
+            f"{sums[bad].flat[0]:.6g}"
+        )
     scale = 1.0
     if base is not None:
         base = as_positive(base, "base")
@@ -1151,9 +1215,14 @@ def top_k(p: ArrayLike, k: int, axis: int = -1) -> tuple[np.ndarray, np.ndarray]
     return np.take_along_axis(p, indices, axis=axis), indices
 
 
-def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0,
-           top_k: int | None = None, top_p: float | None = None,
-           size: int | tuple[int, ...] | None = None) -> np.ndarray | int:
+def sample(
+    logits: ArrayLike,
+    rng: np.random.Generator,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    size: int | tuple[int, ...] | None = None,
+) -> np.ndarray | int:
     """Draw class ids from ``softmax(logits / temperature)``, as language models pick tokens.
 
     The steps, in the order Hugging Face ``generate`` applies them: divide the logits by the
@@ -1200,13 +1269,15 @@ def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0
     ((2, 1000), np.int64(0))
     """
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
-                        f"got {type(rng).__name__}")
+        raise TypeError(
+            f"rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
+            f"got {type(rng).__name__}"
+        )
     probs = softmax(logits, axis=-1, temperature=temperature).astype(np.float64)
     n = probs.shape[-1]
     if top_k is not None:
         top_k = as_int(top_k, "top_k", minimum=1, maximum=n)  # n: the number of classes
-        kth = -np.partition(-probs, top_k - 1, axis=-1)[..., top_k - 1:top_k]
+        kth = -np.partition(-probs, top_k - 1, axis=-1)[..., top_k - 1 : top_k]
         probs[probs < kth] = 0
         probs /= probs.sum(axis=-1, keepdims=True)
     if top_p is not None:
@@ -1226,8 +1297,9 @@ def sample(logits: ArrayLike, rng: np.random.Generator, temperature: float = 1.0
         draw_shape: tuple[int, ...] = ()
     else:
         sizes = (size,) if isinstance(size, numbers.Integral) else tuple(size)
-        draw_shape = tuple(as_int(n, "size (a non-negative int or tuple of ints)", minimum=0)
-                           for n in sizes)
+        draw_shape = tuple(
+            as_int(n, "size (a non-negative int or tuple of ints)", minimum=0) for n in sizes
+        )
     batch_shape = probs.shape[:-1]
     cdf = np.cumsum(probs.reshape(-1, n), axis=-1)
     uniforms = rng.random((cdf.shape[0], math.prod(draw_shape)))
@@ -1304,8 +1376,10 @@ def neg_log(probs: ArrayLike) -> np.ndarray:
     p = as_float_array(probs, "probs")
     outside = ~(p >= 0) | (p > 1)
     if outside.any():
-        raise ValueError(f"probs must be probabilities in [0, 1], got {p[outside].flat[0]!r} "
-                         f"at index {first_index(outside)}")
+        raise ValueError(
+            f"probs must be probabilities in [0, 1], got {p[outside].flat[0]!r} "
+            f"at index {first_index(outside)}"
+        )
     with np.errstate(divide="ignore"):  # -log 0 = inf is the right answer
         return -np.log(p) + 0.0  # + 0.0: -log 1 is 0.0, not -0.0
 

@@ -177,9 +177,16 @@ def class_ticks(ax: Axes, letter: str, n: int) -> None:
     ax.set_xticks(np.arange(n, dtype=float), class_labels(letter, n))
 
 
-def style_axes(ax: Axes, *, title: str | None = None, xlabel: str | None = None,
-               ylabel: str | None = None, xlim: tuple[float, float] | None = None,
-               ylim: tuple[float, float] | None = None, xscale: str | None = None) -> None:
+def style_axes(
+    ax: Axes,
+    *,
+    title: str | None = None,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    xlim: tuple[float, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    xscale: str | None = None,
+) -> None:
     """Set the given title, labels, limits and x scale of ``ax`` (the ones left None stay)."""
     if title is not None:
         ax.set_title(title)
@@ -200,8 +207,15 @@ def zero_line(ax: Axes) -> Line2D:
     return ax.axhline(0.0, color=ROLE["axis"], linewidth=0.8)
 
 
-def legend(ax: Axes, handles: Sequence | None = None, labels: Sequence[str] | None = None, *,
-           loc: str = "upper left", fontsize: float = 8.0, **kwargs: Any) -> Legend:
+def legend(
+    ax: Axes,
+    handles: Sequence | None = None,
+    labels: Sequence[str] | None = None,
+    *,
+    loc: str = "upper left",
+    fontsize: float = 8.0,
+    **kwargs: Any,
+) -> Legend:
     """Draw a compact legend on ``ax`` (of ``handles`` and ``labels`` if given) and return it."""
     if handles is not None:
         kwargs["handles"] = list(handles)
@@ -305,24 +319,50 @@ def bar_chart(
     colors = [color] * n if is_color_like(color) else list(color)
     if len(colors) != n:
         raise ValueError(f"color must be one colour or {n} colours, got {len(colors)}")
-    container = ax.bar(x, np.zeros(n), width=width, color=colors, label=label,
-                       edgecolor=colors, linewidth=1.0, animated=animated)
+    container = ax.bar(
+        x,
+        np.zeros(n),
+        width=width,
+        color=colors,
+        label=label,
+        edgecolor=colors,
+        linewidth=1.0,
+        animated=animated,
+    )
     if fontsize is None:
         fontsize = 8.5 if n <= 5 else 7.0
     if rotation is None:
         rotation = 0 if n <= 6 else 90
     texts = [
-        ax.text(xi, 0.0, "", ha="center", va="bottom", fontsize=fontsize, rotation=rotation,
-                animated=animated, color=ROLE["text"], clip_on=False)
+        ax.text(
+            xi,
+            0.0,
+            "",
+            ha="center",
+            va="bottom",
+            fontsize=fontsize,
+            rotation=rotation,
+            animated=animated,
+            color=ROLE["text"],
+            clip_on=False,
+        )
         for xi in x
     ]
     if labels is not None:
         if len(labels) != n:
             raise ValueError(f"labels must have {n} entries, got {len(labels)}")
         ax.set_xticks(x, list(labels))
-    artists = BarArtists(ax=ax, bars=list(container.patches), texts=texts, positions=x,
-                         ylim=tuple(float(v) for v in ylim), fmt=fmt, colors=colors,
-                         edgecolors=list(colors), base_colors=list(colors))
+    artists = BarArtists(
+        ax=ax,
+        bars=list(container.patches),
+        texts=texts,
+        positions=x,
+        ylim=tuple(float(v) for v in ylim),
+        fmt=fmt,
+        colors=colors,
+        edgecolors=list(colors),
+        base_colors=list(colors),
+    )
     update_bars(artists, values)
     return artists
 
@@ -349,8 +389,9 @@ def update_bars(artists: BarArtists, values: Sequence[float]) -> None:
     if values.shape != (len(artists.bars),):
         raise ValueError(f"expected {len(artists.bars)} values, got shape {values.shape}")
     low, high = artists.ylim
-    for bar, text, value, color, edge in zip(artists.bars, artists.texts, values, artists.colors,
-                                             artists.edgecolors, strict=True):
+    for bar, text, value, color, edge in zip(
+        artists.bars, artists.texts, values, artists.colors, artists.edgecolors, strict=True
+    ):
         y, va = _label_position(value, artists.ylim)
         if np.isfinite(value):
             bar.set_y(0.0)
@@ -375,8 +416,11 @@ def update_bars(artists: BarArtists, values: Sequence[float]) -> None:
     artists.values = values.copy()
 
 
-def set_bar_colors(artists: BarArtists, colors: ColorType | Sequence[ColorType],
-                   edgecolors: ColorType | Sequence[ColorType] | None = None) -> None:
+def set_bar_colors(
+    artists: BarArtists,
+    colors: ColorType | Sequence[ColorType],
+    edgecolors: ColorType | Sequence[ColorType] | None = None,
+) -> None:
     """Change the face (and edge) colour of each bar, e.g. to highlight the target class.
 
     Parameters
@@ -388,8 +432,11 @@ def set_bar_colors(artists: BarArtists, colors: ColorType | Sequence[ColorType],
     """
     n = len(artists.bars)
     colors = [colors] * n if is_color_like(colors) else list(colors)
-    edgecolors = colors if edgecolors is None else (
-        [edgecolors] * n if is_color_like(edgecolors) else list(edgecolors))
+    edgecolors = (
+        colors
+        if edgecolors is None
+        else ([edgecolors] * n if is_color_like(edgecolors) else list(edgecolors))
+    )
     if len(colors) != n or len(edgecolors) != n:
         raise ValueError(f"expected {n} colours")
     artists.colors = colors
@@ -397,8 +444,14 @@ def set_bar_colors(artists: BarArtists, colors: ColorType | Sequence[ColorType],
     update_bars(artists, artists.values)
 
 
-def highlight_bar(artists: BarArtists, values: Sequence[float], index: int, *,
-                  color: ColorType = ROLE["target"], edgecolor: ColorType = ROLE["text"]) -> None:
+def highlight_bar(
+    artists: BarArtists,
+    values: Sequence[float],
+    index: int,
+    *,
+    color: ColorType = ROLE["target"],
+    edgecolor: ColorType = ROLE["text"],
+) -> None:
     """Show ``values`` with bar ``index`` in ``color``, outlined thick; the others in their base
     colour (the ``color`` given to :func:`bar_chart`), e.g. to mark the target class."""
     n = len(artists.bars)
@@ -412,8 +465,9 @@ def highlight_bar(artists: BarArtists, values: Sequence[float], index: int, *,
         bar.set_linewidth(2.0 if i == index else 1.0)
 
 
-def mark_bars(artists: BarArtists, mask: Sequence[bool], *,
-              color: ColorType = ROLE["mismatch"]) -> None:
+def mark_bars(
+    artists: BarArtists, mask: Sequence[bool], *, color: ColorType = ROLE["mismatch"]
+) -> None:
     """Outline and hatch the bars where ``mask`` is true (e.g. a student's value that differs).
 
     Bars where ``mask`` is false get their normal look back. Call after :func:`update_bars`.
@@ -421,7 +475,9 @@ def mark_bars(artists: BarArtists, mask: Sequence[bool], *,
     mask = np.asarray(mask, dtype=bool)
     if mask.shape != (len(artists.bars),):
         raise ValueError(f"mask must have {len(artists.bars)} entries, got shape {mask.shape}")
-    for bar, flagged, value, edge in zip(artists.bars, mask, artists.values, artists.edgecolors, strict=True):
+    for bar, flagged, value, edge in zip(
+        artists.bars, mask, artists.values, artists.edgecolors, strict=True
+    ):
         if not np.isfinite(value):
             continue
         bar.set_edgecolor(color if flagged else edge)
@@ -429,9 +485,16 @@ def mark_bars(artists: BarArtists, mask: Sequence[bool], *,
         bar.set_hatch(INVALID_HATCH if flagged else None)
 
 
-def outline_bars(ax: Axes, values: Sequence[float], *, positions: Sequence[float] | None = None,
-                 width: float = 0.7, color: ColorType = ROLE["limit"], animated: bool = False,
-                 label: str | None = None) -> list[Rectangle]:
+def outline_bars(
+    ax: Axes,
+    values: Sequence[float],
+    *,
+    positions: Sequence[float] | None = None,
+    width: float = 0.7,
+    color: ColorType = ROLE["limit"],
+    animated: bool = False,
+    label: str | None = None,
+) -> list[Rectangle]:
     """Draw dashed, unfilled bars: a faint reference (such as a limit) behind or over real bars.
 
     Returns
@@ -440,8 +503,18 @@ def outline_bars(ax: Axes, values: Sequence[float], *, positions: Sequence[float
     """
     values = np.asarray(values, dtype=float)
     x = np.arange(values.size, dtype=float) if positions is None else np.asarray(positions, float)
-    container = ax.bar(x, values, width=width, fill=False, edgecolor=color, linestyle="--",
-                       linewidth=1.2, animated=animated, label=label, zorder=3)
+    container = ax.bar(
+        x,
+        values,
+        width=width,
+        fill=False,
+        edgecolor=color,
+        linestyle="--",
+        linewidth=1.2,
+        animated=animated,
+        label=label,
+        zorder=3,
+    )
     return list(container.patches)
 
 
@@ -454,38 +527,69 @@ def update_outline(bars: list, values: Sequence[float]) -> None:
         bar.set_height(value)
 
 
-def curve(ax: Axes, x: Sequence[float], y: Sequence[float], *, color: ColorType = ROLE["loss"],
-          animated: bool = False, **kwargs: Any) -> Line2D:
+def curve(
+    ax: Axes,
+    x: Sequence[float],
+    y: Sequence[float],
+    *,
+    color: ColorType = ROLE["loss"],
+    animated: bool = False,
+    **kwargs: Any,
+) -> Line2D:
     """Draw a line through (x, y) and return the ``Line2D``."""
-    (line,) = ax.plot(x, y, color=color, animated=animated, linewidth=kwargs.pop("linewidth", 2.0),
-                      **kwargs)
+    (line,) = ax.plot(
+        x, y, color=color, animated=animated, linewidth=kwargs.pop("linewidth", 2.0), **kwargs
+    )
     return line
 
 
-def point(ax: Axes, x: float, y: float, *, color: ColorType = ROLE["loss"],
-          animated: bool = False, **kwargs: Any) -> Line2D:
+def point(
+    ax: Axes,
+    x: float,
+    y: float,
+    *,
+    color: ColorType = ROLE["loss"],
+    animated: bool = False,
+    **kwargs: Any,
+) -> Line2D:
     """Draw one marker at (x, y) and return the ``Line2D`` (move it with ``set_data``)."""
     kwargs.setdefault("marker", "o")
     kwargs.setdefault("markersize", 8)
-    (line,) = ax.plot([x], [y], color=color, animated=animated, linestyle="none", zorder=5,
-                      **kwargs)
+    (line,) = ax.plot(
+        [x], [y], color=color, animated=animated, linestyle="none", zorder=5, **kwargs
+    )
     return line
 
 
-def hline(ax: Axes, y: float, *, color: ColorType = ROLE["limit"], label: str | None = None,
-          animated: bool = False) -> Line2D:
+def hline(
+    ax: Axes,
+    y: float,
+    *,
+    color: ColorType = ROLE["limit"],
+    label: str | None = None,
+    animated: bool = False,
+) -> Line2D:
     """Draw a dashed horizontal reference line across the axes and return it."""
-    return ax.axhline(y, color=color, linestyle="--", linewidth=1.2, label=label, animated=animated,
-                      zorder=2)
+    return ax.axhline(
+        y, color=color, linestyle="--", linewidth=1.2, label=label, animated=animated, zorder=2
+    )
 
 
-def status_text(ax: Axes, text: str = "", *, x: float = 0.02, y: float = 0.96,
-                animated: bool = False, **kwargs: Any) -> Text:
+def status_text(
+    ax: Axes,
+    text: str = "",
+    *,
+    x: float = 0.02,
+    y: float = 0.96,
+    animated: bool = False,
+    **kwargs: Any,
+) -> Text:
     """Put a line of text at (x, y) in axes coordinates (top left by default) and return it."""
     kwargs.setdefault("fontsize", 9)
     kwargs.setdefault("va", "top")
     kwargs.setdefault("ha", "left")
     # A light box keeps the text readable over bars and hatching.
-    kwargs.setdefault("bbox", {"facecolor": "white", "edgecolor": "none", "alpha": 0.85,
-                               "pad": 1.5})
+    kwargs.setdefault(
+        "bbox", {"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5}
+    )
     return ax.text(x, y, text, transform=ax.transAxes, animated=animated, **kwargs)

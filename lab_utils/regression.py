@@ -46,8 +46,10 @@ def _check_problem(W, X, y) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if W.ndim != 2:
         raise ValueError(f"W must be a 2-D array of shape (D, N), got shape {W.shape}")
     if X.ndim != 2 or X.shape[1] != W.shape[0]:
-        raise ValueError(f"X must be a 2-D array of shape (m, D) with D = {W.shape[0]} (rows of W), "
-                         f"got shape {X.shape}")
+        raise ValueError(
+            f"X must be a 2-D array of shape (m, D) with D = {W.shape[0]} (rows of W), "
+            f"got shape {X.shape}"
+        )
     y = validation.as_class_ids(y, W.shape[1], "y", shape=(len(X),))
     return W, X, y
 
@@ -97,17 +99,19 @@ def softmax_loss(W: ArrayLike, X: ArrayLike, y: ArrayLike, reg: float) -> tuple[
     n = len(X)
     if n == 0:
         raise ValueError("X must have at least one row")
-    logits = X @ W                                             # (m, N)
-    log_probs = numerics.log_softmax(logits, axis=1)           # (m, N), finite for finite logits
+    logits = X @ W  # (m, N)
+    log_probs = numerics.log_softmax(logits, axis=1)  # (m, N), finite for finite logits
     rows = np.arange(n)
     loss = -log_probs[rows, y].mean() + reg * np.sum(W * W)
-    delta = np.exp(log_probs)                                  # P
-    delta[rows, y] -= 1.0                                      # P - Y
+    delta = np.exp(log_probs)  # P
+    delta[rows, y] -= 1.0  # P - Y
     dW = X.T @ delta / n + 2.0 * reg * W
     return float(loss), dW
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], W: ArrayLike, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], W: ArrayLike, h: float = 1e-5
+) -> np.ndarray:
     """Centred finite differences ``(f(W + h e) - f(W - h e)) / (2h)``, one entry at a time.
 
     ``W`` is left unchanged (it is copied); ``f`` is called ``2 * W.size`` times on arrays of
@@ -121,7 +125,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], W: ArrayLike, h: float 
     """
     if not callable(f):
         raise TypeError(f"f must be a function of W, got {type(f).__name__}")
-    W = np.array(W, dtype=np.float64)                          # a copy, nudged in place below
+    W = np.array(W, dtype=np.float64)  # a copy, nudged in place below
     if not np.isfinite(h) or h <= 0:
         raise ValueError(f"h must be a finite number > 0, got {h}")
     grad = np.zeros_like(W)
@@ -159,9 +163,18 @@ def init_weights(n_features: int, num_classes: int, rng: np.random.Generator) ->
     return 0.001 * rng.standard_normal((n_features, num_classes))
 
 
-def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int, batch_size: int,
-                  seed: int, *, num_classes: int | None = None, keep_weights: bool = False
-                  ) -> tuple[np.ndarray, list] | tuple[np.ndarray, list, list]:
+def train_softmax(
+    X: ArrayLike,
+    y: ArrayLike,
+    lr: float,
+    reg: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    *,
+    num_classes: int | None = None,
+    keep_weights: bool = False,
+) -> tuple[np.ndarray, list] | tuple[np.ndarray, list, list]:
     """Minibatch stochastic gradient descent on :func:`softmax_loss`.
 
     Starts from :func:`init_weights` with ``np.random.default_rng(seed)``, then for each epoch
@@ -197,8 +210,9 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
         raise ValueError(f"X must be a non-empty 2-D array of shape (m, D), got shape {X.shape}")
     if num_classes is None:
         num_classes = int(np.max(validation.as_class_ids(y, np.inf, "y"))) + 1
-    y = validation.as_class_ids(y, validation.as_int(num_classes, "num_classes", minimum=1), "y",
-                                shape=(len(X),))
+    y = validation.as_class_ids(
+        y, validation.as_int(num_classes, "num_classes", minimum=1), "y", shape=(len(X),)
+    )
     if not lr > 0 or not np.isfinite(lr):
         raise ValueError(f"lr must be a finite number > 0, got {lr}")
     reg = _check_reg(reg)
@@ -210,7 +224,7 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
     for _ in range(epochs):
         order = rng.permutation(len(X))
         for start in range(0, len(X), batch_size):
-            batch = order[start:start + batch_size]
+            batch = order[start : start + batch_size]
             loss, dW = softmax_loss(W, X[batch], y[batch], reg)
             history.append(loss)
             W -= lr * dW
@@ -218,10 +232,18 @@ def train_softmax(X: ArrayLike, y: ArrayLike, lr: float, reg: float, epochs: int
     return (W, history, weights) if keep_weights else (W, history)
 
 
-def search_hyperparameters(X_train: ArrayLike, y_train: ArrayLike, X_val: ArrayLike,
-                           y_val: ArrayLike, learning_rates: Sequence[float],
-                           regs: Sequence[float], epochs: int, batch_size: int = 64, seed: int = 0,
-                           trainer: Callable | None = None) -> tuple[float, float, np.ndarray]:
+def search_hyperparameters(
+    X_train: ArrayLike,
+    y_train: ArrayLike,
+    X_val: ArrayLike,
+    y_val: ArrayLike,
+    learning_rates: Sequence[float],
+    regs: Sequence[float],
+    epochs: int,
+    batch_size: int = 64,
+    seed: int = 0,
+    trainer: Callable | None = None,
+) -> tuple[float, float, np.ndarray]:
     """Train once per (learning rate, reg) pair; return the pair best on the validation set.
 
     Returns
@@ -264,9 +286,11 @@ class DigitsProblem:
     images_test: np.ndarray
 
     def __repr__(self) -> str:
-        return (f"DigitsProblem(train={len(self.y_train)}, validation={len(self.y_val)}, "
-                f"test={len(self.y_test)}, features={self.X_train.shape[1]} (64 pixels + bias), "
-                f"classes={int(self.y_train.max()) + 1})")
+        return (
+            f"DigitsProblem(train={len(self.y_train)}, validation={len(self.y_val)}, "
+            f"test={len(self.y_test)}, features={self.X_train.shape[1]} (64 pixels + bias), "
+            f"classes={int(self.y_train.max()) + 1})"
+        )
 
 
 def digits_problem(seed: int = 0) -> DigitsProblem:
@@ -289,8 +313,13 @@ def digits_problem(seed: int = 0) -> DigitsProblem:
     train, val = train_test_split(rows, test_size=0.25, random_state=seed, stratify=digits.y_train)
     with_bias = lambda X: np.hstack([np.asarray(X, dtype=np.float64), np.ones((len(X), 1))])  # noqa: E731
     return DigitsProblem(
-        X_train=with_bias(digits.X_train[train]), y_train=digits.y_train[train],
-        X_val=with_bias(digits.X_train[val]), y_val=digits.y_train[val],
-        X_test=with_bias(digits.X_test), y_test=digits.y_test,
-        images_train=digits.images_train[train], images_val=digits.images_train[val],
-        images_test=digits.images_test)
+        X_train=with_bias(digits.X_train[train]),
+        y_train=digits.y_train[train],
+        X_val=with_bias(digits.X_train[val]),
+        y_val=digits.y_train[val],
+        X_test=with_bias(digits.X_test),
+        y_test=digits.y_test,
+        images_train=digits.images_train[train],
+        images_val=digits.images_train[val],
+        images_test=digits.images_test,
+    )

@@ -38,13 +38,17 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 #: Libraries whose softmax-family functions are shortcuts in a NumPy exercise (and lab_utils itself).
-LIBRARY_PATHS = tuple(os.sep.join(("site-packages", name, "")) for name in
-                      ("scipy", "sklearn", "tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib"))
+LIBRARY_PATHS = tuple(
+    os.sep.join(("site-packages", name, ""))
+    for name in ("scipy", "sklearn", "tensorflow", "keras", "tf_keras", "torch", "jax", "jaxlib")
+)
 #: Compiled functions whose module starts with one of these are checked by name too.
 FORBIDDEN_MODULES = ("torch", "jax", "jaxlib", "tensorflow", "keras")
 #: What a shortcut is called: softmax, log_softmax, logsumexp, cross-entropy and its aliases, and
 #: label smoothing (notebook 03 asks for smooth_labels too).
-SHORTCUT_NAME = re.compile(r"softmax|logsumexp|cross_?entropy|crossentropy|log_loss|nll|smooth", re.IGNORECASE)
+SHORTCUT_NAME = re.compile(
+    r"softmax|logsumexp|cross_?entropy|crossentropy|log_loss|nll|smooth", re.IGNORECASE
+)
 
 _LAB_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _MAX_DEPTH = 8
@@ -71,8 +75,11 @@ def encode(value: Any, depth: int = 0) -> Any:
         value = np.asarray(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.itemsize <= 8:
         data = value.copy(order="C")  # (ascontiguousarray would make a 0-d array 1-d)
-        return {"__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
-                "dtype": data.dtype.str, "shape": list(data.shape)}
+        return {
+            "__ndarray__": base64.b64encode(data.tobytes()).decode("ascii"),
+            "dtype": data.dtype.str,
+            "shape": list(data.shape),
+        }
     if isinstance(value, tuple):
         return {"__tuple__": [encode(v, depth + 1) for v in value]}
     if isinstance(value, list):
@@ -83,7 +90,10 @@ def encode(value: Any, depth: int = 0) -> Any:
         text = repr(value)
     except Exception:  # a student's __repr__ may itself be broken
         text = "(no repr)"
-    return {"__opaque__": type(value).__name__, "text": text if len(text) <= 80 else text[:77] + "..."}
+    return {
+        "__opaque__": type(value).__name__,
+        "text": text if len(text) <= 80 else text[:77] + "...",
+    }
 
 
 def decode(data: Any, opaque: Callable[[str, str], Any] | None = None) -> Any:
@@ -125,17 +135,21 @@ class CallMonitor:
 
     def __init__(self, allowed=()):
         self.found = []
-        self._allowed = tuple(os.path.join(_LAB_DIR, *name.split(".")[1:]) + ".py" for name in allowed)
+        self._allowed = tuple(
+            os.path.join(_LAB_DIR, *name.split(".")[1:]) + ".py" for name in allowed
+        )
         self._open = set()
         self.switched_off = False
 
     def _kind(self, code) -> str | None:
-        """"allowed", "forbidden" or None for the code of a Python function."""
+        """ "allowed", "forbidden" or None for the code of a Python function."""
         filename = code.co_filename
         in_lab = filename.startswith(_LAB_DIR)
         if in_lab and self._allowed and filename.startswith(self._allowed):
             return "allowed"
-        if (in_lab or any(part in filename for part in LIBRARY_PATHS)) and SHORTCUT_NAME.search(code.co_name):
+        if (in_lab or any(part in filename for part in LIBRARY_PATHS)) and SHORTCUT_NAME.search(
+            code.co_name
+        ):
             return "forbidden"
         return None
 
@@ -162,8 +176,12 @@ class CallMonitor:
         elif event == "c_call" and not self._open:
             module = getattr(arg, "__module__", None)
             name = getattr(arg, "__name__", None)
-            if (isinstance(module, str) and isinstance(name, str) and module.split(".")[0] in FORBIDDEN_MODULES
-                    and SHORTCUT_NAME.search(name)):
+            if (
+                isinstance(module, str)
+                and isinstance(name, str)
+                and module.split(".")[0] in FORBIDDEN_MODULES
+                and SHORTCUT_NAME.search(name)
+            ):
                 self._note(f"{module}.{name}")
 
     def _note(self, name: str) -> None:
@@ -191,8 +209,14 @@ def _first_line(error: BaseException) -> str:
     return message if len(message) <= 100 else message[:97] + "..."
 
 
-def invoke(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
-           then: Callable[[Any], Any] | None = None, record_warnings: bool = False) -> dict:
+def invoke(
+    fn: Callable,
+    args: Sequence,
+    watch: bool = False,
+    allowed: Sequence[str] = (),
+    then: Callable[[Any], Any] | None = None,
+    record_warnings: bool = False,
+) -> dict:
     """Call ``fn(*args)`` on fresh copies of ``args``; return what happened, the value as it is.
 
     The one place where a student's function is called, for the explorers (which draw the value),
@@ -212,8 +236,10 @@ def invoke(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[
     caught: list = []
     start = time.perf_counter()
     try:
-        with np.errstate(all="warn" if record_warnings else "ignore"), \
-                warnings.catch_warnings(record=record_warnings) as recorded:
+        with (
+            np.errstate(all="warn" if record_warnings else "ignore"),
+            warnings.catch_warnings(record=record_warnings) as recorded,
+        ):
             warnings.simplefilter("always" if record_warnings else "ignore")
             caught = recorded if record_warnings else []
             if monitor is not None:
@@ -232,7 +258,10 @@ def invoke(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[
     except KeyboardInterrupt:
         raise
     except BaseException as error:  # a student's bug of any kind (SystemExit too) becomes a status
-        outcome = {"status": "error", "error": f"raised {type(error).__name__}: {_first_line(error)}"}
+        outcome = {
+            "status": "error",
+            "error": f"raised {type(error).__name__}: {_first_line(error)}",
+        }
     else:
         outcome = {"status": "ok", "value": value}
     outcome["seconds"] = time.perf_counter() - start
@@ -242,12 +271,22 @@ def invoke(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[
         if monitor.switched_off:
             monitor.found.append("(the grader's call monitor was switched off during the call)")
         if monitor.found:
-            outcome = {"status": "forbidden", "forbidden": list(monitor.found), "seconds": outcome["seconds"]}
+            outcome = {
+                "status": "forbidden",
+                "forbidden": list(monitor.found),
+                "seconds": outcome["seconds"],
+            }
     return outcome
 
 
-def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[str] = (),
-         describe: str | None = None, extra: Sequence = ()) -> dict:
+def call(
+    fn: Callable,
+    args: Sequence,
+    watch: bool = False,
+    allowed: Sequence[str] = (),
+    describe: str | None = None,
+    extra: Sequence = (),
+) -> dict:
     """:func:`invoke`, with the value encoded as plain data (and described first, for a model).
 
     ``describe`` names one of :data:`DESCRIBERS`, which turns an object that is not plain data (a
@@ -255,8 +294,10 @@ def call(fn: Callable, args: Sequence, watch: bool = False, allowed: Sequence[st
     """
     then = None
     if describe is not None:
+
         def then(value):
             return DESCRIBERS[describe](value, *[_fresh(v) for v in extra])
+
     outcome = invoke(fn, args, watch=watch, allowed=allowed, then=then)
     if outcome["status"] == "ok":
         outcome["value"] = encode(outcome["value"])
@@ -272,7 +313,10 @@ def _describe_keras_model(model, sample):
     import keras
 
     if not isinstance(model, keras.Model):
-        return {"is_model": False, "text": model if isinstance(model, (int, float, str, type(None))) else repr(model)[:80]}
+        return {
+            "is_model": False,
+            "text": model if isinstance(model, (int, float, str, type(None))) else repr(model)[:80],
+        }
     info = {"is_model": True}
     try:
         info["outputs"] = np.asarray(model(sample))
@@ -281,12 +325,20 @@ def _describe_keras_model(model, sample):
     last = model.layers[-1] if model.layers else None
     activation = getattr(last, "activation", None)
     info["last_layer"] = type(last).__name__ if last is not None else None
-    info["last_is_activation_layer"] = isinstance(last, (keras.layers.Softmax, keras.layers.Activation))
+    info["last_is_activation_layer"] = isinstance(
+        last, (keras.layers.Softmax, keras.layers.Activation)
+    )
     info["activation"] = getattr(activation, "__name__", None) if activation is not None else None
-    info["compiled"] = getattr(model, "optimizer", None) is not None and bool(getattr(model, "compiled", True))
+    info["compiled"] = getattr(model, "optimizer", None) is not None and bool(
+        getattr(model, "compiled", True)
+    )
     loss = getattr(model, "loss", None)
     config = loss.get_config() if hasattr(loss, "get_config") else {}
-    info["loss_name"] = (config.get("name") if config else getattr(loss, "__name__", None if loss is None else str(loss)))
+    info["loss_name"] = (
+        config.get("name")
+        if config
+        else getattr(loss, "__name__", None if loss is None else str(loss))
+    )
     info["from_logits"] = bool(config.get("from_logits", False)) if config else False
     return info
 
@@ -296,7 +348,10 @@ def _describe_keras_training(model, x_train, y_train, x_test, epochs, batch_size
     import keras
 
     if not isinstance(model, keras.Model):
-        return {"is_model": False, "text": model if isinstance(model, (int, float, str, type(None))) else repr(model)[:80]}
+        return {
+            "is_model": False,
+            "text": model if isinstance(model, (int, float, str, type(None))) else repr(model)[:80],
+        }
     try:
         model.fit(x_train, y_train, epochs=int(epochs), batch_size=int(batch_size), verbose=0)
         outputs = np.asarray(model.predict(x_test, verbose=0))
@@ -338,12 +393,21 @@ def _serve_one(namespace, item, request):
         return {"status": "ok", "value": encode(target), "seconds": 0.0}
     if item.get("seed") is not None:
         _seed(int(item["seed"]), tensorflow=str(item.get("describe") or "").startswith("keras"))
-    args = [_build(a) if isinstance(a, dict) and set(a) == {"__source__"} else decode(a) for a in item["args"]]
+    args = [
+        _build(a) if isinstance(a, dict) and set(a) == {"__source__"} else decode(a)
+        for a in item["args"]
+    ]
     extra = [decode(a) for a in item.get("extra", [])]
     if not callable(target):
         return {"status": "error", "error": f"{name} is {encode(target)!r}, not a function"}
-    return call(target, args, watch=request.get("watch", False), allowed=request.get("allowed", ()),
-                describe=item.get("describe"), extra=extra)
+    return call(
+        target,
+        args,
+        watch=request.get("watch", False),
+        allowed=request.get("allowed", ()),
+        describe=item.get("describe"),
+        extra=extra,
+    )
 
 
 def _build(value):

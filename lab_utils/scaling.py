@@ -43,7 +43,9 @@ __all__ = [
 MB = 1_000_000  # decimal megabytes: 1000 x 1000 float32 logits are exactly 4 MB
 
 
-def chunked_softmax(logits: ArrayLike, chunk_rows: int = 256, out: np.ndarray | None = None) -> np.ndarray:
+def chunked_softmax(
+    logits: ArrayLike, chunk_rows: int = 256, out: np.ndarray | None = None
+) -> np.ndarray:
     """Stable softmax along the last axis, a block of rows at a time, written into one buffer.
 
     Each block is shifted, exponentiated and normalised in place inside ``out``, so apart from the
@@ -304,8 +306,10 @@ class ScalingResult:
             raise KeyError(f"no measurements for method {method!r}; have {self.methods}")
         if not hasattr(rows[0], metric):
             raise AttributeError(f"Measurement has no metric {metric!r}")
-        return (np.array([m.size for m in rows], dtype=float),
-                np.array([getattr(m, metric) for m in rows], dtype=float))
+        return (
+            np.array([m.size for m in rows], dtype=float),
+            np.array([getattr(m, metric) for m in rows], dtype=float),
+        )
 
     def growth(self, method: str, metric: str) -> float:
         """Exponent ``k`` of the best fit ``metric ~ size**k`` (slope on log-log axes).
@@ -322,13 +326,22 @@ class ScalingResult:
 
     def to_rows(self) -> list[dict]:
         """The measurements as plain dicts (e.g. for ``pandas.DataFrame``)."""
-        return [dict(method=m.method, size=m.size, shape=m.shape, seconds=m.seconds,
-                     peak_bytes=m.peak_bytes, input_bytes=m.input_bytes)
-                for m in self.measurements]
+        return [
+            dict(
+                method=m.method,
+                size=m.size,
+                shape=m.shape,
+                seconds=m.seconds,
+                peak_bytes=m.peak_bytes,
+                input_bytes=m.input_bytes,
+            )
+            for m in self.measurements
+        ]
 
 
-def measure(fn: Callable, *args: Any, method: str, size: int, repeats: int = 5,
-            memory_runs: int = 3) -> Measurement:
+def measure(
+    fn: Callable, *args: Any, method: str, size: int, repeats: int = 5, memory_runs: int = 3
+) -> Measurement:
     """Measure ``fn(*args)``: median time of ``repeats`` runs, and its peak memory in separate runs.
 
     The memory runs are separate because tracemalloc slows allocation down and would distort times;
@@ -337,9 +350,14 @@ def measure(fn: Callable, *args: Any, method: str, size: int, repeats: int = 5,
     main_input = np.asarray(args[0]) if args else np.empty(0)
     seconds = time_call(fn, *args, repeats=repeats)
     peak = peak_memory(fn, *args, runs=memory_runs)
-    return Measurement(method=method, size=int(size), shape=tuple(main_input.shape),
-                       seconds=seconds, peak_bytes=peak,
-                       input_bytes=int(sum(np.asarray(a).nbytes for a in args)))
+    return Measurement(
+        method=method,
+        size=int(size),
+        shape=tuple(main_input.shape),
+        seconds=seconds,
+        peak_bytes=peak,
+        input_bytes=int(sum(np.asarray(a).nbytes for a in args)),
+    )
 
 
 @contextlib.contextmanager
@@ -363,7 +381,9 @@ def _validate_shapes(shapes, name: str) -> list[tuple[int, int]]:
     try:
         shapes = [tuple(s) for s in shapes]
     except TypeError:
-        raise TypeError(f"{name} must be a sequence of (rows, cols) pairs, got {shapes!r}") from None
+        raise TypeError(
+            f"{name} must be a sequence of (rows, cols) pairs, got {shapes!r}"
+        ) from None
     if not shapes:
         raise ValueError(f"{name} must not be empty")
     for shape in shapes:
@@ -439,8 +459,11 @@ def measure_softmax_variants(
         for rows, cols in shapes:
             logits = (3.0 * rng.standard_normal((rows, cols))).astype(dtype, copy=False)
             for method in methods:
-                result.measurements.append(measure(variants[method], logits, method=method,
-                                                   size=rows * cols, repeats=repeats))
+                result.measurements.append(
+                    measure(
+                        variants[method], logits, method=method, size=rows * cols, repeats=repeats
+                    )
+                )
             del logits
     return result
 
@@ -506,6 +529,7 @@ def measure_attention_variants(
         for n in lengths:
             q, k, v = (rng.standard_normal((n, d_k)) for _ in range(3))
             for method, fn in variants.items():
-                result.measurements.append(measure(fn, q, k, v, method=method, size=n,
-                                                   repeats=repeats))
+                result.measurements.append(
+                    measure(fn, q, k, v, method=method, size=n, repeats=repeats)
+                )
     return result

@@ -72,30 +72,41 @@ def check_student_softmax(fn: Callable, logits: np.ndarray, reference: np.ndarra
     if not np.all(np.isfinite(values)):
         bad = int(np.flatnonzero(~np.isfinite(values))[0])
         word = format_value(values[bad])
-        return done(f"{word} at index {bad}",
-                    f"{name} returned {word} at index {bad}: {format_vector(values)}.{warned}",
-                    mismatch=~np.isfinite(values))
+        return done(
+            f"{word} at index {bad}",
+            f"{name} returned {word} at index {bad}: {format_vector(values)}.{warned}",
+            mismatch=~np.isfinite(values),
+        )
     difference = np.abs(values - reference)
     mismatch = difference > MATCH_ATOL + MATCH_RTOL * np.abs(reference)
     result.update(mismatch=mismatch, max_abs_diff=float(difference.max()))
     if np.any(values < 0):
         bad = int(np.flatnonzero(values < 0)[0])
-        return done("negative value",
-                    f"{name} returned a negative value {values[bad]:.4g} at index {bad}; "
-                    f"probabilities are never negative.{warned}")
+        return done(
+            "negative value",
+            f"{name} returned a negative value {values[bad]:.4g} at index {bad}; "
+            f"probabilities are never negative.{warned}",
+        )
     total = float(values.sum())
     if abs(total - 1.0) > 1e-6:
-        return done(f"sums to {total:.4f}",
-                    f"{name}'s values sum to {total:.6g}, not 1: divide by the sum of the "
-                    f"exponentials.{warned}")
+        return done(
+            f"sums to {total:.4f}",
+            f"{name}'s values sum to {total:.6g}, not 1: divide by the sum of the "
+            f"exponentials.{warned}",
+        )
     if np.any(mismatch):
         where = ", ".join(f"p{subscript(i)}" for i in np.flatnonzero(mismatch))
-        return done(f"differs at {where}",
-                    f"{name} differs from the reference at {where} (largest difference "
-                    f"{difference.max():.3g}).{warned}")
+        return done(
+            f"differs at {where}",
+            f"{name} differs from the reference at {where} (largest difference "
+            f"{difference.max():.3g}).{warned}",
+        )
     result["ok"] = True
-    return done("matches", f"{name} matches the reference softmax here (largest difference "
-                           f"{difference.max():.1e}).{warned}")
+    return done(
+        "matches",
+        f"{name} matches the reference softmax here (largest difference "
+        f"{difference.max():.1e}).{warned}",
+    )
 
 
 def _run(fn: Callable, logits: np.ndarray, name: str) -> tuple[object, tuple | None, str]:
@@ -105,9 +116,15 @@ def _run(fn: Callable, logits: np.ndarray, name: str) -> tuple[object, tuple | N
     warned = outcome.get("warnings", [])
     warned = f" It warned: {'; '.join(warned)}." if warned else ""
     if outcome["status"] == "not_written":
-        return None, ("not written yet",
-                      f"{name} raised NotImplementedError: it is not written yet. The reference "
-                      "bars still work; finish the exercise and run this cell again."), ""
+        return (
+            None,
+            (
+                "not written yet",
+                f"{name} raised NotImplementedError: it is not written yet. The reference "
+                "bars still work; finish the exercise and run this cell again.",
+            ),
+            "",
+        )
     if outcome["status"] != "ok":
         error = outcome["error"]  # "raised ValueError: ..."
         kind = error.split(":", 1)[0]
@@ -115,23 +132,29 @@ def _run(fn: Callable, logits: np.ndarray, name: str) -> tuple[object, tuple | N
     return outcome["value"], None, warned
 
 
-def _as_values(output: object, shape: tuple, name: str,
-               warned: str) -> tuple[np.ndarray | None, tuple | None]:
+def _as_values(
+    output: object, shape: tuple, name: str, warned: str
+) -> tuple[np.ndarray | None, tuple | None]:
     """The student's output as a float array of ``shape``, or (None, (short, message))."""
     if output is None:
-        return None, ("returned None",
-                      f"{name} returned None: is the `return` statement missing?{warned}")
+        return None, (
+            "returned None",
+            f"{name} returned None: is the `return` statement missing?{warned}",
+        )
     try:
         values = np.asarray(output)
         if values.dtype.kind not in "iuf":  # NumPy would even turn "0.25" into a number
             raise TypeError
         values = values.astype(float)
     except (TypeError, ValueError):
-        return None, (f"returned a {type(output).__name__}",
-                      f"{name} returned a {type(output).__name__}, not an array of numbers."
-                      f"{warned}")
+        return None, (
+            f"returned a {type(output).__name__}",
+            f"{name} returned a {type(output).__name__}, not an array of numbers.{warned}",
+        )
     if values.shape != shape:
-        return None, (f"wrong shape {values.shape}",
-                      f"{name} returned shape {values.shape}; expected {shape}, one "
-                      f"probability per logit.{warned}")
+        return None, (
+            f"wrong shape {values.shape}",
+            f"{name} returned shape {values.shape}; expected {shape}, one "
+            f"probability per logit.{warned}",
+        )
     return values, None

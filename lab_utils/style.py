@@ -62,8 +62,14 @@ ROLE: dict[str, str] = {
 
 #: One colour per class in scatter plots and decision regions (class 0, 1, 2, 3, ...), all distinct
 #: from one another; a notebook that colours classes uses these and no other roles for them.
-CLASS_COLORS: tuple[str, ...] = (OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["bluish_green"],
-                                 OKABE_ITO["vermillion"], OKABE_ITO["reddish_purple"], OKABE_ITO["sky_blue"])
+CLASS_COLORS: tuple[str, ...] = (
+    OKABE_ITO["blue"],
+    OKABE_ITO["orange"],
+    OKABE_ITO["bluish_green"],
+    OKABE_ITO["vermillion"],
+    OKABE_ITO["reddish_purple"],
+    OKABE_ITO["sky_blue"],
+)
 
 #: Hatch used wherever a value is not a number or disagrees (so it is visible without colour).
 INVALID_HATCH = "///"
@@ -124,9 +130,19 @@ def rc_params() -> dict[str, object]:
 
     params = dict(RC)
     params["axes.prop_cycle"] = cycler(
-        color=[OKABE_ITO[name] for name in
-               ("blue", "orange", "bluish_green", "vermillion", "reddish_purple", "sky_blue",
-                "yellow", "black")]
+        color=[
+            OKABE_ITO[name]
+            for name in (
+                "blue",
+                "orange",
+                "bluish_green",
+                "vermillion",
+                "reddish_purple",
+                "sky_blue",
+                "yellow",
+                "black",
+            )
+        ]
     )
     return params
 

@@ -42,8 +42,18 @@ from numpy.exceptions import AxisError
 from numpy.typing import ArrayLike
 
 __all__ = [
-    "first_index", "as_int", "as_real", "as_positive", "as_float_array", "check_no_nan",
-    "check_finite", "as_mask", "as_class_ids", "check_axis", "check_choice", "as_array",
+    "first_index",
+    "as_int",
+    "as_real",
+    "as_positive",
+    "as_float_array",
+    "check_no_nan",
+    "check_finite",
+    "as_mask",
+    "as_class_ids",
+    "check_axis",
+    "check_choice",
+    "as_array",
 ]
 
 
@@ -53,8 +63,7 @@ def first_index(bad: np.ndarray) -> tuple[int, ...] | int:
     return index[0] if len(index) == 1 else index
 
 
-def as_int(value: Any, name: str, *, minimum: int | None = None,
-           maximum: int | None = None) -> int:
+def as_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:
     """``value`` as an int, checked to be an integer (not a bool) within the given bounds."""
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be an integer, got the boolean {value!r}")
@@ -70,8 +79,15 @@ def as_int(value: Any, name: str, *, minimum: int | None = None,
     return value
 
 
-def as_real(value: Any, name: str, *, low: float | None = None, high: float | None = None,
-            low_open: bool = False, high_open: bool = False) -> float:
+def as_real(
+    value: Any,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """``value`` as a finite float, checked to lie in the interval from ``low`` to ``high``
     (inclusive unless ``low_open``/``high_open``)."""
     if isinstance(value, (bool, np.bool_)):
@@ -90,8 +106,9 @@ def as_real(value: Any, name: str, *, low: float | None = None, high: float | No
         if low is not None and high is not None:
             brackets = ("(" if low_open else "[") + f"{low}, {high}" + (")" if high_open else "]")
             raise ValueError(f"{name} must be in {brackets}, got {value!r}")
-        bound, sign = (low, ">" if low_open else ">=") if too_low else (
-            high, "<" if high_open else "<=")
+        bound, sign = (
+            (low, ">" if low_open else ">=") if too_low else (high, "<" if high_open else "<=")
+        )
         raise ValueError(f"{name} must be {sign} {bound}, got {value!r}")
     return value
 
@@ -112,8 +129,9 @@ def as_array(x: ArrayLike, name: str, what: str) -> np.ndarray:
         raise ValueError(f"{name} must be a rectangular array of {what} ({err})") from None
 
 
-def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1,
-                   allow_empty: bool = False) -> np.ndarray:
+def as_float_array(
+    x: ArrayLike, name: str, *, min_ndim: int = 1, allow_empty: bool = False
+) -> np.ndarray:
     """``x`` as a floating array (float16/32/64 kept, integers become float64).
 
     Checks the type and the shape only; the values are checked by :func:`check_finite` or
@@ -122,21 +140,27 @@ def as_float_array(x: ArrayLike, name: str, *, min_ndim: int = 1,
     arr = as_array(x, name, "numbers")
     kind = arr.dtype.kind
     if kind == "b":
-        raise TypeError(f"{name} must be real numbers, got a boolean array; "
-                        f"convert with .astype(float) if you really mean 0/1 values")
+        raise TypeError(
+            f"{name} must be real numbers, got a boolean array; "
+            f"convert with .astype(float) if you really mean 0/1 values"
+        )
     if kind == "c":
         raise TypeError(f"{name} must be real numbers, got complex values (dtype {arr.dtype})")
     if kind not in "iuf":
-        raise TypeError(f"{name} must be real numbers, got dtype {arr.dtype} "
-                        f"(strings, objects and dates are not numbers)")
+        raise TypeError(
+            f"{name} must be real numbers, got dtype {arr.dtype} "
+            f"(strings, objects and dates are not numbers)"
+        )
     if kind in "iu":
         arr = arr.astype(np.float64)
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if arr.ndim < min_ndim:
         if arr.ndim == 0:
-            raise ValueError(f"{name} must have at least one axis (a vector of values), "
-                             f"got the scalar {arr.item()!r}")
+            raise ValueError(
+                f"{name} must have at least one axis (a vector of values), "
+                f"got the scalar {arr.item()!r}"
+            )
         raise ValueError(f"{name} must have at least {min_ndim} dimensions, got shape {arr.shape}")
     return arr
 
@@ -156,12 +180,15 @@ def check_finite(arr: np.ndarray, name: str, *, logits: bool = False) -> None:
         index = first_index(bad)
         value = arr[index].item() if arr.ndim else arr.item()
         hint = " (-inf is allowed in logits only)" if np.isneginf(value) else ""
-        raise ValueError(f"{name} must be finite{' or -inf' if logits else ''}, got {value!r} "
-                         f"at index {index}{hint}")
+        raise ValueError(
+            f"{name} must be finite{' or -inf' if logits else ''}, got {value!r} "
+            f"at index {index}{hint}"
+        )
 
 
-def as_mask(mask: ArrayLike, name: str, shape: Sequence[int], *,
-            masks: str = "the masked array") -> np.ndarray:
+def as_mask(
+    mask: ArrayLike, name: str, shape: Sequence[int], *, masks: str = "the masked array"
+) -> np.ndarray:
     """``mask`` (True or 1 = keep, False or 0 = masked) as a bool array broadcast to ``shape``,
     the shape of ``masks`` (named in the error)."""
     try:
@@ -171,24 +198,31 @@ def as_mask(mask: ArrayLike, name: str, shape: Sequence[int], *,
     if arr.dtype.kind in "iu":
         outside = ~np.isin(arr, (0, 1))
         if outside.any():
-            raise ValueError(f"{name} must contain only True/False (or 1/0), got values "
-                             f"{np.unique(arr[outside])[:5].tolist()}")
+            raise ValueError(
+                f"{name} must contain only True/False (or 1/0), got values "
+                f"{np.unique(arr[outside])[:5].tolist()}"
+            )
         arr = arr.astype(bool)
     elif arr.dtype.kind != "b":
-        raise TypeError(f"{name} must be booleans (True = keep), got dtype {arr.dtype}; an "
-                        f"additive mask of 0/-inf is added to the logits instead")
+        raise TypeError(
+            f"{name} must be booleans (True = keep), got dtype {arr.dtype}; an "
+            f"additive mask of 0/-inf is added to the logits instead"
+        )
     try:
         broadcast = np.broadcast_shapes(arr.shape, tuple(shape))
     except ValueError:
         broadcast = None
     if broadcast != tuple(shape):
-        raise ValueError(f"{name} has shape {arr.shape}, which does not broadcast to {masks}'s "
-                         f"shape {tuple(shape)}")
+        raise ValueError(
+            f"{name} has shape {arr.shape}, which does not broadcast to {masks}'s "
+            f"shape {tuple(shape)}"
+        )
     return np.broadcast_to(arr, tuple(shape))
 
 
-def as_class_ids(labels: ArrayLike, num_classes: int, name: str = "labels", *,
-                 shape: Sequence[int] | None = None) -> np.ndarray:
+def as_class_ids(
+    labels: ArrayLike, num_classes: int, name: str = "labels", *, shape: Sequence[int] | None = None
+) -> np.ndarray:
     """Integer class ids in ``[0, num_classes)`` (whole floats accepted) as an int64 array,
     of the given ``shape`` if one is given."""
     arr = as_array(labels, name, "integer class ids")
@@ -199,22 +233,28 @@ def as_class_ids(labels: ArrayLike, num_classes: int, name: str = "labels", *,
         check_no_nan(arr, name)
         not_integer = ~np.isfinite(arr) | (arr != np.round(arr))
         if not_integer.any():
-            raise ValueError(f"{name} must be integer class ids, got "
-                             f"{arr[not_integer].flat[0].item()!r} at index "
-                             f"{first_index(not_integer)}")
+            raise ValueError(
+                f"{name} must be integer class ids, got "
+                f"{arr[not_integer].flat[0].item()!r} at index "
+                f"{first_index(not_integer)}"
+            )
     elif kind not in "iu":
         raise TypeError(f"{name} must be integer class ids, got dtype {arr.dtype}")
     if arr.size == 0:
         raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
     if shape is not None and arr.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)} (one class id per example), "
-                         f"got shape {arr.shape}")
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)} (one class id per example), "
+            f"got shape {arr.shape}"
+        )
     out_of_range = (arr < 0) | (arr >= num_classes)
     if out_of_range.any():
         bad = arr[out_of_range].flat[0]
         bad = int(bad) if kind == "f" else bad
-        raise ValueError(f"{name} must be class ids in [0, {num_classes}) for {num_classes} "
-                         f"classes, got {bad} at index {first_index(out_of_range)}")
+        raise ValueError(
+            f"{name} must be class ids in [0, {num_classes}) for {num_classes} "
+            f"classes, got {bad} at index {first_index(out_of_range)}"
+        )
     return arr.astype(np.int64)
 
 
@@ -222,8 +262,10 @@ def check_axis(axis: Any, arr: np.ndarray, name: str) -> int:
     """``axis`` as a non-negative int for ``arr``, or an AxisError (a ValueError) naming it."""
     axis = as_int(axis, "axis")
     if not -arr.ndim <= axis < arr.ndim:
-        raise AxisError(f"axis {axis} is out of range for {name} with {arr.ndim} "
-                        f"dimension{'s' if arr.ndim != 1 else ''} (shape {arr.shape})")
+        raise AxisError(
+            f"axis {axis} is out of range for {name} with {arr.ndim} "
+            f"dimension{'s' if arr.ndim != 1 else ''} (shape {arr.shape})"
+        )
     return axis % arr.ndim
 
 

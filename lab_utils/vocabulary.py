@@ -31,8 +31,14 @@ from numpy.typing import DTypeLike
 from . import numerics, validation
 from .scaling import single_threaded_blas, time_call
 
-__all__ = ["log_uniform_proposal", "full_softmax", "sampled_softmax", "toy_language_model",
-           "VocabularyCost", "measure_vocabulary_cost"]
+__all__ = [
+    "log_uniform_proposal",
+    "full_softmax",
+    "sampled_softmax",
+    "toy_language_model",
+    "VocabularyCost",
+    "measure_vocabulary_cost",
+]
 
 
 def _check_problem(hidden, W_out, targets):
@@ -40,9 +46,13 @@ def _check_problem(hidden, W_out, targets):
     if hidden.ndim != 2:
         raise ValueError(f"hidden must have shape (B, d), got shape {hidden.shape}")
     if W_out.ndim != 2 or W_out.shape[0] != hidden.shape[1]:
-        raise ValueError(f"W_out must have shape (d, V) with d = {hidden.shape[1]}, got shape {W_out.shape}")
+        raise ValueError(
+            f"W_out must have shape (d, V) with d = {hidden.shape[1]}, got shape {W_out.shape}"
+        )
     if targets.shape != (len(hidden),) or not np.issubdtype(targets.dtype, np.integer):
-        raise ValueError(f"targets must be {len(hidden)} integer word ids, got shape {targets.shape}")
+        raise ValueError(
+            f"targets must be {len(hidden)} integer word ids, got shape {targets.shape}"
+        )
     if targets.size and (targets.min() < 0 or targets.max() >= W_out.shape[1]):
         raise ValueError(f"targets must be word ids from 0 to {W_out.shape[1] - 1}")
     return hidden, W_out, targets
@@ -59,7 +69,9 @@ def log_uniform_proposal(vocab_size: int) -> np.ndarray:
     return np.log1p(1.0 / (j + 1.0)) / np.log(vocab_size + 1.0)
 
 
-def full_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+def full_softmax(
+    hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray
+) -> tuple[float, np.ndarray]:
     """Mean cross-entropy of ``softmax(hidden @ W_out)``, and its gradient with respect to ``hidden``.
 
     Every word's logit is computed: ``d * V`` multiply-adds per token, and as many again for the
@@ -67,15 +79,21 @@ def full_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray) -> 
     """
     hidden, W_out, targets = _check_problem(hidden, W_out, targets)
     rows = np.arange(len(targets))
-    log_probs = numerics.log_softmax(hidden @ W_out, axis=1)            # (B, V)
+    log_probs = numerics.log_softmax(hidden @ W_out, axis=1)  # (B, V)
     delta = np.exp(log_probs)
-    delta[rows, targets] -= 1.0                                          # P - Y
+    delta[rows, targets] -= 1.0  # P - Y
     return float(-log_probs[rows, targets].mean()), delta @ W_out.T / len(targets)
 
 
-def sampled_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray, n_samples: int, rng: np.random.Generator,
-                    proposal: np.ndarray | None = None,
-                    remove_accidental_hits: bool = False) -> tuple[float, np.ndarray]:
+def sampled_softmax(
+    hidden: np.ndarray,
+    W_out: np.ndarray,
+    targets: np.ndarray,
+    n_samples: int,
+    rng: np.random.Generator,
+    proposal: np.ndarray | None = None,
+    remove_accidental_hits: bool = False,
+) -> tuple[float, np.ndarray]:
     """Sampled softmax with ``n_samples`` shared negatives: its loss and gradient w.r.t. ``hidden``.
 
     Draws ``n_samples`` word ids from ``proposal`` (default :func:`log_uniform_proposal`), with
@@ -95,16 +113,20 @@ def sampled_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray, 
     q = log_uniform_proposal(vocab) if proposal is None else np.asarray(proposal, dtype=np.float64)
     if q.shape != (vocab,) or np.any(q < 0) or not np.isclose(q.sum(), 1.0):
         raise ValueError(f"proposal must be {vocab} probabilities that sum to 1")
-    sampled = rng.choice(vocab, size=n_samples, p=q)                      # (k,)
-    columns = np.concatenate([W_out[:, targets], W_out[:, sampled]], axis=1)   # (d, B + k): only these
-    target_logits = np.einsum("bd,db->b", hidden, columns[:, :len(targets)])   # (B,)
-    sampled_logits = hidden @ columns[:, len(targets):]                         # (B, k)
+    sampled = rng.choice(vocab, size=n_samples, p=q)  # (k,)
+    columns = np.concatenate(
+        [W_out[:, targets], W_out[:, sampled]], axis=1
+    )  # (d, B + k): only these
+    target_logits = np.einsum("bd,db->b", hidden, columns[:, : len(targets)])  # (B,)
+    sampled_logits = hidden @ columns[:, len(targets) :]  # (B, k)
     logits = np.concatenate([target_logits[:, None], sampled_logits], axis=1)
-    words = np.concatenate([targets[:, None], np.broadcast_to(sampled, (len(targets), n_samples))], axis=1)
-    logits = logits - np.log(n_samples * q[words])                        # the log Q correction
+    words = np.concatenate(
+        [targets[:, None], np.broadcast_to(sampled, (len(targets), n_samples))], axis=1
+    )
+    logits = logits - np.log(n_samples * q[words])  # the log Q correction
     if remove_accidental_hits:
         logits[:, 1:][words[:, 1:] == targets[:, None]] = -np.inf
-    log_probs = numerics.log_softmax(logits, axis=1)                       # (B, k + 1)
+    log_probs = numerics.log_softmax(logits, axis=1)  # (B, k + 1)
     delta = np.exp(log_probs)
     delta[:, 0] -= 1.0
     B = len(targets)
@@ -112,8 +134,9 @@ def sampled_softmax(hidden: np.ndarray, W_out: np.ndarray, targets: np.ndarray, 
     return float(-log_probs[:, 0].mean()), grad
 
 
-def toy_language_model(vocab_size: int, d: int, batch: int, seed: int = 0,
-                       dtype: DTypeLike = "float64") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def toy_language_model(
+    vocab_size: int, d: int, batch: int, seed: int = 0, dtype: DTypeLike = "float64"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random output layer with Zipf-like word frequencies, and a batch of tokens drawn from it.
 
     Word j gets a bias of ``-log(j + 1)`` (frequent words first), carried by a last hidden unit
@@ -138,14 +161,20 @@ class VocabularyCost:
     vocab_sizes: tuple[int, ...]
     n_samples: int
     d: int
-    full_seconds: tuple[float, ...]          # median time per token, this machine, this run
+    full_seconds: tuple[float, ...]  # median time per token, this machine, this run
     sampled_seconds: tuple[float, ...]
-    full_madds: tuple[int, ...]              # multiply-adds per token, logits and gradient: 2 d V
-    sampled_madds: tuple[int, ...]           # 2 d (k + 1)
+    full_madds: tuple[int, ...]  # multiply-adds per token, logits and gradient: 2 d V
+    sampled_madds: tuple[int, ...]  # 2 d (k + 1)
 
 
-def measure_vocabulary_cost(vocab_sizes: Sequence[int], d: int = 128, batch: int = 64, n_samples: int = 256,
-                            repeats: int = 5, seed: int = 0) -> VocabularyCost:
+def measure_vocabulary_cost(
+    vocab_sizes: Sequence[int],
+    d: int = 128,
+    batch: int = 64,
+    n_samples: int = 256,
+    repeats: int = 5,
+    seed: int = 0,
+) -> VocabularyCost:
     """Time :func:`full_softmax` and :func:`sampled_softmax` (loss and gradient) per token.
 
     float32, NumPy's BLAS on one thread (steadier on a shared machine); median of ``repeats`` runs.
@@ -156,7 +185,16 @@ def measure_vocabulary_cost(vocab_sizes: Sequence[int], d: int = 128, batch: int
         rng = np.random.default_rng(seed)
         with single_threaded_blas():
             full.append(time_call(full_softmax, hidden, W_out, targets, repeats=repeats) / batch)
-            sampled.append(time_call(sampled_softmax, hidden, W_out, targets, n_samples, rng,
-                                     repeats=repeats) / batch)
-    return VocabularyCost(tuple(int(v) for v in vocab_sizes), n_samples, d, tuple(full), tuple(sampled),
-                          tuple(2 * d * int(v) for v in vocab_sizes), tuple(2 * d * (n_samples + 1) for _ in vocab_sizes))
+            sampled.append(
+                time_call(sampled_softmax, hidden, W_out, targets, n_samples, rng, repeats=repeats)
+                / batch
+            )
+    return VocabularyCost(
+        tuple(int(v) for v in vocab_sizes),
+        n_samples,
+        d,
+        tuple(full),
+        tuple(sampled),
+        tuple(2 * d * int(v) for v in vocab_sizes),
+        tuple(2 * d * (n_samples + 1) for _ in vocab_sizes),
+    )

@@ -25,11 +25,15 @@ class FrameSpy:
 
     def __init__(self, canvas, monkeypatch):
         self.canvas, self.frames, self.events = canvas, [], []
-        monkeypatch.setattr(canvas, "send_binary",
-                            lambda data: self.frames.append((canvas.image_mode, data)))
+        monkeypatch.setattr(
+            canvas, "send_binary", lambda data: self.frames.append((canvas.image_mode, data))
+        )
         send_event = canvas.send_event
-        monkeypatch.setattr(canvas, "send_event", lambda kind, **kw: (
-            self.events.append(kind), send_event(kind, **kw)))
+        monkeypatch.setattr(
+            canvas,
+            "send_event",
+            lambda kind, **kw: (self.events.append(kind), send_event(kind, **kw)),
+        )
 
     def picture(self, frames=None) -> np.ndarray:
         """What ipympl's frontend shows after drawing ``frames`` (default: all) in order: a full

@@ -121,10 +121,18 @@ def test_accepts_integer_inputs_and_broadcast_masks():
         ((np.ones((2, 3)), np.ones((4, 2)), np.ones((4, 1))), {}, ValueError, "d_k"),
         ((np.ones((2, 3)), np.ones((4, 3)), np.ones((5, 1))), {}, ValueError, "n_k"),
         ((np.ones(3), np.ones((4, 3)), np.ones((4, 1))), {}, ValueError, "queries"),
-        ((np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1))), {"mask": np.ones((2, 4))},
-         TypeError, "boolean"),
-        ((np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1))), {"mask": np.ones((3, 4), bool)},
-         ValueError, "broadcast"),
+        (
+            (np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1))),
+            {"mask": np.ones((2, 4))},
+            TypeError,
+            "boolean",
+        ),
+        (
+            (np.ones((2, 3)), np.ones((4, 3)), np.ones((4, 1))),
+            {"mask": np.ones((3, 4), bool)},
+            ValueError,
+            "broadcast",
+        ),
         ((np.array([[np.nan, 0.0]]), np.ones((1, 2)), np.ones((1, 1))), {}, ValueError, "finite"),
         ((np.array([["a", "b"]]), np.ones((1, 2)), np.ones((1, 1))), {}, TypeError, "queries"),
         ((np.ones((2, 2, 3)), np.ones((3, 4, 3)), np.ones((3, 4, 1))), {}, ValueError, "batch"),
@@ -147,7 +155,9 @@ def test_agrees_with_keras_attention_layer(qkv):
     key_mask = np.arange(5)[None, :] < np.array(lengths)[:, None]
     keras_out, keras_weights = layer(
         [tf.constant(q / np.sqrt(8)), tf.constant(v), tf.constant(k)],
-        mask=[None, tf.constant(key_mask)], return_attention_scores=True)
+        mask=[None, tf.constant(key_mask)],
+        return_attention_scores=True,
+    )
     out, weights = scaled_dot_product_attention(q, k, v, mask=mask)
     np.testing.assert_allclose(weights, keras_weights.numpy(), atol=1e-6)
     np.testing.assert_allclose(out, keras_out.numpy(), atol=1e-5)
@@ -236,23 +246,29 @@ def test_additive_attention_shape_errors(shapes, words):
 # ---------------------------------------------------------------- blockwise (online) attention
 @settings(max_examples=40, deadline=None)
 @given(
-    n_q=st.integers(1, 9), n_k=st.integers(1, 20), d=st.integers(1, 6), block=st.integers(1, 25),
-    scale=st.sampled_from([0.1, 1.0, 30.0, 300.0]), seed=st.integers(0, 2**16),
+    n_q=st.integers(1, 9),
+    n_k=st.integers(1, 20),
+    d=st.integers(1, 6),
+    block=st.integers(1, 25),
+    scale=st.sampled_from([0.1, 1.0, 30.0, 300.0]),
+    seed=st.integers(0, 2**16),
 )
 def test_blockwise_equals_full_attention(n_q, n_k, d, block, scale, seed):
     rng = np.random.default_rng(seed)
     q, k = scale * rng.normal(size=(n_q, d)), scale * rng.normal(size=(n_k, d))
     v = rng.normal(size=(n_k, 3))
     full, _ = scaled_dot_product_attention(q, k, v)
-    np.testing.assert_allclose(blockwise_attention(q, k, v, block=block), full,
-                               rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        blockwise_attention(q, k, v, block=block), full, rtol=1e-9, atol=1e-12
+    )
 
 
 def test_blockwise_batched():
     rng = np.random.default_rng(5)
     q, k, v = rng.normal(size=(2, 3, 4)), rng.normal(size=(2, 10, 4)), rng.normal(size=(2, 10, 2))
-    np.testing.assert_allclose(blockwise_attention(q, k, v, block=3),
-                               scaled_dot_product_attention(q, k, v)[0], rtol=1e-12)
+    np.testing.assert_allclose(
+        blockwise_attention(q, k, v, block=3), scaled_dot_product_attention(q, k, v)[0], rtol=1e-12
+    )
 
 
 @pytest.mark.parametrize("block, error", [(0, ValueError), (2.5, TypeError), (True, TypeError)])
@@ -273,10 +289,13 @@ def test_a_0_1_integer_mask_means_the_same_here_as_in_masked_softmax():
 
     q = np.array([[1.0, 0.0], [0.0, 1.0]])
     as_ints, as_bools = np.array([[1, 0], [1, 1]]), np.array([[True, False], [True, True]])
-    np.testing.assert_array_equal(scaled_dot_product_attention(q, q, q, mask=as_ints)[1],
-                                  scaled_dot_product_attention(q, q, q, mask=as_bools)[1])
+    np.testing.assert_array_equal(
+        scaled_dot_product_attention(q, q, q, mask=as_ints)[1],
+        scaled_dot_product_attention(q, q, q, mask=as_bools)[1],
+    )
     scores = q @ q.T / np.sqrt(2)
-    np.testing.assert_array_equal(scaled_dot_product_attention(q, q, q, mask=as_ints)[1],
-                                  masked_softmax(scores, as_ints))
+    np.testing.assert_array_equal(
+        scaled_dot_product_attention(q, q, q, mask=as_ints)[1], masked_softmax(scores, as_ints)
+    )
     with pytest.raises(ValueError, match="only True/False"):
         scaled_dot_product_attention(q, q, q, mask=np.array([[2, 0], [1, 1]]))

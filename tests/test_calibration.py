@@ -55,6 +55,7 @@ def ece_by_loop(probs, labels, n_bins):
 
 # ---------------------------------------------------------------- expected calibration error
 
+
 def test_ece_is_zero_when_every_bin_is_exactly_calibrated():
     # 10 at confidence 0.9 with 9 right, 10 at 0.6 with 6 right, 4 at 0.75 with 3 right.
     conf = [0.9] * 10 + [0.6] * 10 + [0.75] * 4
@@ -105,7 +106,8 @@ def test_ece_matches_an_independent_loop_on_random_softmax_outputs():
 @settings(max_examples=60, deadline=None)
 @given(
     logits=hnp.arrays(
-        np.float64, st.tuples(st.integers(1, 40), st.integers(2, 6)),
+        np.float64,
+        st.tuples(st.integers(1, 40), st.integers(2, 6)),
         elements=st.floats(-30, 30, allow_nan=False),
     ),
     seed=st.integers(0, 2**32 - 1),
@@ -123,6 +125,7 @@ def test_ece_properties(logits, seed, n_bins):
 
 
 # ---------------------------------------------------------------- reliability bins
+
 
 def test_reliability_bins_counts_means_and_empty_bins():
     probs, labels = binary_probs([0.55, 0.65, 0.95, 0.99, 1.0], [1, 0, 1, 1, 0])
@@ -153,6 +156,7 @@ def test_reliability_bins_partition_every_example():
 
 
 # ---------------------------------------------------------------- NLL and fit_temperature
+
 
 @pytest.mark.parametrize("temperature", [0.05, 0.5, 1.0, 3.0, 40.0])
 def test_nll_matches_scipy_log_softmax(temperature):
@@ -201,7 +205,9 @@ def test_fit_temperature_is_the_nll_minimum():
 
 def test_fit_temperature_analytic_case():
     # Same logits [2, 0] four times, labels 0, 0, 0, 1: best p(class 0) = 3/4 = sigmoid(2 / T).
-    assert fit_temperature([[2.0, 0.0]] * 4, [0, 0, 0, 1]) == pytest.approx(2 / math.log(3), rel=1e-6)
+    assert fit_temperature([[2.0, 0.0]] * 4, [0, 0, 0, 1]) == pytest.approx(
+        2 / math.log(3), rel=1e-6
+    )
 
 
 def test_temperature_scaling_leaves_predictions_and_accuracy_unchanged():
@@ -258,20 +264,52 @@ GOOD_PROBS = [[0.7, 0.2, 0.1], [0.3, 0.3, 0.4]]
         (lambda: nll(GOOD_LOGITS, [0, -1]), ValueError, "labels must be class ids"),
         (lambda: nll(GOOD_LOGITS, [0.5, 1.0]), ValueError, "labels must be integer class ids"),
         (lambda: nll(GOOD_LOGITS, [True, False]), TypeError, "labels must be integer class ids"),
-        (lambda: nll([[True, False], [False, True]], [0, 1]), TypeError, "logits must be real numbers"),
+        (
+            lambda: nll([[True, False], [False, True]], [0, 1]),
+            TypeError,
+            "logits must be real numbers",
+        ),
         (lambda: nll(GOOD_LOGITS, [[0], [1]]), ValueError, r"labels must have shape \(2,\)"),
         (lambda: nll(GOOD_LOGITS, [0, 1], temperature=0), ValueError, "temperature must be > 0"),
         (lambda: nll(GOOD_LOGITS, [0, 1], temperature=-1.0), ValueError, "got -1.0"),
-        (lambda: nll(GOOD_LOGITS, [0, 1], temperature="2"), TypeError, "temperature must be a real"),
-        (lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=(2.0, 1.0)), ValueError, "bounds must satisfy"),
-        (lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=(0.0, 1.0)), ValueError, "bounds must satisfy"),
-        (lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=3), TypeError, "bounds must be a pair"),
+        (
+            lambda: nll(GOOD_LOGITS, [0, 1], temperature="2"),
+            TypeError,
+            "temperature must be a real",
+        ),
+        (
+            lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=(2.0, 1.0)),
+            ValueError,
+            "bounds must satisfy",
+        ),
+        (
+            lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=(0.0, 1.0)),
+            ValueError,
+            "bounds must satisfy",
+        ),
+        (
+            lambda: fit_temperature(GOOD_LOGITS, [0, 1], bounds=3),
+            TypeError,
+            "bounds must be a pair",
+        ),
         (lambda: fit_temperature([[np.inf, 0.0]], [0]), ValueError, "logits must be finite"),
         (lambda: expected_calibration_error([[0.7, 0.4]], [0]), ValueError, "row 0 sums to 1.1"),
         (lambda: expected_calibration_error([[2.0, -1.0]], [0]), ValueError, "did you pass logits"),
-        (lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=0), ValueError, "n_bins must be >= 1"),
-        (lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=2.5), TypeError, "n_bins must be an integer"),
-        (lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=True), TypeError, "n_bins must be an integer"),
+        (
+            lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=0),
+            ValueError,
+            "n_bins must be >= 1",
+        ),
+        (
+            lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=2.5),
+            TypeError,
+            "n_bins must be an integer",
+        ),
+        (
+            lambda: expected_calibration_error(GOOD_PROBS, [0, 1], n_bins=True),
+            TypeError,
+            "n_bins must be an integer",
+        ),
         (lambda: reliability_bins(GOOD_PROBS, [0, 5]), ValueError, "labels must be class ids"),
         (lambda: reliability_bins([0.7, 0.3], [0]), ValueError, "probs must be 2-D"),
     ],
@@ -283,7 +321,9 @@ def test_bad_inputs_raise_clear_errors(call, error, match):
 
 def test_accepts_lists_float32_and_numpy_integer_scalars():
     probs = np.array(GOOD_PROBS, dtype=np.float32)
-    assert expected_calibration_error(probs, np.array([0, 2], dtype=np.int32), n_bins=np.int64(5)) >= 0
+    assert (
+        expected_calibration_error(probs, np.array([0, 2], dtype=np.int32), n_bins=np.int64(5)) >= 0
+    )
     assert nll(np.array(GOOD_LOGITS, np.float32), [0, 1], temperature=np.float32(2.0)) > 0
 
 

@@ -27,12 +27,26 @@ POINTS = {
     # notebook 05 (issue 14): see tests/test_exercises_softmax_regression.py
     "softmax_loss_naive": {"loss": 1, "gradient": 1, "overflow": 1, "log_space": 1},
     "numerical_gradient": {"values": 1, "step": 1},
-    "softmax_loss_vectorized": {"loss": 1, "gradient": 1, "overflow": 1, "log_space": 1, "no_loops": 1},
+    "softmax_loss_vectorized": {
+        "loss": 1,
+        "gradient": 1,
+        "overflow": 1,
+        "log_space": 1,
+        "no_loops": 1,
+    },
     "train_softmax": {"learns": 1, "loss_decreases": 1, "other_data": 1},
     "search_hyperparameters": {"grid": 1, "chosen": 1},
 }
-HIDDEN = {"extreme", "limits", "confident_mistakes", "fully_masked", "overflow", "log_space", "step",
-          "other_data"}
+HIDDEN = {
+    "extreme",
+    "limits",
+    "confident_mistakes",
+    "fully_masked",
+    "overflow",
+    "log_space",
+    "step",
+    "other_data",
+}
 
 
 # --- student functions: correct ones and typical mistakes ------------------------------------------
@@ -179,10 +193,26 @@ ARRAY_SUBMISSIONS = [
     ("softmax_with_temperature", blank, {"values": 0, "batch": 0, "limits": 0}),
     ("my_cross_entropy", cross_entropy_correct, {"values": 1, "batch": 1, "confident_mistakes": 2}),
     ("my_cross_entropy", cross_entropy_eps, {"values": 1, "batch": 1, "confident_mistakes": 0}),
-    ("my_cross_entropy", cross_entropy_keras_eps, {"values": 1, "batch": 1, "confident_mistakes": 0}),
-    ("my_cross_entropy", cross_entropy_naive_log, {"values": 1, "batch": 1, "confident_mistakes": 0}),
-    ("my_cross_entropy", cross_entropy_per_example, {"values": 0, "batch": 0, "confident_mistakes": 0}),
-    ("my_cross_entropy", cross_entropy_global_max, {"values": 1, "batch": 0, "confident_mistakes": 0}),
+    (
+        "my_cross_entropy",
+        cross_entropy_keras_eps,
+        {"values": 1, "batch": 1, "confident_mistakes": 0},
+    ),
+    (
+        "my_cross_entropy",
+        cross_entropy_naive_log,
+        {"values": 1, "batch": 1, "confident_mistakes": 0},
+    ),
+    (
+        "my_cross_entropy",
+        cross_entropy_per_example,
+        {"values": 0, "batch": 0, "confident_mistakes": 0},
+    ),
+    (
+        "my_cross_entropy",
+        cross_entropy_global_max,
+        {"values": 1, "batch": 0, "confident_mistakes": 0},
+    ),
     ("my_cross_entropy", blank, {"values": 0, "batch": 0, "confident_mistakes": 0}),
     ("my_masked_softmax", masked_correct, {"values": 1, "batch": 1, "fully_masked": 1}),
     ("my_masked_softmax", masked_minus_inf, {"values": 1, "batch": 1, "fully_masked": 0}),
@@ -224,8 +254,12 @@ def test_every_part_has_cases():
 
 
 def test_batch_parts_name_the_row_a_global_maximum_breaks():
-    for exercise, fn in (("my_softmax", softmax_global_max), ("softmax_with_temperature", temperature_global_max),
-                         ("my_masked_softmax", masked_global_max), ("my_cross_entropy", cross_entropy_global_max)):
+    for exercise, fn in (
+        ("my_softmax", softmax_global_max),
+        ("softmax_with_temperature", temperature_global_max),
+        ("my_masked_softmax", masked_global_max),
+        ("my_cross_entropy", cross_entropy_global_max),
+    ):
         message = outcome_of_grade(exercise, fn, "batch")
         assert message and "row 1" in message and "whole batch" in message, (exercise, message)
 
@@ -239,7 +273,9 @@ def test_softmax_references_agree_with_scipy():
             for case in cases:
                 args = dict(case.inputs)
                 z = np.asarray(args["z"], dtype=np.float64) / args.get("T", 1.0)
-                np.testing.assert_allclose(case.expected, special.softmax(z, axis=-1), rtol=1e-6, atol=1e-12)
+                np.testing.assert_allclose(
+                    case.expected, special.softmax(z, axis=-1), rtol=1e-6, atol=1e-12
+                )
                 assert np.all(np.isfinite(case.expected))
 
 
@@ -248,7 +284,9 @@ def test_cross_entropy_references_agree_with_scipy_and_the_confident_mistake_cos
         for case in cases:
             logits, y = (np.asarray(v) for _, v in case.inputs)
             log_probs = special.log_softmax(logits.astype(np.float64), axis=-1)
-            assert case.expected == pytest.approx(-log_probs[np.arange(len(y)), y].mean(), rel=1e-12)
+            assert case.expected == pytest.approx(
+                -log_probs[np.arange(len(y)), y].mean(), rel=1e-12
+            )
     first = checks.CASES["my_cross_entropy"]["confident_mistakes"][0]
     assert first.expected == 2000.0
 
@@ -349,14 +387,20 @@ def test_cross_entropy_verdicts_name_the_cap_and_the_missing_mean():
 
 
 def test_fully_masked_verdicts_explain_nan_and_uniform_rows():
-    assert "0/0 gives NaN" in outcome_of_grade("my_masked_softmax", masked_minus_inf, "fully_masked")
-    assert "must be all zeros" in outcome_of_grade("my_masked_softmax", masked_large_negative, "fully_masked")
+    assert "0/0 gives NaN" in outcome_of_grade(
+        "my_masked_softmax", masked_minus_inf, "fully_masked"
+    )
+    assert "must be all zeros" in outcome_of_grade(
+        "my_masked_softmax", masked_large_negative, "fully_masked"
+    )
 
 
 def test_not_written_yet_is_one_friendly_line():
     message = outcome_of_grade("my_softmax", blank, "values")
-    assert message == ("my_softmax is not written yet: replace `raise NotImplementedError()` in "
-                       "my_softmax(z) with your code.")
+    assert message == (
+        "my_softmax is not written yet: replace `raise NotImplementedError()` in "
+        "my_softmax(z) with your code."
+    )
 
 
 def raises_value_error(z):
@@ -388,13 +432,16 @@ def raises_keyboard_like_system_exit(z):
     raise ZeroDivisionError
 
 
-@pytest.mark.parametrize("fn, says", [
-    (raises_value_error, "raised ValueError: operands could not be broadcast together"),
-    (raises_keyboard_like_system_exit, "raised ZeroDivisionError: (no message)"),
-    (returns_none, "returned None: did you forget the `return` line?"),
-    (returns_text, "not an array of numbers"),
-    (returns_wrong_shape, "returned shape (1,), expected shape (3,)"),
-])
+@pytest.mark.parametrize(
+    "fn, says",
+    [
+        (raises_value_error, "raised ValueError: operands could not be broadcast together"),
+        (raises_keyboard_like_system_exit, "raised ZeroDivisionError: (no message)"),
+        (returns_none, "returned None: did you forget the `return` line?"),
+        (returns_text, "not an array of numbers"),
+        (returns_wrong_shape, "returned shape (1,), expected shape (3,)"),
+    ],
+)
 def test_broken_functions_get_a_verdict_never_a_traceback(fn, says, capsys):
     assert checks.check_my_softmax(fn) is None
     out = capsys.readouterr().out
@@ -429,7 +476,9 @@ def test_not_a_function_is_reported_not_raised(capsys):
 def test_grade_rejects_unknown_exercise_or_part_by_name():
     with pytest.raises(ValueError, match=r"exercise must be one of .*'my_softmax'.* got 'softmx'"):
         checks.grade("softmx", softmax_correct, "values")
-    with pytest.raises(ValueError, match=r"part must be one of 'values', 'batch', 'extreme' .* got 'overflow'"):
+    with pytest.raises(
+        ValueError, match=r"part must be one of 'values', 'batch', 'extreme' .* got 'overflow'"
+    ):
         checks.grade("my_softmax", softmax_correct, "overflow")
 
 
@@ -438,7 +487,9 @@ def test_importing_checks_does_not_import_tensorflow():
     import sys
 
     code = "import sys, lab_utils.checks; print('tensorflow' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
@@ -446,7 +497,10 @@ def test_importing_checks_does_not_import_tensorflow():
 
 
 def tape_keras_trains(model, x, y, batch_size):  # Keras does the step: earns nothing
-    return [float(model.train_on_batch(x[i:i + batch_size], y[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+    return [
+        float(model.train_on_batch(x[i : i + batch_size], y[i : i + batch_size]))
+        for i in range(0, len(x), batch_size)
+    ]
 
 
 def _tape_loop(from_logits=True, apply=True):
@@ -457,7 +511,7 @@ def _tape_loop(from_logits=True, apply=True):
         loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
         losses = []
         for i in range(0, len(x), batch_size):
-            x_batch, y_batch = x[i:i + batch_size], y[i:i + batch_size]
+            x_batch, y_batch = x[i : i + batch_size], y[i : i + batch_size]
             with tf.GradientTape() as tape:
                 logits = model(x_batch, training=True)
                 loss = loss_fn(y_batch, logits if from_logits else tf.nn.softmax(logits))
@@ -466,19 +520,26 @@ def _tape_loop(from_logits=True, apply=True):
                 model.optimizer.apply_gradients(zip(grads, model.trainable_variables))
             losses.append(float(loss))
         return losses
+
     return train_with_tape
 
 
 TAPE_SUBMISSIONS = [
     ("correct", _tape_loop(), {"steps": 1, "last_batch": 1, "extreme": 1}),
-    ("from_probabilities", _tape_loop(from_logits=False), {"steps": 1, "last_batch": 1, "extreme": 0}),
+    (
+        "from_probabilities",
+        _tape_loop(from_logits=False),
+        {"steps": 1, "last_batch": 1, "extreme": 0},
+    ),
     ("never_applied", _tape_loop(apply=False), {"steps": 0, "last_batch": 0, "extreme": 0}),
     ("keras_trains", tape_keras_trains, {"steps": 0, "last_batch": 0, "extreme": 0}),
 ]
 
 
 @pytest.mark.tensorflow
-@pytest.mark.parametrize("name, fn, expected", TAPE_SUBMISSIONS, ids=[s[0] for s in TAPE_SUBMISSIONS])
+@pytest.mark.parametrize(
+    "name, fn, expected", TAPE_SUBMISSIONS, ids=[s[0] for s in TAPE_SUBMISSIONS]
+)
 def test_train_with_tape_scores(monkeypatch, name, fn, expected):
     import sys
 
@@ -491,8 +552,11 @@ def test_train_with_tape_scores(monkeypatch, name, fn, expected):
 def test_train_with_tape_hints_name_the_mistake(monkeypatch):
     import sys
 
-    for fn, words in ((_tape_loop(from_logits=False), "from_logits=True"), (_tape_loop(apply=False), "apply_gradients"),
-                      (tape_keras_trains, "Keras trains the model")):
+    for fn, words in (
+        (_tape_loop(from_logits=False), "from_logits=True"),
+        (_tape_loop(apply=False), "apply_gradients"),
+        (tape_keras_trains, "Keras trains the model"),
+    ):
         monkeypatch.setitem(sys.modules["__main__"].__dict__, "train_with_tape", fn)
         part = "extreme" if words == "from_logits=True" else "steps"
         message = " ".join(outcome_of_grade("train_with_tape", fn, part).split())

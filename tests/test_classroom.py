@@ -30,7 +30,9 @@ from lab_utils import checks
 pytestmark = pytest.mark.classroom
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = Path(os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks"))  # override: develop on others
+NOTEBOOKS = Path(
+    os.environ.get("SOFTMAX_LAB_NOTEBOOKS", ROOT / "notebooks")
+)  # override: develop on others
 
 #: Assignment (= notebook name) -> the exercises it holds, in notebook order (classroom/README.md).
 ASSIGNMENTS = {
@@ -38,8 +40,13 @@ ASSIGNMENTS = {
     "02_temperature": ("softmax_with_temperature",),
     "03_cross_entropy": ("my_cross_entropy", "smoothed_cross_entropy"),
     "04_obvious_vs_preferred": ("train_with_tape",),
-    "05_softmax_regression": ("softmax_loss_naive", "numerical_gradient", "softmax_loss_vectorized",
-                              "train_softmax", "search_hyperparameters"),
+    "05_softmax_regression": (
+        "softmax_loss_naive",
+        "numerical_gradient",
+        "softmax_loss_vectorized",
+        "train_softmax",
+        "search_hyperparameters",
+    ),
     "06_softmax_beyond_classification": ("my_masked_softmax",),
 }
 
@@ -51,12 +58,22 @@ LOSSES = {
     "cross_entropy_log_eps": {"my_cross_entropy_confident_mistakes"},  # 2/4
     "tape_loss_from_probs": {"train_with_tape_extreme"},  # 2/3
     # notebook 05 (issue 14): 16 points in five exercises
-    "regression_no_division_by_n": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient",
-                                    "softmax_loss_naive_overflow", "softmax_loss_naive_log_space"},  # 12/16
-    "regression_gradient_sign": {"softmax_loss_naive_gradient", "softmax_loss_naive_overflow",
-                                 "softmax_loss_naive_log_space"},  # 13/16
+    "regression_no_division_by_n": {
+        "softmax_loss_naive_loss",
+        "softmax_loss_naive_gradient",
+        "softmax_loss_naive_overflow",
+        "softmax_loss_naive_log_space",
+    },  # 12/16
+    "regression_gradient_sign": {
+        "softmax_loss_naive_gradient",
+        "softmax_loss_naive_overflow",
+        "softmax_loss_naive_log_space",
+    },  # 13/16
     "regression_half_reg": {"softmax_loss_naive_loss", "softmax_loss_naive_gradient"},  # 14/16
-    "regression_no_max": {"softmax_loss_vectorized_overflow", "softmax_loss_vectorized_log_space"},  # 14/16
+    "regression_no_max": {
+        "softmax_loss_vectorized_overflow",
+        "softmax_loss_vectorized_log_space",
+    },  # 14/16
     "regression_loop_left_in": {"softmax_loss_vectorized_no_loops"},  # 15/16
 }
 #: The same, as notebook scores out of the notebook's points.
@@ -64,7 +81,10 @@ MISTAKE_SCORES = {
     ("softmax_overflow", "01_softmax_basics"): (2, 4),
     ("softmax_wrong_axis", "01_softmax_basics"): (3, 4),
     ("softmax_unnormalised", "01_softmax_basics"): (0, 4),
-    ("cross_entropy_log_eps", "03_cross_entropy"): (5, 7),  # 2/4 of my_cross_entropy, 3/3 of smoothed_cross_entropy
+    ("cross_entropy_log_eps", "03_cross_entropy"): (
+        5,
+        7,
+    ),  # 2/4 of my_cross_entropy, 3/3 of smoothed_cross_entropy
     ("tape_loss_from_probs", "04_obvious_vs_preferred"): (2, 3),
     ("regression_no_division_by_n", "05_softmax_regression"): (12, 16),
     ("regression_gradient_sign", "05_softmax_regression"): (13, 16),
@@ -75,7 +95,9 @@ MISTAKE_SCORES = {
 
 
 def _load_samples():
-    spec = importlib.util.spec_from_file_location("sample_submissions", ROOT / "classroom" / "sample_submissions.py")
+    spec = importlib.util.spec_from_file_location(
+        "sample_submissions", ROOT / "classroom" / "sample_submissions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -97,7 +119,11 @@ def _points(assignment: str) -> int:
 
 
 def _instructor_notebooks() -> dict[str, Path]:
-    return {name: NOTEBOOKS / f"{name}.ipynb" for name in ASSIGNMENTS if (NOTEBOOKS / f"{name}.ipynb").exists()}
+    return {
+        name: NOTEBOOKS / f"{name}.ipynb"
+        for name in ASSIGNMENTS
+        if (NOTEBOOKS / f"{name}.ipynb").exists()
+    }
 
 
 # --- the cell contract of classroom/README.md, on the committed instructor notebooks (fast) -------------------
@@ -119,32 +145,67 @@ def _check_exercise_cells(cells, graded, exercise):
         # The statement may be a read-only markdown cell, so students cannot edit it by accident.
         index, meta = graded.pop(0)
         assert cells[index].cell_type == "markdown"
-        assert meta == {"grade": False, "grade_id": statement, "locked": True, "schema_version": 3,
-                        "solution": False, "task": False}
+        assert meta == {
+            "grade": False,
+            "grade_id": statement,
+            "locked": True,
+            "schema_version": 3,
+            "solution": False,
+            "task": False,
+        }
         assert index + 1 == graded[0][0], "the statement comes right before the solution cell"
     ids = [meta["grade_id"] for _, meta in graded]
-    expected_ids = [exercise.name, f"{exercise.name}_selfcheck"] + [f"{exercise.name}_{p.name}" for p in exercise.parts]
+    expected_ids = [exercise.name, f"{exercise.name}_selfcheck"] + [
+        f"{exercise.name}_{p.name}" for p in exercise.parts
+    ]
     assert ids == expected_ids, f"nbgrader cells of {exercise.name}, in order"
     first = graded[0][0]
-    assert [i for i, _ in graded] == list(range(first, first + len(graded))), "the exercise cells are consecutive"
-    assert cells[first - 1].cell_type == "markdown", "a markdown statement comes right before the solution cell"
+    assert [i for i, _ in graded] == list(range(first, first + len(graded))), (
+        "the exercise cells are consecutive"
+    )
+    assert cells[first - 1].cell_type == "markdown", (
+        "a markdown statement comes right before the solution cell"
+    )
 
     solution, selfcheck, *tests = (cells[i] for i, _ in graded)
     base = {"schema_version": 3, "task": False}
-    assert _nbgrader_meta(solution) == {**base, "grade": False, "grade_id": exercise.name, "locked": False, "solution": True}
+    assert _nbgrader_meta(solution) == {
+        **base,
+        "grade": False,
+        "grade_id": exercise.name,
+        "locked": False,
+        "solution": True,
+    }
     # One pair of markers per function the exercise asks for (smoothed_cross_entropy asks for two).
-    assert solution.source.count("### BEGIN SOLUTION") == solution.source.count("### END SOLUTION") >= 1
+    assert (
+        solution.source.count("### BEGIN SOLUTION")
+        == solution.source.count("### END SOLUTION")
+        >= 1
+    )
     assert re.search(rf"^def {exercise.name}\(", solution.source, re.M)
-    assert _nbgrader_meta(selfcheck) == {**base, "grade": False, "grade_id": f"{exercise.name}_selfcheck",
-                                         "locked": True, "solution": False}
+    assert _nbgrader_meta(selfcheck) == {
+        **base,
+        "grade": False,
+        "grade_id": f"{exercise.name}_selfcheck",
+        "locked": True,
+        "solution": False,
+    }
     assert selfcheck.source.strip() == f"check_{exercise.name}({exercise.name})"
     for cell, part in zip(tests, exercise.parts):
-        assert _nbgrader_meta(cell) == {**base, "grade": True, "grade_id": f"{exercise.name}_{part.name}",
-                                        "locked": True, "points": part.points, "solution": False}
+        assert _nbgrader_meta(cell) == {
+            **base,
+            "grade": True,
+            "grade_id": f"{exercise.name}_{part.name}",
+            "locked": True,
+            "points": part.points,
+            "solution": False,
+        }
         call = f'grade("{exercise.name}", {exercise.name}, "{part.name}")'
         assert call in cell.source
         hidden = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
-        assert bool(hidden) == part.hidden, f"{part.name}: hidden tests markers iff the part is hidden"
+        assert bool(hidden) == part.hidden, (
+            f"{part.name}: hidden tests markers iff the part is hidden"
+        )
         if hidden:
             assert call in hidden.group(1)
 
@@ -161,20 +222,32 @@ def test_exercise_cells_follow_the_contract(assignment):
         pytest.fail(f"{path} is missing")
     notebook = nbformat.read(path, as_version=4)
     cells = notebook.cells
-    graded = [(i, _nbgrader_meta(c)) for i, c in enumerate(cells)
-              if _nbgrader_meta(c) and _nbgrader_meta(c).get("grade_id") != KEY_ID]
+    graded = [
+        (i, _nbgrader_meta(c))
+        for i, c in enumerate(cells)
+        if _nbgrader_meta(c) and _nbgrader_meta(c).get("grade_id") != KEY_ID
+    ]
     # Each exercise's cells form one block, the blocks in the order of ASSIGNMENTS.
     owners = []
     for _, meta in graded:
         grade_id = meta["grade_id"]
-        owner = max((name for name in ASSIGNMENTS[assignment] if grade_id == name or grade_id.startswith(name + "_")),
-                    key=len, default=None)
+        owner = max(
+            (
+                name
+                for name in ASSIGNMENTS[assignment]
+                if grade_id == name or grade_id.startswith(name + "_")
+            ),
+            key=len,
+            default=None,
+        )
         assert owner is not None, f"{grade_id} belongs to no exercise of {assignment}"
         owners.append(owner)
     blocks = [name for k, name in enumerate(owners) if k == 0 or owners[k - 1] != name]
     assert blocks == list(ASSIGNMENTS[assignment]), "one block of cells per exercise, in order"
     for exercise in _exercises(assignment):
-        _check_exercise_cells(cells, [g for g, owner in zip(graded, owners) if owner == exercise.name], exercise)
+        _check_exercise_cells(
+            cells, [g for g, owner in zip(graded, owners) if owner == exercise.name], exercise
+        )
 
 
 #: The instructor key (issue 15): worked answers to the end-of-notebook exercises, in one solution
@@ -189,10 +262,18 @@ def test_the_instructor_key_is_one_solution_cell_after_the_exercises(assignment)
     keys = [i for i, c in enumerate(cells) if _nbgrader_meta(c).get("grade_id") == KEY_ID]
     assert len(keys) == 1, f"one cell with grade_id {KEY_ID!r}"
     cell = cells[keys[0]]
-    assert _nbgrader_meta(cell) == {"grade": False, "grade_id": KEY_ID, "locked": False, "schema_version": 3,
-                                    "solution": True, "task": False}
+    assert _nbgrader_meta(cell) == {
+        "grade": False,
+        "grade_id": KEY_ID,
+        "locked": False,
+        "schema_version": 3,
+        "solution": True,
+        "task": False,
+    }
     assert cell.source.count("### BEGIN SOLUTION") == cell.source.count("### END SOLUTION") == 1
-    exercises = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source]
+    exercises = [
+        i for i, c in enumerate(cells) if c.cell_type == "markdown" and "## Exercises" in c.source
+    ]
     assert exercises and exercises[-1] < keys[0], "the key comes after the exercises it answers"
     if cell.cell_type == "code":  # its printed answers are in the instructor version's outputs
         assert any(output.get("text", "").strip() for output in cell.outputs)
@@ -206,9 +287,12 @@ def _run_nbgrader(args: list[str], course: Path) -> subprocess.CompletedProcess:
     env["SOFTMAX_LAB_COURSE"] = str(course)
     # nbgrader calls the `alembic` executable for its database: the venv's bin must be on PATH.
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 0, (
+        f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    )
     assert "[ERROR]" not in result.stderr and "| ERROR]" not in result.stderr, result.stderr
     return result
 
@@ -263,11 +347,21 @@ def test_student_versions_have_no_solutions_and_no_hidden_tests(course):
         # notebook must be gone from the student's.
         secret, public = [], []
         for cell in source.cells:
-            regions = re.findall(r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END", cell.source, re.S)
-            secret += [line.strip() for region in regions for line in region.splitlines() if line.strip()]
-            public.append(re.sub(r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", cell.source, flags=re.S))
+            regions = re.findall(
+                r"### BEGIN (?:SOLUTION|HIDDEN TESTS)\n(.*?)### END", cell.source, re.S
+            )
+            secret += [
+                line.strip() for region in regions for line in region.splitlines() if line.strip()
+            ]
+            public.append(
+                re.sub(
+                    r"### BEGIN (SOLUTION|HIDDEN TESTS).*?### END \1", "", cell.source, flags=re.S
+                )
+            )
         public_text = "\n".join(public)
-        distinctive = [line for line in secret if line not in public_text and not line.startswith("#")]
+        distinctive = [
+            line for line in secret if line not in public_text and not line.startswith("#")
+        ]
         assert distinctive, assignment
         release_sources = "\n".join(cell.source for cell in release.cells)
         for line in distinctive:
@@ -285,7 +379,9 @@ def test_student_versions_have_no_solutions_and_no_hidden_tests(course):
 
 
 def test_every_sample_student_handed_in_what_they_should(course):
-    expected = {("correct", a) for a in course["assignments"]} | {("blank", a) for a in course["assignments"]}
+    expected = {("correct", a) for a in course["assignments"]} | {
+        ("blank", a) for a in course["assignments"]
+    }
     expected |= {key for key in MISTAKE_SCORES if key[1] in course["assignments"]}
     assert _submitted(course) == expected
 
@@ -306,7 +402,9 @@ def test_autograde_gives_each_submission_exactly_its_points(course):
             elif student == "blank":
                 assert submission.score == 0
             else:
-                assert (submission.score, submission.max_score) == MISTAKE_SCORES[(student, assignment)]
+                assert (submission.score, submission.max_score) == MISTAKE_SCORES[
+                    (student, assignment)
+                ]
 
 
 def test_self_check_predicted_every_grade(course):
@@ -321,12 +419,21 @@ def test_self_check_predicted_every_grade(course):
             (graded,) = gradebook.find_submission(assignment, student).notebooks
             got = {grade.name: grade.score for grade in graded.grades}
             for exercise in _exercises(assignment):
-                (cell,) = [c for c in notebook.cells if _nbgrader_meta(c).get("grade_id") == f"{exercise.name}_selfcheck"]
-                printed = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+                (cell,) = [
+                    c
+                    for c in notebook.cells
+                    if _nbgrader_meta(c).get("grade_id") == f"{exercise.name}_selfcheck"
+                ]
+                printed = "".join(
+                    o.get("text", "") for o in cell.outputs if o.output_type == "stream"
+                )
                 match = re.match(rf"{exercise.name}: (\d+)/(\d+) points", printed)
                 assert match, (student, assignment, exercise.name, printed, cell.outputs)
                 score = sum(got[f"{exercise.name}_{part.name}"] for part in exercise.parts)
-                assert (float(match.group(1)), float(match.group(2))) == (score, exercise.points), (student, exercise.name)
+                assert (float(match.group(1)), float(match.group(2))) == (score, exercise.points), (
+                    student,
+                    exercise.name,
+                )
                 assert not [o for o in cell.outputs if o.output_type == "error"]
                 if student == "blank":
                     assert "not written yet" in printed
@@ -347,7 +454,10 @@ def test_feedback_html_for_every_submission_shows_its_score_and_verdicts(course)
 def test_grades_export_to_csv(course):
     with open(course["root"] / "grades.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    got = {(row["student_id"], row["assignment"]): (float(row["score"]), float(row["max_score"])) for row in rows}
+    got = {
+        (row["student_id"], row["assignment"]): (float(row["score"]), float(row["max_score"]))
+        for row in rows
+    }
     expected = {}
     for student, assignment in _submitted(course):
         scores = _expected_cell_scores(student, assignment)
@@ -370,6 +480,10 @@ def test_zip_collect_files_downloaded_from_an_lms(tmp_path):
         bundle.writestr("alice_1234_5678_01_softmax_basics.ipynb", nbformat.writes(notebook))
         bundle.writestr("bob_late_1235_5679_01_softmax_basics.ipynb", nbformat.writes(notebook))
     _run_nbgrader(["zip_collect", "01_softmax_basics"], tmp_path)
-    collected = sorted(p.relative_to(tmp_path).as_posix() for p in (tmp_path / "submitted").rglob("*.ipynb"))
-    assert collected == ["submitted/alice/01_softmax_basics/01_softmax_basics.ipynb",
-                         "submitted/bob/01_softmax_basics/01_softmax_basics.ipynb"]
+    collected = sorted(
+        p.relative_to(tmp_path).as_posix() for p in (tmp_path / "submitted").rglob("*.ipynb")
+    )
+    assert collected == [
+        "submitted/alice/01_softmax_basics/01_softmax_basics.ipynb",
+        "submitted/bob/01_softmax_basics/01_softmax_basics.ipynb",
+    ]

@@ -52,8 +52,9 @@ def test_blobs_same_seed_same_data_other_seed_other_data():
 def test_blobs_match_scikit_learn_make_blobs():
     from sklearn.datasets import make_blobs
 
-    X_ref, y_ref = make_blobs(n_samples=300, centers=np.array(BLOB_CENTERS), cluster_std=1.0,
-                              random_state=7)
+    X_ref, y_ref = make_blobs(
+        n_samples=300, centers=np.array(BLOB_CENTERS), cluster_std=1.0, random_state=7
+    )
     X, y = make_blob_data(n_samples=300, seed=7)
     np.testing.assert_array_equal(X, X_ref.astype(np.float32))
     np.testing.assert_array_equal(y, y_ref)
@@ -99,7 +100,10 @@ def test_digits_split_matches_the_raw_digits_and_is_stratified():
     digits = load_digits()
     split = digits_split(test_size=0.3, seed=2)
     # Every test image is one of the original images, scaled by 1/16, with its own label.
-    raw = {img.tobytes(): label for img, label in zip((digits.data / 16).astype(np.float32), digits.target, strict=True)}
+    raw = {
+        img.tobytes(): label
+        for img, label in zip((digits.data / 16).astype(np.float32), digits.target, strict=True)
+    }
     for row, label in zip(split.X_test[:50], split.y_test[:50], strict=True):
         assert raw[row.tobytes()] == label
     full = np.bincount(digits.target) / len(digits.target)
@@ -162,7 +166,11 @@ def test_text_corpus_is_deterministic():
 
 
 def test_importing_datasets_is_cheap():
-    code = ("import sys, lab_utils.datasets; "
-            "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, lab_utils.datasets; "
+        "print(any(m == 'sklearn' or m.startswith('sklearn.') for m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"

@@ -64,7 +64,9 @@ def loss_sum(logits, y, alpha):  # the sum over the batch, not the mean
 
 def loss_scipy(logits, y, alpha):  # a library log-softmax: a shortcut in a NumPy exercise
     q = smooth_correct(y, logits.shape[-1], alpha)
-    return float(np.mean(-(q * special.log_softmax(np.asarray(logits, dtype=float), axis=-1)).sum(axis=-1)))
+    return float(
+        np.mean(-(q * special.log_softmax(np.asarray(logits, dtype=float), axis=-1)).sum(axis=-1))
+    )
 
 
 def blank(*args):
@@ -91,6 +93,7 @@ def notebook_namespace(monkeypatch):
 
     def install(fn):
         monkeypatch.setitem(main, "smooth_labels", fn)
+
     return install
 
 
@@ -101,7 +104,9 @@ def test_the_exercise_is_registered_with_its_parts():
     assert all(case.function == "smooth_labels" for case in cases(NAME)["labels"])
 
 
-@pytest.mark.parametrize("name, smooth, loss, expected", SUBMISSIONS, ids=[s[0] for s in SUBMISSIONS])
+@pytest.mark.parametrize(
+    "name, smooth, loss, expected", SUBMISSIONS, ids=[s[0] for s in SUBMISSIONS]
+)
 def test_each_submission_earns_exactly_its_points(notebook_namespace, name, smooth, loss, expected):
     notebook_namespace(smooth)
     assert checks.score(NAME, loss) == expected
@@ -166,12 +171,16 @@ def test_the_references_agree_with_keras_label_smoothing():
         for case in cases(NAME)[part]:
             logits, y, alpha = (value for _, value in case.args)
             targets = np.eye(logits.shape[-1])[y]
-            keras_loss = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=alpha)
+            keras_loss = keras.losses.CategoricalCrossentropy(
+                from_logits=True, label_smoothing=alpha
+            )
             theirs = float(keras_loss(targets, np.asarray(logits, dtype=np.float64)))
             assert case.expected == pytest.approx(theirs, rel=1e-6, abs=1e-6), (part, case.args)
     # the smoothed rows themselves: Keras' loss against our rows with no smoothing of its own
     logits = np.array([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3]])
     rows = numerics.smooth_labels([0, 1], 3, 0.2)
     plain = keras.losses.CategoricalCrossentropy(from_logits=True)(rows, logits)
-    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)(np.eye(3)[[0, 1]], logits)
+    smoothed = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)(
+        np.eye(3)[[0, 1]], logits
+    )
     assert float(plain) == pytest.approx(float(smoothed), rel=1e-6)

@@ -25,17 +25,26 @@ from lab_utils.exercises import cases, softmax_regression
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "05_softmax_regression.ipynb"
-NAMES = ["softmax_loss_naive", "numerical_gradient", "softmax_loss_vectorized", "train_softmax",
-         "search_hyperparameters"]
+NAMES = [
+    "softmax_loss_naive",
+    "numerical_gradient",
+    "softmax_loss_vectorized",
+    "train_softmax",
+    "search_hyperparameters",
+]
 FULL = {name: {p.name: p.points for p in checks.EXERCISES[name].parts} for name in NAMES}
 
-spec = importlib.util.spec_from_file_location("sample_submissions", ROOT / "classroom" / "sample_submissions.py")
+spec = importlib.util.spec_from_file_location(
+    "sample_submissions", ROOT / "classroom" / "sample_submissions.py"
+)
 samples = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(samples)
 
 # Mistakes beyond the sample students (each of those costs a notebook run in the classroom test).
 MORE_MISTAKES = {
-    "log_of_p": ("softmax_loss_vectorized", """\
+    "log_of_p": (
+        "softmax_loss_vectorized",
+        """\
 N = X.shape[0]
 scores = X @ W
 scores = scores - scores.max(axis=1, keepdims=True)
@@ -43,8 +52,11 @@ P = np.exp(scores) / np.exp(scores).sum(axis=1, keepdims=True)
 loss = -np.log(P[np.arange(N), y]).mean() + reg * np.sum(W * W)
 P[np.arange(N), y] -= 1
 dW = X.T @ P / N + 2 * reg * W
-return loss, dW"""),
-    "global_max": ("softmax_loss_vectorized", """\
+return loss, dW""",
+    ),
+    "global_max": (
+        "softmax_loss_vectorized",
+        """\
 N = X.shape[0]
 scores = X @ W
 scores = scores - np.max(scores)
@@ -53,8 +65,11 @@ loss = -log_probs[np.arange(N), y].mean() + reg * np.sum(W * W)
 P = np.exp(log_probs)
 P[np.arange(N), y] -= 1
 dW = X.T @ P / N + 2 * reg * W
-return loss, dW"""),
-    "list_indexing": ("softmax_loss_vectorized", """\
+return loss, dW""",
+    ),
+    "list_indexing": (
+        "softmax_loss_vectorized",
+        """\
 N = X.shape[0]
 scores = X @ W
 scores = scores - scores.max(axis=1, keepdims=True)
@@ -63,8 +78,11 @@ loss = -np.sum(log_probs[[np.arange(N), y]]) / N + reg * np.sum(W * W)
 P = np.exp(log_probs)
 P[np.arange(N), y] -= 1
 dW = X.T @ P / N + 2 * reg * W
-return loss, dW"""),
-    "modifies_its_inputs": ("softmax_loss_vectorized", """\
+return loss, dW""",
+    ),
+    "modifies_its_inputs": (
+        "softmax_loss_vectorized",
+        """\
 N = X.shape[0]
 X *= 1.0
 scores = X @ W
@@ -75,8 +93,11 @@ P = np.exp(log_probs)
 P[np.arange(N), y] -= 1
 W -= 0.0
 dW = X.T @ P / N + 2 * reg * W
-return loss, dW"""),
-    "eps_in_the_log": ("softmax_loss_naive", """\
+return loss, dW""",
+    ),
+    "eps_in_the_log": (
+        "softmax_loss_naive",
+        """\
 N, C = X.shape[0], W.shape[1]
 loss, dW = 0.0, np.zeros_like(W)
 for i in range(N):
@@ -86,8 +107,11 @@ for i in range(N):
     loss += -np.log(p[y[i]] + 1e-12)
     for c in range(C):
         dW[:, c] += (p[c] - (c == y[i])) * X[i]
-return loss / N + reg * np.sum(W * W), dW / N + 2 * reg * W"""),
-    "one_sided_difference": ("numerical_gradient", """\
+return loss / N + reg * np.sum(W * W), dW / N + 2 * reg * W""",
+    ),
+    "one_sided_difference": (
+        "numerical_gradient",
+        """\
 grad = np.zeros_like(W)
 base = f(W)
 for ix in np.ndindex(W.shape):
@@ -95,8 +119,11 @@ for ix in np.ndindex(W.shape):
     W[ix] = old + h
     grad[ix] = (f(W) - base) / h
     W[ix] = old
-return grad"""),
-    "fixed_step": ("numerical_gradient", """\
+return grad""",
+    ),
+    "fixed_step": (
+        "numerical_gradient",
+        """\
 grad = np.zeros_like(W)
 for ix in np.ndindex(W.shape):
     old = W[ix]
@@ -106,8 +133,11 @@ for ix in np.ndindex(W.shape):
     minus = f(W)
     W[ix] = old
     grad[ix] = (plus - minus) / 2e-5
-return grad"""),
-    "training_ignores_reg": ("train_softmax", """\
+return grad""",
+    ),
+    "training_ignores_reg": (
+        "train_softmax",
+        """\
 rng = np.random.default_rng(seed)
 N, D = X.shape
 W = 0.001 * rng.standard_normal((D, int(y.max()) + 1))
@@ -119,8 +149,11 @@ for epoch in range(epochs):
         loss, dW = softmax_loss_vectorized(W, X[batch], y[batch], 0.0)
         loss_history.append(loss)
         W -= lr * dW
-return W, loss_history"""),
-    "training_another_order": ("train_softmax", """\
+return W, loss_history""",
+    ),
+    "training_another_order": (
+        "train_softmax",
+        """\
 N, D = X.shape
 W = np.zeros((D, int(y.max()) + 1))
 loss_history = []
@@ -132,8 +165,11 @@ for epoch in range(epochs):
         loss, dW = softmax_loss_vectorized(W, X[b], y[b], reg)
         W = W - lr * dW
         loss_history.append(loss)
-return W, loss_history"""),
-    "gradient_ascent": ("train_softmax", """\
+return W, loss_history""",
+    ),
+    "gradient_ascent": (
+        "train_softmax",
+        """\
 rng = np.random.default_rng(seed)
 N, D = X.shape
 W = 0.001 * rng.standard_normal((D, int(y.max()) + 1))
@@ -145,15 +181,19 @@ for epoch in range(epochs):
         loss, dW = softmax_loss_vectorized(W, X[batch], y[batch], reg)
         loss_history.append(loss)
         W += lr * dW
-return W, loss_history"""),
-    "worst_pair": ("search_hyperparameters", """\
+return W, loss_history""",
+    ),
+    "worst_pair": (
+        "search_hyperparameters",
+        """\
 val_accuracy = np.zeros((len(learning_rates), len(regs)))
 for i, lr in enumerate(learning_rates):
     for j, reg in enumerate(regs):
         W, _ = train_softmax(X_train, y_train, lr, reg, epochs, 64, 0)
         val_accuracy[i, j] = np.mean(np.argmax(X_val @ W, axis=1) == y_val)
 i, j = np.unravel_index(np.argmin(val_accuracy), val_accuracy.shape)
-return learning_rates[i], regs[j], val_accuracy"""),
+return learning_rates[i], regs[j], val_accuracy""",
+    ),
 }
 
 # Parts each mistake must lose, and nothing else.
@@ -179,8 +219,11 @@ EXPECTED_LOSSES = {
 
 def _solution_cells() -> dict[str, str]:
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    return {c.metadata["nbgrader"]["grade_id"]: c.source for c in notebook.cells
-            if c.metadata.get("nbgrader", {}).get("solution")}
+    return {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in notebook.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
 
 
 SOLUTIONS = _solution_cells()
@@ -188,8 +231,14 @@ SOLUTIONS = _solution_cells()
 
 def namespace(mistake: str | None = None) -> dict:
     """The five functions as a student's notebook defines them, one of them with ``mistake``."""
-    mistakes = {**{k: (samples.MISTAKE_EXERCISE[k], v) for k, v in samples.MISTAKES.items()
-                   if samples.MISTAKE_EXERCISE[k] in NAMES}, **MORE_MISTAKES}
+    mistakes = {
+        **{
+            k: (samples.MISTAKE_EXERCISE[k], v)
+            for k, v in samples.MISTAKES.items()
+            if samples.MISTAKE_EXERCISE[k] in NAMES
+        },
+        **MORE_MISTAKES,
+    }
     target, body = mistakes[mistake] if mistake else (None, None)
     ns = {"np": np}
     for name in NAMES:
@@ -197,9 +246,19 @@ def namespace(mistake: str | None = None) -> dict:
         if name == target:
             match = samples.SOLUTION_REGION.search(source)
             indent = re.match(r"[ \t]*", match.group("body")).group(0)
-            source = source[:match.start()] + textwrap.indent(body, indent) + "\n" + source[match.end():]
+            source = (
+                source[: match.start()]
+                + textwrap.indent(body, indent)
+                + "\n"
+                + source[match.end() :]
+            )
         filename = f"<notebook 05 cell {name}{' ' + mistake if mistake else ''}>"
-        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # for getsource
+        linecache.cache[filename] = (
+            len(source),
+            None,
+            source.splitlines(True),
+            filename,
+        )  # for getsource
         exec(compile(source, filename, "exec"), ns)
     return ns
 
@@ -214,8 +273,13 @@ def test_the_solutions_earn_every_point():
 
 def test_the_sample_mistakes_are_those_of_this_notebook():
     ours = {k for k, v in samples.MISTAKE_EXERCISE.items() if v in NAMES}
-    assert ours == {"regression_no_division_by_n", "regression_gradient_sign", "regression_half_reg",
-                    "regression_no_max", "regression_loop_left_in"}
+    assert ours == {
+        "regression_no_division_by_n",
+        "regression_gradient_sign",
+        "regression_half_reg",
+        "regression_no_max",
+        "regression_loop_left_in",
+    }
 
 
 @pytest.mark.parametrize("mistake", list(EXPECTED_LOSSES))
@@ -228,34 +292,38 @@ def test_each_mistake_loses_exactly_its_parts(mistake):
     # A sample student's other exercises are untouched (train and search call the mistaken loss),
     # so in the classroom test the notebook loses exactly these parts.
     if mistake in samples.MISTAKES:
-        assert scores(ns, ["train_softmax", "search_hyperparameters"]) == \
-            {n: FULL[n] for n in ["train_softmax", "search_hyperparameters"]}
+        assert scores(ns, ["train_softmax", "search_hyperparameters"]) == {
+            n: FULL[n] for n in ["train_softmax", "search_hyperparameters"]
+        }
 
 
 def verdict(mistake: str, part: str) -> str:
     target = MORE_MISTAKES.get(mistake, (samples.MISTAKE_EXERCISE.get(mistake),))[0]
     with pytest.raises(AssertionError) as info:
         checks.grade(target, namespace(mistake)[target], part)
-    return " ".join(str(info.value).split())          # the hint's own line breaks do not matter
+    return " ".join(str(info.value).split())  # the hint's own line breaks do not matter
 
 
-@pytest.mark.parametrize("mistake, part, words", [
-    ("regression_no_division_by_n", "loss", "SUM over the m = 8 rows"),
-    ("regression_no_division_by_n", "gradient", "SUM over the m = 8 rows"),
-    ("regression_half_reg", "loss", "0.5 * reg"),
-    ("regression_half_reg", "gradient", "2 * reg * W, not reg * W"),
-    ("regression_gradient_sign", "gradient", "wrong sign"),
-    ("regression_no_max", "overflow", "each row's own maximum"),
-    ("global_max", "overflow", "one maximum for the whole batch"),
-    ("log_of_p", "log_space", "stay in log space"),
-    ("eps_in_the_log", "log_space", "stay in log space"),
-    ("list_indexing", "loss", "logits[[np.arange(m), y]]"),
-    ("regression_loop_left_in", "no_loops", "a generator expression"),
-    ("fixed_step", "step", "with the h you are given"),
-    ("training_ignores_reg", "other_data", "use reg"),
-    ("gradient_ascent", "loss_decreases", "W -= lr * dW"),
-    ("worst_pair", "grid", "HIGHEST validation accuracy"),
-])
+@pytest.mark.parametrize(
+    "mistake, part, words",
+    [
+        ("regression_no_division_by_n", "loss", "SUM over the m = 8 rows"),
+        ("regression_no_division_by_n", "gradient", "SUM over the m = 8 rows"),
+        ("regression_half_reg", "loss", "0.5 * reg"),
+        ("regression_half_reg", "gradient", "2 * reg * W, not reg * W"),
+        ("regression_gradient_sign", "gradient", "wrong sign"),
+        ("regression_no_max", "overflow", "each row's own maximum"),
+        ("global_max", "overflow", "one maximum for the whole batch"),
+        ("log_of_p", "log_space", "stay in log space"),
+        ("eps_in_the_log", "log_space", "stay in log space"),
+        ("list_indexing", "loss", "logits[[np.arange(m), y]]"),
+        ("regression_loop_left_in", "no_loops", "a generator expression"),
+        ("fixed_step", "step", "with the h you are given"),
+        ("training_ignores_reg", "other_data", "use reg"),
+        ("gradient_ascent", "loss_decreases", "W -= lr * dW"),
+        ("worst_pair", "grid", "HIGHEST validation accuracy"),
+    ],
+)
 def test_verdicts_name_the_mistake(mistake, part, words):
     assert words in verdict(mistake, part)
 
@@ -291,8 +359,13 @@ def test_loss_cases_vary_the_shapes():
 
 def test_half_reg_shows_at_the_grading_tolerance():
     # The difference 0.5 * reg * sum(W**2) must exceed the loss tolerance by far in some case.
-    margins = [0.5 * c.argument("reg") * np.sum(c.argument("W") ** 2) / (c.rtol * abs(c.expected[0]) + c.atol)
-               for c in loss_cases("loss")]
+    margins = [
+        0.5
+        * c.argument("reg")
+        * np.sum(c.argument("W") ** 2)
+        / (c.rtol * abs(c.expected[0]) + c.atol)
+        for c in loss_cases("loss")
+    ]
     assert max(margins) > 1e4
 
 
@@ -331,7 +404,9 @@ def test_loss_references_agree_with_scipy():
 def test_every_call_gets_fresh_copies():
     # modifies_its_inputs passes (above); and the cases' own arrays are unchanged after a run.
     before = [c.argument("X").copy() for c in loss_cases("loss")]
-    checks.score("softmax_loss_vectorized", namespace("modifies_its_inputs")["softmax_loss_vectorized"])
+    checks.score(
+        "softmax_loss_vectorized", namespace("modifies_its_inputs")["softmax_loss_vectorized"]
+    )
     for case, X in zip(loss_cases("loss"), before):
         np.testing.assert_array_equal(case.argument("X"), X)
 
@@ -339,7 +414,9 @@ def test_every_call_gets_fresh_copies():
 def test_training_thresholds_come_from_the_reference():
     case = cases("train_softmax")["learns"][0]
     W, _ = regression.train_softmax(*(v for _, v in case.args))
-    assert case.expected["accuracy"] == regression.accuracy(W, case.expected["X_val"], case.expected["y_val"])
+    assert case.expected["accuracy"] == regression.accuracy(
+        W, case.expected["X_val"], case.expected["y_val"]
+    )
     assert case.expected["accuracy"] > 0.9
     assert softmax_regression.ACCURACY_MARGIN <= 0.05
 
@@ -355,7 +432,7 @@ def _served_points(exercise_name: str, ns: dict, tmp_path) -> dict[str, int]:
     from lab_utils.exercises import judging
 
     exercise = checks.EXERCISES[exercise_name]
-    sources = {name: SOLUTIONS[name] for name in NAMES}   # what the grader reads from the notebook
+    sources = {name: SOLUTIONS[name] for name in NAMES}  # what the grader reads from the notebook
     points = {}
     for part in exercise.parts:
         part_cases = cases(exercise_name)[part.name]

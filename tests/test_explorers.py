@@ -44,8 +44,16 @@ def small_training():
 
     digits = digits_split(test_size=0.25, seed=0)
     bias = lambda X: np.hstack([X, np.ones((len(X), 1))])  # noqa: E731
-    _, _, weights = regression.train_softmax(bias(digits.X_train[:300]), digits.y_train[:300], 0.5, 1e-3,
-                                             epochs=4, batch_size=50, seed=0, keep_weights=True)
+    _, _, weights = regression.train_softmax(
+        bias(digits.X_train[:300]),
+        digits.y_train[:300],
+        0.5,
+        1e-3,
+        epochs=4,
+        batch_size=50,
+        seed=0,
+        keep_weights=True,
+    )
     return weights, bias(digits.X_test[:5]), digits.images_test[:5], digits.y_test[:5]
 
 
@@ -148,8 +156,9 @@ def test_softmax_num_classes(backend, n):
     assert explorer.state()["probs"].shape == (n,)
     explorer.controls[f"z{n - 1}"].value = 9.0
     assert explorer.state()["logits"][n - 1] == 9.0
-    np.testing.assert_array_equal(explorer.state()["probs"],
-                                  numerics.softmax(explorer.state()["logits"]))
+    np.testing.assert_array_equal(
+        explorer.state()["probs"], numerics.softmax(explorer.state()["logits"])
+    )
     assert_healthy(explorer)
 
 
@@ -168,8 +177,8 @@ def test_sliders_are_labelled_keyboard_widgets_with_a_wide_range():
     assert wide.state()["logits"].tolist() == [25.0, -12.5, 0.0]
     t = temperature_explorer().controls["T"]
     assert isinstance(t, widgets.FloatLogSlider) and t.description == "T"
-    assert t.base ** t.min == pytest.approx(0.05, rel=1e-6)
-    assert t.base ** t.max == pytest.approx(20.0, rel=1e-6)
+    assert t.base**t.min == pytest.approx(0.05, rel=1e-6)
+    assert t.base**t.max == pytest.approx(20.0, rel=1e-6)
     target = cross_entropy_explorer().controls["target"]
     assert [value for _, value in target.options] == [0, 1, 2, 3]
     dtype = overflow_explorer().controls["dtype"]
@@ -289,8 +298,9 @@ def test_a_broken_student_function_gets_a_message_and_the_explorer_keeps_working
     explorer.controls["z1"].value = 5.0  # the reference keeps working
     after = shown(explorer)
     assert explorer.state()["logits"][1] == 5.0
-    np.testing.assert_array_equal(explorer.state()["probs"],
-                                  numerics.softmax(explorer.state()["logits"]))
+    np.testing.assert_array_equal(
+        explorer.state()["probs"], numerics.softmax(explorer.state()["logits"])
+    )
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
     assert explorer.errors == []
     assert fn.__name__ in repr(explorer)
@@ -315,8 +325,12 @@ def test_correct_student_function_matches_and_is_drawn_beside_the_reference(back
     assert state["student_ok"] is True and "matches" in state["student_short"]
     np.testing.assert_allclose(state["student_probs"], state["probs"], rtol=1e-12)
     assert state["max_abs_diff"] < 1e-12
-    assert all(bar.get_visible() and bar.get_hatch() is None for bar in explorer.artists["s_bars"].bars)
-    np.testing.assert_allclose([b.get_height() for b in explorer.artists["s_bars"].bars], state["probs"])
+    assert all(
+        bar.get_visible() and bar.get_hatch() is None for bar in explorer.artists["s_bars"].bars
+    )
+    np.testing.assert_allclose(
+        [b.get_height() for b in explorer.artists["s_bars"].bars], state["probs"]
+    )
 
 
 def test_student_function_that_fails_only_for_some_inputs(backend):
@@ -410,14 +424,14 @@ def test_cross_entropy_target_changes_loss_grad_and_pixels(backend):
     assert state["target"] == 2
     assert state["loss"] == pytest.approx(-scipy.special.log_softmax(z)[2], rel=1e-12)
     assert state["loss"] == numerics.cross_entropy(z, 2)
-    np.testing.assert_allclose(state["grad"], scipy.special.softmax(z) - np.eye(4)[2],
-                               atol=1e-15)
+    np.testing.assert_allclose(state["grad"], scipy.special.softmax(z) - np.eye(4)[2], atol=1e-15)
     np.testing.assert_array_equal(state["grad"], numerics.cross_entropy_grad(z, 2))
     after = shown(explorer)
     # The probabilities do not change, but the target's colour does; loss and gradient move.
     assert_redraw_is_local_and_exact(explorer, before, after, explorer.axes)
-    np.testing.assert_allclose(explorer.artists["p_bars"].bars[2].get_facecolor()[:3],
-                               matplotlib_rgb(style.ROLE["target"]))
+    np.testing.assert_allclose(
+        explorer.artists["p_bars"].bars[2].get_facecolor()[:3], matplotlib_rgb(style.ROLE["target"])
+    )
     x, y = explorer.artists["point"].get_data()
     assert x[0] == pytest.approx(state["probs"][2]) and y[0] == pytest.approx(state["loss"])
     assert f"loss = -log p[2] = {state['loss']:.4f}" in explorer.readout.value
@@ -462,11 +476,15 @@ def test_overflow_dtype_and_scale_show_nan_in_naive_only(backend):
     assert np.isnan(state["naive"][0])  # exp(20) overflows float16 (max 65504)
     np.testing.assert_array_equal(state["naive"], numerics.naive_softmax(z))
     np.testing.assert_array_equal(state["stable"], numerics.softmax(z))
-    assert np.isfinite(state["stable"]).all() and state["stable"].sum() == pytest.approx(1, abs=1e-3)
+    assert np.isfinite(state["stable"]).all() and state["stable"].sum() == pytest.approx(
+        1, abs=1e-3
+    )
     assert state["exp_overflowed"]
     assert state["overflow_threshold"] == pytest.approx(np.log(65504.0))
     labels = [t.get_text() for t in explorer.artists["n_bars"].texts]
-    assert labels[0] == "NaN" and explorer.artists["n_bars"].bars[0].get_hatch() == style.INVALID_HATCH
+    assert (
+        labels[0] == "NaN" and explorer.artists["n_bars"].bars[0].get_hatch() == style.INVALID_HATCH
+    )
     assert "NaN" not in [t.get_text() for t in explorer.artists["s_bars"].texts]
     assert "naive  = [NaN" in explorer.readout.value
     after = shown(explorer)
@@ -474,9 +492,10 @@ def test_overflow_dtype_and_scale_show_nan_in_naive_only(backend):
     assert_healthy(explorer)
 
 
-@pytest.mark.parametrize(("dtype", "safe", "broken"),
-                         [("float16", 10.0, 12.0), ("float32", 80.0, 100.0),
-                          ("float64", 700.0, 720.0)])
+@pytest.mark.parametrize(
+    ("dtype", "safe", "broken"),
+    [("float16", 10.0, 12.0), ("float32", 80.0, 100.0), ("float64", 700.0, 720.0)],
+)
 def test_overflow_threshold_per_dtype(dtype, safe, broken):
     explorer = overflow_explorer()
     explorer.controls["dtype"].value = dtype
@@ -503,7 +522,9 @@ def test_training_epoch_and_image_sliders_change_state_and_pixels(backend):
     np.testing.assert_allclose(state["logits"], X[0] @ weights[4], rtol=1e-12)
     np.testing.assert_allclose(state["probs"], scipy.special.softmax(X[0] @ weights[4]), rtol=1e-12)
     assert state["predicted"] == int(np.argmax(X[0] @ weights[4]))
-    assert state["loss"] == pytest.approx(-scipy.special.log_softmax(X[0] @ weights[4])[labels[0]], rel=1e-12)
+    assert state["loss"] == pytest.approx(
+        -scipy.special.log_softmax(X[0] @ weights[4])[labels[0]], rel=1e-12
+    )
     after = shown(explorer)
     ax_image, ax_z, ax_p = explorer.axes
     assert_redraw_is_local_and_exact(explorer, before, after, [ax_z, ax_p])
@@ -516,13 +537,16 @@ def test_training_epoch_and_image_sliders_change_state_and_pixels(backend):
     assert_healthy(explorer)
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda w, X, i, y: ([], X, i, y), "non-empty sequence"),
-    (lambda w, X, i, y: ([np.full_like(w[0], np.nan)], X, i, y), "must be finite"),
-    (lambda w, X, i, y: (w, X[:, :-1], i, y), "X must have shape"),
-    (lambda w, X, i, y: (w, X, i[:2], y), "images must have shape"),
-    (lambda w, X, i, y: (w, X, i, y.astype(float)), "labels must be"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda w, X, i, y: ([], X, i, y), "non-empty sequence"),
+        (lambda w, X, i, y: ([np.full_like(w[0], np.nan)], X, i, y), "must be finite"),
+        (lambda w, X, i, y: (w, X[:, :-1], i, y), "X must have shape"),
+        (lambda w, X, i, y: (w, X, i[:2], y), "images must have shape"),
+        (lambda w, X, i, y: (w, X, i, y.astype(float)), "labels must be"),
+    ],
+)
 def test_training_explorer_validates_its_arguments(change, match):
     with pytest.raises(ValueError, match=match):
         training_explorer(*change(*small_training()))
@@ -535,8 +559,12 @@ def test_training_explorer_validates_its_arguments(change, match):
 def test_first_display_and_figure_are_complete(backend, kind):
     explorer = MAKERS[kind]()
     bundle = explorer._repr_mimebundle_()
-    assert set(bundle) == {"text/plain", "image/png", "text/html",
-                           "application/vnd.jupyter.widget-view+json"}
+    assert set(bundle) == {
+        "text/plain",
+        "image/png",
+        "text/html",
+        "application/vnd.jupyter.widget-view+json",
+    }
     # Without widgets, the HTML is the whole explorer: the same figure and the printed readout.
     assert f'src="data:image/png;base64,{bundle["image/png"]}"' in bundle["text/html"]
     assert f'alt="{html.escape(bundle["text/plain"])}"' in bundle["text/html"]
@@ -549,8 +577,9 @@ def test_first_display_and_figure_are_complete(backend, kind):
     np.testing.assert_array_equal(pixels, full_redraw(explorer)[..., :3])
     assert bundle["text/plain"].startswith(explorer.kind + ":")
     assert "0x" not in bundle["text/plain"]
-    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == \
-        explorer.widget.model_id
+    assert (
+        bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == explorer.widget.model_id
+    )
     assert explorer.figure is explorer.canvas.figure
     assert explorer.errors == []
 
@@ -559,8 +588,9 @@ def test_text_plain_is_deterministic_and_computed():
     a, b = softmax_explorer(), softmax_explorer()
     assert a._repr_mimebundle_()["text/plain"] == b._repr_mimebundle_()["text/plain"]
     p = scipy.special.softmax([2.0, 1.0, 0.1, -1.0])
-    assert repr(a) == ("softmax_explorer: z=[2.0, 1.0, 0.1, -1.0] -> p=["
-                       + ", ".join(f"{v:.4f}" for v in p) + "]")
+    assert repr(a) == (
+        "softmax_explorer: z=[2.0, 1.0, 0.1, -1.0] -> p=[" + ", ".join(f"{v:.4f}" for v in p) + "]"
+    )
     assert repr(softmax_explorer(fn=not_written)).endswith("| not_written: not written yet")
     bundle = temperature_explorer()._repr_mimebundle_(include={"text/plain"})
     assert set(bundle) == {"text/plain"}
@@ -647,8 +677,14 @@ def test_ipympl_any_pushed_frame_alone_gives_the_exact_picture(monkeypatch):
     spy = FrameSpy(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)
     expected = []
-    for name, value in [("z0", 9.0), ("z0", -9.0), ("z2", 6.0), ("z0", 2.0), ("z2", 0.1),
-                        ("z3", 3.3)]:
+    for name, value in [
+        ("z0", 9.0),
+        ("z0", -9.0),
+        ("z2", 6.0),
+        ("z0", 2.0),
+        ("z2", 0.1),
+        ("z3", 3.3),
+    ]:
         explorer.controls[name].value = value
         expected.append(np.asarray(explorer.canvas.buffer_rgba()).copy())
     first, pushed = spy.frames[0], spy.frames[1:]
@@ -740,7 +776,9 @@ def test_close_disconnects(backend):
     bars = explorer.artists["p_bars"].bars[0]
     x0, y0, x1, y1 = bars.get_window_extent().extents
     row, col = int(resized.shape[0] - (y0 + y1) / 2), int((x0 + x1) / 2)
-    np.testing.assert_allclose(resized[row, col] / 255, matplotlib_rgb(style.ROLE["probs"]), atol=0.01)
+    np.testing.assert_allclose(
+        resized[row, col] / 255, matplotlib_rgb(style.ROLE["probs"]), atol=0.01
+    )
 
 
 def test_no_figure_pile_up(backend):
@@ -815,8 +853,13 @@ def test_import_and_explorers_do_not_import_tensorflow():
 
 
 def test_lab_utils_exports_the_explorers():
-    for name in ("softmax_explorer", "temperature_explorer", "cross_entropy_explorer",
-                 "overflow_explorer", "training_explorer"):
+    for name in (
+        "softmax_explorer",
+        "temperature_explorer",
+        "cross_entropy_explorer",
+        "overflow_explorer",
+        "training_explorer",
+    ):
         assert getattr(lab_utils, name) is getattr(explorers, name)
 
 
@@ -831,7 +874,9 @@ def test_ipympl_shows_a_live_still_picture_until_a_browser_has_the_canvas(monkey
     still = explorer.widget.children[0]
     assert isinstance(still, widgets.HTML) and still is not explorer.canvas
     first = still.value
-    assert first.startswith('<img src="data:image/png;base64,') and 'alt="softmax_explorer: ' in first
+    assert (
+        first.startswith('<img src="data:image/png;base64,') and 'alt="softmax_explorer: ' in first
+    )
     explorer.controls["z1"].value = 4.5
     assert still.value != first and html.escape(repr(explorer)) in still.value
     png = base64.b64decode(re.search(r"base64,([^\"]+)", still.value).group(1))

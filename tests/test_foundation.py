@@ -51,9 +51,14 @@ def test_runtime_stack_has_the_versions_the_lab_is_built_on():
     expected_prefixes = {
         # lab_utils/static/frame_bridge.js uses ipympl 0.10's canvas model and anywidget's
         # model.widget_manager: a new version of either must pass the browser tests first.
-        "jupyterlab": "4.6.", "ipywidgets": "8.1.", "ipympl": "0.10.", "anywidget": "0.11.",
+        "jupyterlab": "4.6.",
+        "ipywidgets": "8.1.",
+        "ipympl": "0.10.",
+        "anywidget": "0.11.",
         "matplotlib": "3.11.",
-        "scikit-learn": "1.9.", "tensorflow": "2.21.", "tensorflow-cpu": "2.21.",
+        "scikit-learn": "1.9.",
+        "tensorflow": "2.21.",
+        "tensorflow-cpu": "2.21.",
     }
     for name, prefix in expected_prefixes.items():
         assert pins[name].startswith(prefix), f"{name}=={pins[name]} is not {prefix}x"
@@ -97,8 +102,12 @@ def test_binder_installs_lab_utils_and_uses_a_supported_python():
 
 def test_readme_binder_link_opens_the_first_notebook():
     readme = (ROOT / "README.md").read_text()
-    links = re.findall(r"https://mybinder\.org/v2/gh/[^/\s]+/[^/\s]+/HEAD\?urlpath=lab/tree/(\S+?\.ipynb)", readme)
-    assert links, "README has no Binder link of the form .../HEAD?urlpath=lab/tree/notebooks/01_...ipynb"
+    links = re.findall(
+        r"https://mybinder\.org/v2/gh/[^/\s]+/[^/\s]+/HEAD\?urlpath=lab/tree/(\S+?\.ipynb)", readme
+    )
+    assert links, (
+        "README has no Binder link of the form .../HEAD?urlpath=lab/tree/notebooks/01_...ipynb"
+    )
     for path in links:
         assert (ROOT / path).is_file(), f"Binder link points at missing {path}"
         assert Path(path).name.startswith("01_")
@@ -166,12 +175,19 @@ def test_run_notebooks_executes_in_place_in_a_fresh_kernel(tmp_path):
         nbformat.v4.new_code_cell("import os\nx = 6 * 7"),
         nbformat.v4.new_code_cell("print(x, os.getcwd() == %r)" % str(tmp_path)),
     ]
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     path = tmp_path / "tiny.ipynb"
     nbformat.write(notebook, path)
     result = subprocess.run(
         [sys.executable, "-m", "lab_utils.run_notebooks", str(path)],
-        capture_output=True, text=True, timeout=300, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
     executed = nbformat.read(path, as_version=4)
@@ -182,7 +198,10 @@ def test_run_notebooks_executes_in_place_in_a_fresh_kernel(tmp_path):
 def test_run_notebooks_says_when_nothing_matches(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "lab_utils.run_notebooks", str(tmp_path / "none*.ipynb")],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
     )
     assert result.returncode == 2
     assert "no notebooks match" in result.stderr
@@ -198,15 +217,21 @@ def test_the_six_notebooks_exist():
 def test_notebook_is_committed_fully_executed_and_clean(path):
     """What nbval compares against must be a clean top-to-bottom run, not hand-edited outputs."""
     notebook = json.loads(path.read_text())
-    code = [c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()]
+    code = [
+        c for c in notebook["cells"] if c["cell_type"] == "code" and "".join(c["source"]).strip()
+    ]
     counts = [c.get("execution_count") for c in code]
     assert all(counts), f"{path.name}: cells without execution count (not fully executed)"
-    assert counts == list(range(1, len(code) + 1)), f"{path.name}: not one top-to-bottom run: {counts}"
+    assert counts == list(range(1, len(code) + 1)), (
+        f"{path.name}: not one top-to-bottom run: {counts}"
+    )
     for cell in code:
         for output in cell.get("outputs", []):
             where = f"{path.name}, cell starting {''.join(cell['source'])[:60]!r}"
             assert output["output_type"] != "error", f"error output in {where}"
-            assert output.get("name") != "stderr", f"stderr output in {where}: {output.get('text')!r}"
+            assert output.get("name") != "stderr", (
+                f"stderr output in {where}: {output.get('text')!r}"
+            )
             text = "".join(output.get("text", "")) + json.dumps(output.get("data", {}))
             assert "\x1b[" not in text and "\\u001b[" not in text, f"ANSI codes in {where}"
             assert not re.search(r" at 0x[0-9a-f]{6,}", text), f"memory address in {where}"
@@ -215,15 +240,21 @@ def test_notebook_is_committed_fully_executed_and_clean(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_has_goals_navigation_summary_and_exercises(path):
     notebook = json.loads(path.read_text())
-    markdown = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown")
+    markdown = "\n".join(
+        "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"
+    )
     first = "".join(notebook["cells"][0]["source"])
     assert first.lstrip().startswith("# "), f"{path.name} does not open with a title"
-    heading = re.search(r"learning goals|you will learn|by the end|after this notebook", first, re.I)
+    heading = re.search(
+        r"learning goals|you will learn|by the end|after this notebook", first, re.I
+    )
     assert heading, f"{path.name}: the first cell does not state learning goals"
-    goals = re.findall(r"^\s*(?:\d+\.|[-*]) ", first[heading.end():], re.M)
+    goals = re.findall(r"^\s*(?:\d+\.|[-*]) ", first[heading.end() :], re.M)
     assert 3 <= len(goals) <= 6, f"{path.name}: 3-5 learning goals expected, found {len(goals)}"
     assert re.search(r"^#+ .*summary", markdown, re.I | re.M), f"{path.name}: no Summary section"
-    assert re.search(r"^#+ .*exercises?", markdown, re.I | re.M), f"{path.name}: no Exercises section"
+    assert re.search(r"^#+ .*exercises?", markdown, re.I | re.M), (
+        f"{path.name}: no Exercises section"
+    )
     linked = re.findall(r"\]\((\d\d_[A-Za-z0-9_]+\.ipynb)\)", markdown)
     assert linked, f"{path.name}: no navigation link to a neighbouring notebook"
     for target in linked:
@@ -251,11 +282,14 @@ def test_make_test_runs_pytest_and_nbval_in_one_parallel_run():
     assert result.returncode == 0, result.stderr
     # One pytest run of the tests and notebooks, then the doctests and ruff; any failure fails it.
     [command] = [line for line in result.stdout.splitlines() if "--nbval" in line]
-    assert re.search(r"-m pytest -n 2 (--\S+ )*tests .*--nbval .*notebooks \|\| status", command), command
+    assert re.search(r"-m pytest -n 2 (--\S+ )*tests .*--nbval .*notebooks \|\| status", command), (
+        command
+    )
     assert "--doctest-modules lab_utils" in result.stdout and "ruff check" in result.stdout
     assert "exit $status" in result.stdout
-    serial = subprocess.run(["make", "-n", "test", "PYTEST_WORKERS=0"], capture_output=True,
-                            text=True, cwd=ROOT)
+    serial = subprocess.run(
+        ["make", "-n", "test", "PYTEST_WORKERS=0"], capture_output=True, text=True, cwd=ROOT
+    )
     [command] = [line for line in serial.stdout.splitlines() if "--nbval" in line]
     assert re.search(r"-m pytest +(--\S+ )*tests --nbval .*notebooks \|\| status", command), command
 
@@ -268,16 +302,25 @@ def test_ci_script_installs_chromium_then_runs_make_test():
     assert "CI=true" in script
 
 
-@pytest.mark.parametrize(("nodeid", "unit"), [
-    ("notebooks/01_softmax_basics.ipynb::Cell 3", "notebooks/01_softmax_basics.ipynb"),
-    ("tests/test_numerics.py::test_softmax[0-1]", "tests/test_numerics.py"),
-    ("tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[notebook7-02_temperature]",
-     "tests/browser/test_browser_notebooks.py::notebook7"),
-    ("tests/browser/test_browser_explorers.py::test_cross_entropy_target_dropdown[jupyterlab]",
-     "tests/browser/test_browser_explorers.py::jupyterlab"),
-    ("tests/browser/test_browser_explorers.py::test_x[softmax-explorer-jupyterlab]",
-     "tests/browser/test_browser_explorers.py::jupyterlab"),
-])
+@pytest.mark.parametrize(
+    ("nodeid", "unit"),
+    [
+        ("notebooks/01_softmax_basics.ipynb::Cell 3", "notebooks/01_softmax_basics.ipynb"),
+        ("tests/test_numerics.py::test_softmax[0-1]", "tests/test_numerics.py"),
+        (
+            "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[notebook7-02_temperature]",
+            "tests/browser/test_browser_notebooks.py::notebook7",
+        ),
+        (
+            "tests/browser/test_browser_explorers.py::test_cross_entropy_target_dropdown[jupyterlab]",
+            "tests/browser/test_browser_explorers.py::jupyterlab",
+        ),
+        (
+            "tests/browser/test_browser_explorers.py::test_x[softmax-explorer-jupyterlab]",
+            "tests/browser/test_browser_explorers.py::jupyterlab",
+        ),
+    ],
+)
 def test_make_test_keeps_each_notebook_and_file_on_one_worker(nodeid, unit):
     assert _root_conftest().work_unit(nodeid) == unit
 
@@ -298,10 +341,15 @@ def test_the_longest_units_go_first_and_each_unit_stays_whole():
     conftest = _root_conftest()
     for unit in conftest.LONGEST_FIRST:  # a renamed file must not drop out of the list unnoticed
         assert (ROOT / unit.split("::")[0]).is_file(), unit
-    nodeids = ["notebooks/01_softmax_basics.ipynb::Cell 0", "tests/test_numerics.py::test_a",
-               "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[jupyterlab-01_softmax_basics]",
-               "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[notebook7-01_softmax_basics]",
-               "tests/test_classroom.py::test_a", "tests/test_numerics.py::test_b", "tests/test_classroom.py::test_b"]
+    nodeids = [
+        "notebooks/01_softmax_basics.ipynb::Cell 0",
+        "tests/test_numerics.py::test_a",
+        "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[jupyterlab-01_softmax_basics]",
+        "tests/browser/test_browser_notebooks.py::test_notebook_runs_clean[notebook7-01_softmax_basics]",
+        "tests/test_classroom.py::test_a",
+        "tests/test_numerics.py::test_b",
+        "tests/test_classroom.py::test_b",
+    ]
     items = [SimpleNamespace(nodeid=n) for n in nodeids]
     conftest.pytest_collection_modifyitems(None, SimpleNamespace(), items)  # one process: unchanged
     assert [item.nodeid for item in items] == nodeids

@@ -34,7 +34,9 @@ def paint(picture: np.ndarray, content: dict, buffers: list[bytes]) -> np.ndarra
     for (x, y, width, height), data in zip(message["rects"], buffers, strict=True):
         raw = zlib.decompress(data) if message["encoding"] == "deflate" else bytes(data)
         assert len(raw) == 4 * width * height, "a rectangle's pixels do not fill it"
-        shown[y:y + height, x:x + width] = np.frombuffer(raw, np.uint8).reshape(height, width, 4)
+        shown[y : y + height, x : x + width] = np.frombuffer(raw, np.uint8).reshape(
+            height, width, 4
+        )
     return shown
 
 
@@ -50,10 +52,14 @@ def sparse_change(shape, changes):
 
 
 @settings(max_examples=200, deadline=None)
-@given(shape=st.tuples(st.integers(1, 30), st.integers(1, 80)),
-       changes=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6),
-                                  st.integers(1, 2**32 - 1)), max_size=12),
-       gap=st.integers(1, 20))
+@given(
+    shape=st.tuples(st.integers(1, 30), st.integers(1, 80)),
+    changes=st.lists(
+        st.tuples(st.integers(0, 10**6), st.integers(0, 10**6), st.integers(1, 2**32 - 1)),
+        max_size=12,
+    ),
+    gap=st.integers(1, 20),
+)
 def test_changed_rects_cover_every_change_and_nothing_outside_the_picture(shape, changes, gap):
     before, after = sparse_change(shape, changes)
     rects = frames.changed_rects(before, after, gap=gap)
@@ -62,39 +68,47 @@ def test_changed_rects_cover_every_change_and_nothing_outside_the_picture(shape,
     for x, y, width, height in rects:
         assert width >= 1 and height >= 1
         assert 0 <= x and x + width <= shape[1] and 0 <= y and y + height <= shape[0]
-        painted[y:y + height, x:x + width] = after[y:y + height, x:x + width]
-        covered[y:y + height, x:x + width] += 1
+        painted[y : y + height, x : x + width] = after[y : y + height, x : x + width]
+        covered[y : y + height, x : x + width] += 1
     np.testing.assert_array_equal(painted, after)
     assert covered.max(initial=0) <= 1, "rectangles overlap"
     assert (rects == []) == np.array_equal(before, after)
 
 
 @settings(max_examples=100, deadline=None)
-@given(pictures=hnp.arrays(np.uint32, st.tuples(st.just(2), st.integers(1, 12), st.integers(1, 12)),
-                           elements=st.integers(0, 3)))
+@given(
+    pictures=hnp.arrays(
+        np.uint32,
+        st.tuples(st.just(2), st.integers(1, 12), st.integers(1, 12)),
+        elements=st.integers(0, 3),
+    )
+)
 def test_changed_rects_on_dense_random_pictures(pictures):
     before, after = pictures
     painted = before.copy()
     for x, y, width, height in frames.changed_rects(before, after):
-        painted[y:y + height, x:x + width] = after[y:y + height, x:x + width]
+        painted[y : y + height, x : x + width] = after[y : y + height, x : x + width]
     np.testing.assert_array_equal(painted, after)
 
 
 def test_changed_rects_split_side_by_side_panels_and_keep_near_columns_together():
     before = np.zeros((50, 300), dtype=np.uint32)
     after = before.copy()
-    after[10:20, 20:30] = 1    # left panel
-    after[30:35, 40:45] = 1    # 10 columns further: same band
-    after[5:8, 250:260] = 1    # right panel
+    after[10:20, 20:30] = 1  # left panel
+    after[30:35, 40:45] = 1  # 10 columns further: same band
+    after[5:8, 250:260] = 1  # right panel
     assert frames.changed_rects(before, after) == [(20, 10, 25, 25), (250, 5, 10, 3)]
     assert frames.changed_rects(before, after, gap=300) == [(20, 5, 240, 30)]
 
 
-@pytest.mark.parametrize("before, after, gap, match", [
-    (np.zeros((2, 3), np.uint32), np.zeros((3, 2), np.uint32), 16, "one shape"),
-    (np.zeros(6, np.uint32), np.zeros(6, np.uint32), 16, "2-D"),
-    (np.zeros((2, 3), np.uint32), np.zeros((2, 3), np.uint32), 0, "gap must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "before, after, gap, match",
+    [
+        (np.zeros((2, 3), np.uint32), np.zeros((3, 2), np.uint32), 16, "one shape"),
+        (np.zeros(6, np.uint32), np.zeros(6, np.uint32), 16, "2-D"),
+        (np.zeros((2, 3), np.uint32), np.zeros((2, 3), np.uint32), 0, "gap must be at least 1"),
+    ],
+)
 def test_changed_rects_rejects_bad_input_by_name(before, after, gap, match):
     with pytest.raises(ValueError, match=match):
         frames.changed_rects(before, after, gap=gap)
@@ -150,12 +164,21 @@ class Sent:
     def __init__(self, canvas, monkeypatch):
         self.canvas = canvas
         self.messages = []  # ("binary", mode, png) or ("patch", content, buffers)
-        monkeypatch.setattr(canvas, "send_binary", lambda data: self.messages.append(
-            ("binary", canvas.image_mode, data)))
+        monkeypatch.setattr(
+            canvas,
+            "send_binary",
+            lambda data: self.messages.append(("binary", canvas.image_mode, data)),
+        )
         send = canvas.send
-        monkeypatch.setattr(canvas, "send", lambda content, buffers=None: (
-            self.messages.append(("patch", content, buffers))
-            if "softmax_lab_patch" in content.get("data", "") else send(content, buffers)))
+        monkeypatch.setattr(
+            canvas,
+            "send",
+            lambda content, buffers=None: (
+                self.messages.append(("patch", content, buffers))
+                if "softmax_lab_patch" in content.get("data", "")
+                else send(content, buffers)
+            ),
+        )
 
     def kinds(self):
         return [message[0] for message in self.messages]
@@ -203,7 +226,8 @@ def test_the_bridges_answer_sets_ready_local_and_the_problem(monkeypatch):
 
 @pytest.mark.parametrize("local", [True, False])
 def test_with_a_ready_bridge_changes_go_out_as_patches_that_give_the_exact_picture(
-        monkeypatch, local):
+    monkeypatch, local
+):
     explorer = ipympl_explorer(monkeypatch)
     sent = Sent(explorer.canvas, monkeypatch)
     connect_frontend(explorer.canvas)

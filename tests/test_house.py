@@ -34,15 +34,21 @@ def public_functions():
                 yield f"{name}.{attribute}", value
 
 
-@pytest.mark.parametrize("qualified, function", list(public_functions()),
-                         ids=[name for name, _ in public_functions()])
+@pytest.mark.parametrize(
+    "qualified, function", list(public_functions()), ids=[name for name, _ in public_functions()]
+)
 def test_every_public_function_has_type_hints(qualified, function):
     signature = inspect.signature(function)
-    unhinted = [name for name, parameter in signature.parameters.items()
-                if parameter.annotation is inspect.Parameter.empty
-                and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)]
+    unhinted = [
+        name
+        for name, parameter in signature.parameters.items()
+        if parameter.annotation is inspect.Parameter.empty
+        and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+    ]
     assert not unhinted, f"{qualified}: parameters without a type hint: {unhinted}"
-    assert signature.return_annotation is not inspect.Signature.empty, f"{qualified}: no return hint"
+    assert signature.return_annotation is not inspect.Signature.empty, (
+        f"{qualified}: no return hint"
+    )
 
 
 def test_explorers_only_wire_controls_drawing_is_in_plots():
@@ -50,8 +56,14 @@ def test_explorers_only_wire_controls_drawing_is_in_plots():
     code = "\n".join(line.split("#")[0] for line in text.splitlines())
     assert not re.search(r"\bax\w*\.(set_\w+|axhline|legend|bar|plot|text)\(", code)
     assert not re.search(r"[\"']#[0-9A-Fa-f]{6}[\"']", code), "colours come from style.ROLE"
-    for private in ("_png_is_old", "_force_full", "_last_buff", "_current_image_mode",
-                    "_data_url", "_parent_header"):
+    for private in (
+        "_png_is_old",
+        "_force_full",
+        "_last_buff",
+        "_current_image_mode",
+        "_data_url",
+        "_parent_header",
+    ):
         assert private not in text, f"{private} belongs in canvas/ipympl_canvas/cells"
 
 

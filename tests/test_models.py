@@ -17,9 +17,13 @@ from lab_utils.datasets import make_blob_data
 
 # --------------------------------------------------------------------- no TensorFlow needed
 def test_importing_models_does_not_import_tensorflow():
-    code = ("import sys, lab_utils, lab_utils.models; "
-            "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        "import sys, lab_utils, lab_utils.models; "
+        "print(sorted(m for m in ('tensorflow', 'keras') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
     assert result.stderr == ""
 
@@ -30,20 +34,60 @@ def test_importing_models_does_not_import_tensorflow():
         (lambda: models.set_seed(-1), ValueError, "seed must be >= 0, got -1"),
         (lambda: models.set_seed(1.0), TypeError, "seed must be an integer"),
         (lambda: models.build_obvious_model(num_classes=1), ValueError, "num_classes must be >= 2"),
-        (lambda: models.build_reference_preferred_model(n_features=0), ValueError, "n_features must be >= 1"),
-        (lambda: models.build_reference_preferred_model(hidden_units=25), TypeError, "hidden_units must be a sequence"),
-        (lambda: models.build_obvious_model(hidden_units=(25, 0)), ValueError, "each entry of hidden_units"),
-        (lambda: models.build_obvious_model(learning_rate=0), ValueError, "learning_rate must be > 0"),
-        (lambda: models.build_obvious_model(learning_rate="fast"), TypeError, "learning_rate must be a real number"),
+        (
+            lambda: models.build_reference_preferred_model(n_features=0),
+            ValueError,
+            "n_features must be >= 1",
+        ),
+        (
+            lambda: models.build_reference_preferred_model(hidden_units=25),
+            TypeError,
+            "hidden_units must be a sequence",
+        ),
+        (
+            lambda: models.build_obvious_model(hidden_units=(25, 0)),
+            ValueError,
+            "each entry of hidden_units",
+        ),
+        (
+            lambda: models.build_obvious_model(learning_rate=0),
+            ValueError,
+            "learning_rate must be > 0",
+        ),
+        (
+            lambda: models.build_obvious_model(learning_rate="fast"),
+            TypeError,
+            "learning_rate must be a real number",
+        ),
         (lambda: models.build_softmax_regression(64, 1), ValueError, "num_classes must be >= 2"),
         (lambda: models.build_small_cnn(input_shape=(8, 8)), ValueError, "input_shape must be"),
         (lambda: models.build_small_cnn(filters=0), ValueError, "filters must be >= 1"),
-        (lambda: models.decision_grid(lambda g: g, np.zeros((5, 3))), ValueError, r"X must have shape \(n, 2\)"),
-        (lambda: models.decision_grid(lambda g: g, np.zeros((5, 2)), resolution=1), ValueError, "resolution"),
+        (
+            lambda: models.decision_grid(lambda g: g, np.zeros((5, 3))),
+            ValueError,
+            r"X must have shape \(n, 2\)",
+        ),
+        (
+            lambda: models.decision_grid(lambda g: g, np.zeros((5, 2)), resolution=1),
+            ValueError,
+            "resolution",
+        ),
         (lambda: models.decision_grid("model", np.zeros((5, 2))), TypeError, "predict must be"),
-        (lambda: models.loss_and_gradient([[1.0, 2.0]], [2], True), ValueError, r"class ids in \[0, 2\) for 2 classes"),
-        (lambda: models.loss_and_gradient([1.0, 2.0], [0], True), ValueError, "logits must have shape"),
-        (lambda: models.loss_and_gradient([[1.0, 2.0]], [0.5], True), ValueError, "integer class ids"),
+        (
+            lambda: models.loss_and_gradient([[1.0, 2.0]], [2], True),
+            ValueError,
+            r"class ids in \[0, 2\) for 2 classes",
+        ),
+        (
+            lambda: models.loss_and_gradient([1.0, 2.0], [0], True),
+            ValueError,
+            "logits must have shape",
+        ),
+        (
+            lambda: models.loss_and_gradient([[1.0, 2.0]], [0.5], True),
+            ValueError,
+            "integer class ids",
+        ),
     ],
 )
 def test_bad_arguments_get_a_message_naming_them(call, error, match):
@@ -54,8 +98,9 @@ def test_bad_arguments_get_a_message_naming_them(call, error, match):
 def test_decision_grid_covers_the_data_and_takes_the_argmax():
     X = np.array([[-1.0, -2.0], [3.0, 1.0]], dtype=np.float32)
     # Class 1 where x0 > 1, else class 0.
-    xx, yy, classes = models.decision_grid(lambda g: np.column_stack([1 - g[:, 0], g[:, 0] - 1]), X,
-                                           resolution=11, margin=1.0)
+    xx, yy, classes = models.decision_grid(
+        lambda g: np.column_stack([1 - g[:, 0], g[:, 0] - 1]), X, resolution=11, margin=1.0
+    )
     assert xx.shape == yy.shape == classes.shape == (11, 11)
     assert xx.min() == -2.0 and xx.max() == 4.0 and yy.min() == -3.0 and yy.max() == 2.0
     np.testing.assert_array_equal(classes, (xx > 1).astype(int))
@@ -157,12 +202,15 @@ def test_fit_compact_live_display_updates_in_place_and_ends_blank(tf, blobs, mon
     monkeypatch.setattr(models, "_live_display", lambda: fake_display)
     X, y = blobs
     models.set_seed(0)
-    history = models.fit_compact(models.build_reference_preferred_model(), X[:128], y[:128],
-                                 epochs=3, label="live")
+    history = models.fit_compact(
+        models.build_reference_preferred_model(), X[:128], y[:128], epochs=3, label="live"
+    )
     losses = history.history["loss"]
     assert calls[0] == ("display", {"text/plain": ""})
     epoch_lines = [data["text/plain"] for kind, data in calls[1:-1]]
-    assert epoch_lines == [f"live: epoch {i + 1}/3, loss {loss:.4f}" for i, loss in enumerate(losses)]
+    assert epoch_lines == [
+        f"live: epoch {i + 1}/3, loss {loss:.4f}" for i, loss in enumerate(losses)
+    ]
     assert all('<progress value="' in data["text/html"] for _, data in calls[1:-1])
     # It ends exactly as it started, so a saved notebook and nbval's re-run hold the same output.
     assert calls[-1] == ("update", {"text/plain": ""})
@@ -263,9 +311,11 @@ def test_extreme_logits_stall_the_probability_loss_but_not_the_logit_loss(tf, bl
     # Notebook 04, section 5.3, with the notebook's settings.
     X, y = blobs
     runs = {}
-    for name, build, rescue in (("probabilities", models.build_obvious_model, False),
-                                ("rescued", models.build_obvious_model, True),
-                                ("logits", models.build_reference_preferred_model, True)):
+    for name, build, rescue in (
+        ("probabilities", models.build_obvious_model, False),
+        ("rescued", models.build_obvious_model, True),
+        ("logits", models.build_reference_preferred_model, True),
+    ):
         models.set_seed(0)
         runs[name] = models.train_full_batch(build(), X * 1000, y, steps=150, keras_rescue=rescue)
     cap = -np.log(np.float32(1e-7))
@@ -297,8 +347,12 @@ def test_num_classes_is_the_one_name_for_the_number_of_classes():
     """Issue 16: one name for the number of classes; the old keyword is gone and says so."""
     import inspect
 
-    for builder in (models.build_obvious_model, models.build_reference_preferred_model,
-                    models.build_softmax_regression, models.build_small_cnn):
+    for builder in (
+        models.build_obvious_model,
+        models.build_reference_preferred_model,
+        models.build_softmax_regression,
+        models.build_small_cnn,
+    ):
         parameters = inspect.signature(builder).parameters
         assert "num_classes" in parameters and "n_classes" not in parameters, builder.__name__
         args = (64,) if builder is models.build_softmax_regression else ()

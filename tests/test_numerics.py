@@ -46,6 +46,7 @@ FLOATS = [np.float16, np.float32, np.float64]
 # Exact reference and ulp distance
 # ---------------------------------------------------------------------------------------------
 
+
 def exact_softmax(shifted) -> list[Decimal]:
     """Softmax of the given (already shifted) values in 50-digit decimal arithmetic.
 
@@ -73,6 +74,7 @@ def ulp_errors(result, exact: list[Decimal], dtype) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Public surface and docs
 # ---------------------------------------------------------------------------------------------
+
 
 def test_docstring_examples_run_and_pass():
     with np.printoptions(legacy=False, precision=8, suppress=False):
@@ -102,6 +104,7 @@ def test_numerics_never_imports_tensorflow():
 # softmax: values, accuracy, dtypes, extremes
 # ---------------------------------------------------------------------------------------------
 
+
 def test_softmax_matches_hand_computed_values():
     z = np.array([1.0, 2.0, 3.0])
     e = np.exp(z)
@@ -119,11 +122,26 @@ def test_softmax_of_one_hot_is_not_one_hot():
     np.testing.assert_allclose(p, [np.e / (np.e + 2), 1 / (np.e + 2), 1 / (np.e + 2)], rtol=1e-15)
 
 
-@pytest.mark.parametrize("shape, axis", [((7,), -1), ((4, 5), 0), ((4, 5), 1), ((3, 4, 5), 1),
-                                         ((3, 4, 5), -1), ((2, 3, 4, 5), 2), ((6, 200), -1)])
-@pytest.mark.parametrize("func, oracle", [(softmax, scipy.special.softmax),
-                                          (log_softmax, scipy.special.log_softmax),
-                                          (online_softmax, scipy.special.softmax)])
+@pytest.mark.parametrize(
+    "shape, axis",
+    [
+        ((7,), -1),
+        ((4, 5), 0),
+        ((4, 5), 1),
+        ((3, 4, 5), 1),
+        ((3, 4, 5), -1),
+        ((2, 3, 4, 5), 2),
+        ((6, 200), -1),
+    ],
+)
+@pytest.mark.parametrize(
+    "func, oracle",
+    [
+        (softmax, scipy.special.softmax),
+        (log_softmax, scipy.special.log_softmax),
+        (online_softmax, scipy.special.softmax),
+    ],
+)
 def test_softmax_family_matches_scipy(shape, axis, func, oracle):
     z = np.random.default_rng(sum(shape)).normal(scale=4.0, size=shape)
     # SciPy's log_softmax rounds 1 + s before its log, ours takes log1p(s) (issue 16): near 0 the
@@ -135,8 +153,9 @@ def test_softmax_family_matches_scipy(shape, axis, func, oracle):
 @pytest.mark.parametrize("shape, axis", [((7,), -1), ((4, 5), 0), ((3, 4, 5), 1)])
 def test_logsumexp_matches_scipy(shape, axis):
     z = np.random.default_rng(1).normal(scale=4.0, size=shape)
-    np.testing.assert_allclose(logsumexp(z, axis=axis), scipy.special.logsumexp(z, axis=axis),
-                               rtol=1e-14)
+    np.testing.assert_allclose(
+        logsumexp(z, axis=axis), scipy.special.logsumexp(z, axis=axis), rtol=1e-14
+    )
 
 
 def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
@@ -215,12 +234,22 @@ def test_floating_dtypes_are_kept(dtype):
     assert sigmoid(z).dtype == dtype
     assert logsumexp(z).dtype == dtype
     tolerance = {np.float16: 2e-3, np.float32: 2e-6, np.float64: 1e-14}[dtype]
-    np.testing.assert_allclose(softmax(z).astype(np.float64),
-                               scipy.special.softmax(z.astype(np.float64), axis=-1), rtol=tolerance)
+    np.testing.assert_allclose(
+        softmax(z).astype(np.float64),
+        scipy.special.softmax(z.astype(np.float64), axis=-1),
+        rtol=tolerance,
+    )
 
 
-@pytest.mark.parametrize("z", [[1, 2, 3], np.array([1, 2, 3], dtype=np.int8),
-                               np.array([1, 2, 3], dtype=np.uint64), (1.0, 2, 3)])
+@pytest.mark.parametrize(
+    "z",
+    [
+        [1, 2, 3],
+        np.array([1, 2, 3], dtype=np.int8),
+        np.array([1, 2, 3], dtype=np.uint64),
+        (1.0, 2, 3),
+    ],
+)
 def test_integers_lists_and_tuples_become_float64(z):
     result = softmax(z)
     assert result.dtype == np.float64
@@ -232,8 +261,9 @@ def test_non_contiguous_views_and_fortran_order(func):
     base = np.random.default_rng(20).normal(scale=3.0, size=(300, 401))
     for view in (base.T, base[::3, ::2], np.asfortranarray(base), base[:, 5:300]):
         for axis in (0, -1):
-            expected = (scipy.special.log_softmax if func is log_softmax else scipy.special.softmax)(
-                view, axis=axis)
+            expected = (
+                scipy.special.log_softmax if func is log_softmax else scipy.special.softmax
+            )(view, axis=axis)
             np.testing.assert_allclose(func(view, axis=axis), expected, rtol=1e-13, atol=1e-300)
 
 
@@ -256,13 +286,20 @@ EXTREMES = {
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("temperature", [1e-3, 0.1, 1.0, 7.0, 1e6])
 @pytest.mark.parametrize("func", [softmax, online_softmax, "log_softmax"])
-def test_extreme_logits_and_temperatures_stay_finite_without_warnings(dtype, temperature, func,
-                                                                      no_warnings):
+def test_extreme_logits_and_temperatures_stay_finite_without_warnings(
+    dtype, temperature, func, no_warnings
+):
     big = EXTREMES[dtype]
     cases = [
-        [-big, big], [big, -big, 0.0], [big, big], [-big, -big], [big, big * 0.5, -big * 0.5],
+        [-big, big],
+        [big, -big, 0.0],
+        [big, big],
+        [-big, -big],
+        [big, big * 0.5, -big * 0.5],
         [np.finfo(dtype).tiny, -np.finfo(dtype).smallest_subnormal, 0.0],
-        [1000.0, 0.0, -1000.0], [-1000.0, -1000.5], [60000.0, -60000.0, 1.0],
+        [1000.0, 0.0, -1000.0],
+        [-1000.0, -1000.5],
+        [60000.0, -60000.0, 1.0],
     ]
     for case in cases:
         z = np.array(case, dtype=dtype)
@@ -290,8 +327,9 @@ def test_extreme_values_give_the_exact_limits():
     np.testing.assert_array_equal(softmax([big, big]), [0.5, 0.5])
     np.testing.assert_array_equal(softmax(np.array([-3.4e38, 3.4e38], np.float32)), [0, 1])
     # With a huge temperature the logits are divided first, so nothing overflows on the way.
-    np.testing.assert_allclose(softmax([big, -big], temperature=big), scipy.special.softmax([1, -1]),
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        softmax([big, -big], temperature=big), scipy.special.softmax([1, -1]), rtol=1e-15
+    )
     assert log_softmax([big, -big])[1] == -np.inf  # exact value -3.6e308 rounds to -inf
     np.testing.assert_array_equal(log_softmax([1000.0, 0.0, -1000.0]), [0.0, -1000.0, -2000.0])
     assert logsumexp([big, big]) == big  # big + log 2 rounds back to big: no overflow
@@ -305,7 +343,9 @@ def test_temperature_limits():
     np.testing.assert_array_equal(softmax(z, temperature=1e-3), [0.0, 1.0, 0.0, 0.0])
     np.testing.assert_allclose(softmax(z, temperature=1e6), 0.25, rtol=1e-5)
     np.testing.assert_allclose(softmax(z, temperature=2.0), softmax(z / 2.0), rtol=1e-15)
-    np.testing.assert_allclose(log_softmax(z, temperature=0.5), np.log(softmax(z / 0.5)), rtol=1e-14)
+    np.testing.assert_allclose(
+        log_softmax(z, temperature=0.5), np.log(softmax(z / 0.5)), rtol=1e-14
+    )
 
 
 def test_minus_inf_logits_get_probability_zero():
@@ -341,6 +381,7 @@ def test_sigmoid_is_stable_and_is_the_two_class_softmax(no_warnings):
 # masked_softmax and online_softmax
 # ---------------------------------------------------------------------------------------------
 
+
 def test_masked_softmax_equals_softmax_over_kept_entries():
     z = np.array([0.5, 2.0, -1.0, 3.0, 0.0])
     mask = np.array([True, False, True, True, False])
@@ -358,9 +399,13 @@ def test_fully_masked_rows_are_zero_not_nan(no_warnings):
     p = masked_softmax(z, mask)
     np.testing.assert_allclose(p[0], [*softmax([1.0, 2.0]), 0.0], rtol=1e-15)
     np.testing.assert_array_equal(p[1], [0.0, 0.0, 0.0])
-    np.testing.assert_array_equal(p[2], [0.0, 0.0, 0.0])  # only a -inf logit kept: nothing to attend
+    np.testing.assert_array_equal(
+        p[2], [0.0, 0.0, 0.0]
+    )  # only a -inf logit kept: nothing to attend
     big = np.array([[1e308, -1e308], [3.0, 4.0]])
-    np.testing.assert_array_equal(masked_softmax(big, np.ones((2, 2), bool)), [[1, 0], softmax([3, 4.0])])
+    np.testing.assert_array_equal(
+        masked_softmax(big, np.ones((2, 2), bool)), [[1, 0], softmax([3, 4.0])]
+    )
 
 
 def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
@@ -374,7 +419,9 @@ def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
     weights = masked_softmax(scores, causal)
     assert (weights[:, np.triu_indices(4, 1)[0], np.triu_indices(4, 1)[1]] == 0).all()
     np.testing.assert_array_equal(masked_softmax(z, np.zeros((4, 1), bool), axis=1), 0.0)
-    np.testing.assert_allclose(masked_softmax(z, np.ones(4, bool)[:, None], axis=1).sum(axis=1), 1.0)
+    np.testing.assert_allclose(
+        masked_softmax(z, np.ones(4, bool)[:, None], axis=1).sum(axis=1), 1.0
+    )
 
 
 @pytest.mark.parametrize("block", [1, 2, 3, 7, 64, 1000])
@@ -388,8 +435,12 @@ def test_online_softmax_matches_softmax_within_few_ulp(block, axis):
 
 def test_online_softmax_rescales_when_the_max_arrives_late(no_warnings):
     # The running max rises block after block (and from -inf), so the rescaling is exercised.
-    z = np.array([[-np.inf, -np.inf, -1e308, 0.0, 1.0, 700.0, 1e308],
-                  [1e308, 700.0, 1.0, 0.0, -1e308, -np.inf, -np.inf]])
+    z = np.array(
+        [
+            [-np.inf, -np.inf, -1e308, 0.0, 1.0, 700.0, 1e308],
+            [1e308, 700.0, 1.0, 0.0, -1e308, -np.inf, -np.inf],
+        ]
+    )
     for block in (1, 2, 3):
         np.testing.assert_array_equal(online_softmax(z, block=block), softmax(z))
     ramp = np.arange(2000.0)
@@ -399,6 +450,7 @@ def test_online_softmax_rescales_when_the_max_arrives_late(no_warnings):
 # ---------------------------------------------------------------------------------------------
 # Memory: softmax and online_softmax allocate about one output
 # ---------------------------------------------------------------------------------------------
+
 
 def peak_allocation(func, *args, **kwargs) -> tuple[int, np.ndarray]:
     """Peak bytes that NumPy reports to tracemalloc while ``func`` runs (arguments already built)."""
@@ -414,9 +466,17 @@ def peak_allocation(func, *args, **kwargs) -> tuple[int, np.ndarray]:
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("func, kwargs", [(softmax, {}), (softmax, {"temperature": 0.5}),
-                                          (softmax, {"temperature": 3.0}), (softmax, {"axis": 0}),
-                                          (online_softmax, {}), (online_softmax, {"axis": 0})])
+@pytest.mark.parametrize(
+    "func, kwargs",
+    [
+        (softmax, {}),
+        (softmax, {"temperature": 0.5}),
+        (softmax, {"temperature": 3.0}),
+        (softmax, {"axis": 0}),
+        (online_softmax, {}),
+        (online_softmax, {"axis": 0}),
+    ],
+)
 def test_softmax_allocates_about_one_output(dtype, func, kwargs):
     z = np.random.default_rng(8).normal(size=(256, 4096)).astype(dtype)
     peak, result = peak_allocation(func, z, **kwargs)
@@ -435,6 +495,7 @@ def test_naive_softmax_allocates_more_than_one_output():
 # Losses
 # ---------------------------------------------------------------------------------------------
 
+
 def test_confident_mistake_costs_exactly_2000():
     assert cross_entropy([1000.0, 0.0, -1000.0], 2) == 2000.0
     assert cross_entropy([[1000.0, 0.0, -1000.0]], [2]) == 2000.0
@@ -452,14 +513,18 @@ def test_sparse_and_dense_labels_agree_and_reductions():
     assert per_example.shape == (6,)
     expected = -log_softmax(logits)[np.arange(6), labels]
     np.testing.assert_allclose(per_example, expected, rtol=1e-15)
-    np.testing.assert_allclose(cross_entropy(logits, one_hot(labels, 4), reduction="none"),
-                               per_example, rtol=1e-14)
+    np.testing.assert_allclose(
+        cross_entropy(logits, one_hot(labels, 4), reduction="none"), per_example, rtol=1e-14
+    )
     assert cross_entropy(logits, labels) == pytest.approx(per_example.mean(), rel=1e-15)
-    assert cross_entropy(logits, labels, reduction="sum") == pytest.approx(per_example.sum(), rel=1e-15)
+    assert cross_entropy(logits, labels, reduction="sum") == pytest.approx(
+        per_example.sum(), rel=1e-15
+    )
     assert isinstance(cross_entropy(logits, labels), float)
     # Class axis first: the same numbers transposed.
-    np.testing.assert_allclose(cross_entropy(logits.T, labels, axis=0, reduction="none"),
-                               per_example, rtol=1e-15)
+    np.testing.assert_allclose(
+        cross_entropy(logits.T, labels, axis=0, reduction="none"), per_example, rtol=1e-15
+    )
     # Integral float labels are class ids too.
     assert cross_entropy(logits, labels.astype(float)) == cross_entropy(logits, labels)
 
@@ -468,8 +533,9 @@ def test_soft_labels_and_zero_label_times_minus_inf(no_warnings):
     logits = np.array([[0.0, -np.inf, 1.0], [2.0, 0.0, -np.inf]])
     soft = np.array([[0.25, 0.0, 0.75], [0.5, 0.5, 0.0]])
     losses = cross_entropy(logits, soft, reduction="none")
-    np.testing.assert_allclose(losses, -(soft * np.nan_to_num(log_softmax(logits), neginf=0)).sum(-1),
-                               rtol=1e-15)
+    np.testing.assert_allclose(
+        losses, -(soft * np.nan_to_num(log_softmax(logits), neginf=0)).sum(-1), rtol=1e-15
+    )
     assert cross_entropy([0.0, -np.inf], 1) == np.inf  # the true class had probability 0
 
 
@@ -490,7 +556,9 @@ def test_cross_entropy_from_probs_caps_at_minus_log_eps():
     # Dense: renormalise, clip to [eps, 1-eps], -log(eps). Sparse: clip, then log(sum) - log(eps).
     assert dense == pytest.approx(-np.log(1e-7), rel=1e-15)
     assert sparse == pytest.approx(np.log(1 - 1e-7 + 2e-7) - np.log(1e-7), rel=1e-15)
-    assert cross_entropy_from_probs(probs, 2, eps=1e-3) == pytest.approx(np.log(1.001) - np.log(1e-3))
+    assert cross_entropy_from_probs(probs, 2, eps=1e-3) == pytest.approx(
+        np.log(1.001) - np.log(1e-3)
+    )
     # A correct, confident prediction costs about eps, not 0.
     assert cross_entropy_from_probs([1.0, 0.0], [1.0, 0.0]) == pytest.approx(1e-7, rel=1e-6)
     losses = cross_entropy_from_probs([[0.9, 0.1], [0.2, 0.8]], [0, 1], reduction="none")
@@ -508,6 +576,7 @@ def test_dense_probs_are_renormalised_like_keras():
 # Gradients
 # ---------------------------------------------------------------------------------------------
 
+
 def numeric_gradient(f, z, h=1e-6):
     grad = np.zeros_like(z)
     for index in np.ndindex(z.shape):
@@ -522,7 +591,9 @@ def test_softmax_jacobian_matches_finite_differences_and_is_batched():
     jac = softmax_jacobian(z)
     assert jac.shape == (2, 3, 4, 4)
     for index in np.ndindex(2, 3):
-        numeric = np.stack([numeric_gradient(lambda v, i=i: softmax(v)[i], z[index]) for i in range(4)])
+        numeric = np.stack(
+            [numeric_gradient(lambda v, i=i: softmax(v)[i], z[index]) for i in range(4)]
+        )
         np.testing.assert_allclose(jac[index], numeric, atol=1e-9)
     np.testing.assert_array_equal(jac, np.swapaxes(jac, -1, -2))
     np.testing.assert_allclose(jac.sum(axis=-1), 0.0, atol=1e-16)
@@ -544,23 +615,27 @@ def test_cross_entropy_grad_matches_finite_differences(reduction):
     loss_reduction = "sum" if reduction == "none" else reduction
     numeric = numeric_gradient(lambda v: cross_entropy(v, labels, reduction=loss_reduction), logits)
     np.testing.assert_allclose(grad, numeric, atol=1e-8)
-    np.testing.assert_allclose(cross_entropy_grad(logits, one_hot(labels, 4), reduction=reduction),
-                               grad, atol=1e-16)
+    np.testing.assert_allclose(
+        cross_entropy_grad(logits, one_hot(labels, 4), reduction=reduction), grad, atol=1e-16
+    )
 
 
 def test_cross_entropy_grad_is_prediction_minus_target():
     logits = np.array([[1.0, 2.0, 3.0], [1000.0, 0.0, -1000.0]])
     labels = np.array([0, 2])
-    np.testing.assert_allclose(cross_entropy_grad(logits, labels), softmax(logits) - one_hot(labels, 3),
-                               atol=1e-16)
+    np.testing.assert_allclose(
+        cross_entropy_grad(logits, labels), softmax(logits) - one_hot(labels, 3), atol=1e-16
+    )
     np.testing.assert_allclose(cross_entropy_grad(logits, labels).sum(axis=-1), 0.0, atol=1e-15)
-    np.testing.assert_allclose(cross_entropy_grad(logits.T, labels.T, axis=0),
-                               cross_entropy_grad(logits, labels).T, atol=0)
+    np.testing.assert_allclose(
+        cross_entropy_grad(logits.T, labels.T, axis=0), cross_entropy_grad(logits, labels).T, atol=0
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # one_hot, entropy, top_k, sample
 # ---------------------------------------------------------------------------------------------
+
 
 def test_one_hot():
     result = one_hot([[0, 2], [1, 1]], 3)
@@ -575,8 +650,9 @@ def test_entropy():
     assert entropy([1.0, 0.0, 0.0]) == 0.0
     p = softmax(np.random.default_rng(13).normal(size=(4, 6)))
     np.testing.assert_allclose(entropy(p), scipy.stats.entropy(p, axis=-1), rtol=1e-13)
-    np.testing.assert_allclose(entropy(p.T, axis=0, base=2), scipy.stats.entropy(p, base=2, axis=-1),
-                               rtol=1e-13)
+    np.testing.assert_allclose(
+        entropy(p.T, axis=0, base=2), scipy.stats.entropy(p, base=2, axis=-1), rtol=1e-13
+    )
     assert entropy(np.full(8, 1 / 8)) == pytest.approx(np.log(8), rel=1e-15)
 
 
@@ -604,7 +680,9 @@ def test_sample_is_deterministic_and_follows_the_distribution():
     np.testing.assert_allclose(frequencies[:3], [0.5, 0.3, 0.2], atol=0.015)
     assert frequencies[3] == 0
     assert isinstance(sample(logits, np.random.default_rng(0)), int)
-    batched = sample(np.array([[0.0, -np.inf], [-np.inf, 0.0]]), np.random.default_rng(0), size=(2, 3))
+    batched = sample(
+        np.array([[0.0, -np.inf], [-np.inf, 0.0]]), np.random.default_rng(0), size=(2, 3)
+    )
     assert batched.shape == (2, 2, 3)
     assert (batched[0] == 0).all() and (batched[1] == 1).all()
 
@@ -648,14 +726,50 @@ BAD_INPUTS = [
     (softmax, ([True, False],), {}, TypeError, "boolean"),
     (softmax, ([[1, 2], [3]],), {}, ValueError, "z must be a rectangular array"),
     (softmax, (3.0,), {}, ValueError, "z must have at least one axis.*3.0"),
-    (softmax, ([1.0, 2.0],), {"axis": 1}, ValueError, r"axis 1 is out of range for z with 1 dimension"),
-    (softmax, (np.ones((2, 3)),), {"axis": -3}, ValueError, r"axis -3 is out of range .*\(shape \(2, 3\)\)"),
+    (
+        softmax,
+        ([1.0, 2.0],),
+        {"axis": 1},
+        ValueError,
+        r"axis 1 is out of range for z with 1 dimension",
+    ),
+    (
+        softmax,
+        (np.ones((2, 3)),),
+        {"axis": -3},
+        ValueError,
+        r"axis -3 is out of range .*\(shape \(2, 3\)\)",
+    ),
     (softmax, ([1.0, 2.0],), {"axis": 0.5}, TypeError, "axis must be an integer"),
-    (softmax, ([1.0, 2.0],), {"temperature": -1.0}, ValueError, r"temperature must be > 0, got -1.0"),
+    (
+        softmax,
+        ([1.0, 2.0],),
+        {"temperature": -1.0},
+        ValueError,
+        r"temperature must be > 0, got -1.0",
+    ),
     (softmax, ([1.0, 2.0],), {"temperature": 0}, ValueError, r"temperature must be > 0, got 0.0"),
-    (softmax, ([1.0, 2.0],), {"temperature": np.inf}, ValueError, "temperature must be finite, got inf"),
-    (softmax, ([1.0, 2.0],), {"temperature": np.nan}, ValueError, "temperature must be finite, got nan"),
-    (softmax, ([1.0, 2.0],), {"temperature": "hot"}, TypeError, "temperature must be a real number"),
+    (
+        softmax,
+        ([1.0, 2.0],),
+        {"temperature": np.inf},
+        ValueError,
+        "temperature must be finite, got inf",
+    ),
+    (
+        softmax,
+        ([1.0, 2.0],),
+        {"temperature": np.nan},
+        ValueError,
+        "temperature must be finite, got nan",
+    ),
+    (
+        softmax,
+        ([1.0, 2.0],),
+        {"temperature": "hot"},
+        TypeError,
+        "temperature must be a real number",
+    ),
     (softmax, ([1.0, 2.0],), {"temperature": 10**400}, ValueError, "temperature must be finite"),
     (log_softmax, ([1.0, np.nan],), {}, ValueError, "z contains NaN"),
     (log_softmax, ([1.0],), {"temperature": -2}, ValueError, "temperature must be > 0"),
@@ -664,46 +778,148 @@ BAD_INPUTS = [
     (naive_softmax, ([np.nan, 1.0],), {}, ValueError, "z contains NaN"),
     (online_softmax, ([1.0, 2.0],), {"block": 0}, ValueError, "block must be >= 1, got 0"),
     (online_softmax, ([1.0, 2.0],), {"block": 2.0}, TypeError, "block must be an integer"),
-    (online_softmax, ([1.0, np.nan, 2.0],), {"block": 1}, ValueError, r"z contains NaN \(first at index 1\)"),
-    (online_softmax, ([[0.0, 1.0], [-np.inf, -np.inf]],), {}, ValueError, "row of only -inf.*index 1"),
+    (
+        online_softmax,
+        ([1.0, np.nan, 2.0],),
+        {"block": 1},
+        ValueError,
+        r"z contains NaN \(first at index 1\)",
+    ),
+    (
+        online_softmax,
+        ([[0.0, 1.0], [-np.inf, -np.inf]],),
+        {},
+        ValueError,
+        "row of only -inf.*index 1",
+    ),
     (sigmoid, ([np.nan],), {}, ValueError, "z contains NaN"),
     (sigmoid, ("1",), {}, TypeError, "z must be numbers"),
     # masks
-    (masked_softmax, ([1.0, 2.0, 3.0], [True, False]), {}, ValueError,
-     r"mask has shape \(2,\), which does not broadcast to z's shape \(3,\)"),
+    (
+        masked_softmax,
+        ([1.0, 2.0, 3.0], [True, False]),
+        {},
+        ValueError,
+        r"mask has shape \(2,\), which does not broadcast to z's shape \(3,\)",
+    ),
     (masked_softmax, ([1.0, 2.0], [[True, False]]), {}, ValueError, "does not broadcast"),
-    (masked_softmax, ([1.0, 2.0], [0.0, -np.inf]), {}, TypeError, "mask must be booleans.*additive"),
-    (masked_softmax, ([1.0, 2.0], [1, 2]), {}, ValueError, r"mask must contain only True/False.*\[2\]"),
+    (
+        masked_softmax,
+        ([1.0, 2.0], [0.0, -np.inf]),
+        {},
+        TypeError,
+        "mask must be booleans.*additive",
+    ),
+    (
+        masked_softmax,
+        ([1.0, 2.0], [1, 2]),
+        {},
+        ValueError,
+        r"mask must contain only True/False.*\[2\]",
+    ),
     (masked_softmax, ([1.0, np.nan], [False, True]), {}, ValueError, "z contains NaN"),
     (masked_softmax, ([1.0, np.inf], [True, True]), {}, ValueError, r"z contains \+inf"),
     # labels
-    (cross_entropy, ([[1.0, 2.0, 3.0]], [3]), {}, ValueError,
-     r"labels must be class ids in \[0, 3\) for 3 classes, got 3 at index 0"),
+    (
+        cross_entropy,
+        ([[1.0, 2.0, 3.0]], [3]),
+        {},
+        ValueError,
+        r"labels must be class ids in \[0, 3\) for 3 classes, got 3 at index 0",
+    ),
     (cross_entropy, ([[1.0, 2.0, 3.0]], [-1]), {}, ValueError, "got -1"),
-    (cross_entropy, ([[1.0, 2.0, 3.0]], [1.5]), {}, ValueError, "labels must be integer class ids, got 1.5"),
+    (
+        cross_entropy,
+        ([[1.0, 2.0, 3.0]], [1.5]),
+        {},
+        ValueError,
+        "labels must be integer class ids, got 1.5",
+    ),
     (cross_entropy, ([[1.0, 2.0]], [np.nan]), {}, ValueError, "labels contains NaN"),
-    (cross_entropy, ([[1.0, 2.0]], [True]), {}, TypeError, "labels must be integer class ids, got booleans"),
-    (cross_entropy, ([[1.0, 2.0]], ["cat"]), {}, TypeError, "labels must be integer class ids, got dtype"),
-    (cross_entropy, ([[1.0, 2.0, 3.0]], [0, 1]), {}, ValueError,
-     r"labels has shape \(2,\) but logits has shape \(1, 3\).*ids of shape \(1,\)"),
+    (
+        cross_entropy,
+        ([[1.0, 2.0]], [True]),
+        {},
+        TypeError,
+        "labels must be integer class ids, got booleans",
+    ),
+    (
+        cross_entropy,
+        ([[1.0, 2.0]], ["cat"]),
+        {},
+        TypeError,
+        "labels must be integer class ids, got dtype",
+    ),
+    (
+        cross_entropy,
+        ([[1.0, 2.0, 3.0]], [0, 1]),
+        {},
+        ValueError,
+        r"labels has shape \(2,\) but logits has shape \(1, 3\).*ids of shape \(1,\)",
+    ),
     (cross_entropy, (np.zeros((2, 3)), [[0], [1]]), {}, ValueError, "reshape"),
-    (cross_entropy, ([[1.0, 2.0]], [[0.5, 0.6]]), {}, ValueError,
-     "must each sum to 1.*the row at index 0 sums to 1.1"),
-    (cross_entropy, ([1.0, 2.0, 3.0], [0, 2, 1]), {}, ValueError,
-     r"but labels sums to 3; integer labels shaped like logits are read as one-hot rows"),
+    (
+        cross_entropy,
+        ([[1.0, 2.0]], [[0.5, 0.6]]),
+        {},
+        ValueError,
+        "must each sum to 1.*the row at index 0 sums to 1.1",
+    ),
+    (
+        cross_entropy,
+        ([1.0, 2.0, 3.0], [0, 2, 1]),
+        {},
+        ValueError,
+        r"but labels sums to 3; integer labels shaped like logits are read as one-hot rows",
+    ),
     (cross_entropy, ([[1.0, 2.0]], [[1.5, -0.5]]), {}, ValueError, "probabilities >= 0, got -0.5"),
-    (cross_entropy, ([[1.0, 2.0]], [0]), {"reduction": "avg"}, ValueError, "reduction must be one of"),
+    (
+        cross_entropy,
+        ([[1.0, 2.0]], [0]),
+        {"reduction": "avg"},
+        ValueError,
+        "reduction must be one of",
+    ),
     (cross_entropy, ([[np.nan, 2.0]], [0]), {}, ValueError, "logits contains NaN"),
-    (cross_entropy, ([[1.0, 2.0]], [0]), {"axis": 2}, ValueError, "axis 2 is out of range for logits"),
-    (cross_entropy_from_probs, ([[1.5, -0.5]], [0]), {}, ValueError,
-     r"probs must lie in \[0, 1\], got 1.5.*cross_entropy"),
+    (
+        cross_entropy,
+        ([[1.0, 2.0]], [0]),
+        {"axis": 2},
+        ValueError,
+        "axis 2 is out of range for logits",
+    ),
+    (
+        cross_entropy_from_probs,
+        ([[1.5, -0.5]], [0]),
+        {},
+        ValueError,
+        r"probs must lie in \[0, 1\], got 1.5.*cross_entropy",
+    ),
     (cross_entropy_from_probs, ([[0.0, 0.0]], [0]), {}, ValueError, "all zero"),
     (cross_entropy_from_probs, ([[0.5, 0.5]], [0]), {"eps": 0}, ValueError, "eps must be > 0"),
     (cross_entropy_from_probs, ([[0.5, 0.5]], [0]), {"eps": 0.7}, ValueError, "eps must be < 0.5"),
-    (cross_entropy_from_probs, ([[0.5, 0.5]], [2]), {}, ValueError, r"labels must be class ids in \[0, 2\)"),
-    (cross_entropy_grad, ([[0.5, 0.5]], [2]), {}, ValueError, r"labels must be class ids in \[0, 2\)"),
+    (
+        cross_entropy_from_probs,
+        ([[0.5, 0.5]], [2]),
+        {},
+        ValueError,
+        r"labels must be class ids in \[0, 2\)",
+    ),
+    (
+        cross_entropy_grad,
+        ([[0.5, 0.5]], [2]),
+        {},
+        ValueError,
+        r"labels must be class ids in \[0, 2\)",
+    ),
     (cross_entropy_grad, ([[0.5, 0.5]], [0, 0]), {}, ValueError, "labels has shape"),
-    (one_hot, ([0, 3], 3), {}, ValueError, r"labels must be class ids in \[0, 3\).*got 3 at index 1"),
+    (
+        one_hot,
+        ([0, 3], 3),
+        {},
+        ValueError,
+        r"labels must be class ids in \[0, 3\).*got 3 at index 1",
+    ),
     (one_hot, ([0, 1], 0), {}, ValueError, "num_classes must be >= 1, got 0"),
     (one_hot, ([0, 1], 2.0), {}, TypeError, "num_classes must be an integer"),
     (one_hot, ([], 2), {}, ValueError, "labels must not be empty"),
@@ -716,21 +932,35 @@ BAD_INPUTS = [
     (top_k, ([0.1, 0.9], 0), {}, ValueError, "k must be between 1 and 2"),
     (top_k, ([0.1, 0.9], 1.0), {}, TypeError, "k must be an integer"),
     (top_k, ([0.1, np.nan], 1), {}, ValueError, "p contains NaN"),
-    (sample, ([0.0, 1.0], np.random.RandomState(0)), {}, TypeError,
-     "rng must be a numpy.random.Generator.*got RandomState"),
+    (
+        sample,
+        ([0.0, 1.0], np.random.RandomState(0)),
+        {},
+        TypeError,
+        "rng must be a numpy.random.Generator.*got RandomState",
+    ),
     (sample, ([0.0, 1.0], 42), {}, TypeError, "rng must be a numpy.random.Generator.*got int"),
     (sample, ([0.0, 1.0], RNG), {"temperature": 0.0}, ValueError, "temperature must be > 0"),
     (sample, ([0.0, 1.0], RNG), {"top_k": 3}, ValueError, "top_k must be between 1 and 2"),
     (sample, ([0.0, 1.0], RNG), {"top_k": 1.5}, TypeError, "top_k must be an integer"),
     (sample, ([0.0, 1.0], RNG), {"top_p": 0.0}, ValueError, r"top_p must be in \(0, 1\], got 0.0"),
     (sample, ([0.0, 1.0], RNG), {"top_p": 1.5}, ValueError, r"top_p must be in \(0, 1\]"),
-    (sample, ([0.0, 1.0], RNG), {"size": -1}, ValueError, r"size \(a non-negative int or tuple of ints\) must be >= 0"),
+    (
+        sample,
+        ([0.0, 1.0], RNG),
+        {"size": -1},
+        ValueError,
+        r"size \(a non-negative int or tuple of ints\) must be >= 0",
+    ),
     (sample, ([0.0, np.nan], RNG), {}, ValueError, "z contains NaN"),
 ]
 
 
-@pytest.mark.parametrize("func, args, kwargs, error, message", BAD_INPUTS,
-                         ids=[f"{case[0].__name__}-{i}" for i, case in enumerate(BAD_INPUTS)])
+@pytest.mark.parametrize(
+    "func, args, kwargs, error, message",
+    BAD_INPUTS,
+    ids=[f"{case[0].__name__}-{i}" for i, case in enumerate(BAD_INPUTS)],
+)
 def test_bad_input_raises_a_clear_error(func, args, kwargs, error, message, no_warnings):
     with pytest.raises(error, match=message):
         func(*args, **kwargs)
@@ -739,6 +969,7 @@ def test_bad_input_raises_a_clear_error(func, args, kwargs, error, message, no_w
 # ---------------------------------------------------------------------------------------------
 # TensorFlow and Keras as oracles (slow import; lazily, only here)
 # ---------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def tf():
@@ -752,7 +983,9 @@ def test_softmax_matches_tf_nn_softmax(tf, dtype):
     eps = np.finfo(dtype).eps
     np.testing.assert_allclose(softmax(z), tf.nn.softmax(z).numpy(), rtol=8 * eps, atol=0)
     np.testing.assert_allclose(softmax(z, axis=0), tf.nn.softmax(z, axis=0).numpy(), rtol=8 * eps)
-    np.testing.assert_allclose(log_softmax(z), tf.nn.log_softmax(z).numpy(), rtol=8 * eps, atol=8 * eps)
+    np.testing.assert_allclose(
+        log_softmax(z), tf.nn.log_softmax(z).numpy(), rtol=8 * eps, atol=8 * eps
+    )
     np.testing.assert_allclose(logsumexp(z), tf.reduce_logsumexp(z, axis=-1).numpy(), rtol=8 * eps)
     extreme = np.array([[1000.0, 0.0, -1000.0]], dtype)
     np.testing.assert_array_equal(softmax(extreme), tf.nn.softmax(extreme).numpy())
@@ -770,10 +1003,12 @@ def test_cross_entropy_matches_keras_losses(tf, from_logits):
     labels[0] = 2
     dense_labels = one_hot(labels, 5)
     dense_labels[1] = [0.1, 0.2, 0.3, 0.4, 0.0]
-    sparse_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, dtype="float64",
-                                                             reduction=None)
-    dense_loss = keras.losses.CategoricalCrossentropy(from_logits=from_logits, dtype="float64",
-                                                      reduction=None)
+    sparse_loss = keras.losses.SparseCategoricalCrossentropy(
+        from_logits=from_logits, dtype="float64", reduction=None
+    )
+    dense_loss = keras.losses.CategoricalCrossentropy(
+        from_logits=from_logits, dtype="float64", reduction=None
+    )
     if from_logits:
         ours_sparse = cross_entropy(logits, labels, reduction="none")
         ours_dense = cross_entropy(logits, dense_labels, reduction="none")
@@ -784,10 +1019,14 @@ def test_cross_entropy_matches_keras_losses(tf, from_logits):
         ours_dense = cross_entropy_from_probs(probs, dense_labels, reduction="none")
         keras_input = probs
     np.testing.assert_allclose(ours_sparse, sparse_loss(labels, keras_input).numpy(), rtol=1e-12)
-    np.testing.assert_allclose(ours_dense, dense_loss(dense_labels, keras_input).numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        ours_dense, dense_loss(dense_labels, keras_input).numpy(), rtol=1e-12
+    )
     mean_loss = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits, dtype="float64")
     reduce = cross_entropy if from_logits else cross_entropy_from_probs
-    assert reduce(keras_input, labels) == pytest.approx(float(mean_loss(labels, keras_input)), rel=1e-12)
+    assert reduce(keras_input, labels) == pytest.approx(
+        float(mean_loss(labels, keras_input)), rel=1e-12
+    )
     if not from_logits:
         assert ours_sparse[0] < 17 < cross_entropy(logits[0], 2)  # Keras' cap vs the true 60
 
@@ -801,8 +1040,9 @@ def test_cross_entropy_grad_matches_tensorflow_autodiff(tf):
     with tf.GradientTape() as tape:
         loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, variable))
     expected = tape.gradient(loss, variable).numpy()
-    np.testing.assert_allclose(cross_entropy_grad(logits, labels, reduction="mean"), expected,
-                               rtol=1e-12, atol=1e-16)
+    np.testing.assert_allclose(
+        cross_entropy_grad(logits, labels, reduction="mean"), expected, rtol=1e-12, atol=1e-16
+    )
     z = tf.Variable(logits[0])
     with tf.GradientTape() as tape:
         s = tf.nn.softmax(z)
@@ -810,6 +1050,7 @@ def test_cross_entropy_grad_matches_tensorflow_autodiff(tf):
 
 
 # ---------------------------------------------------------------- issue 16: the non-maximal terms
+
 
 def _exact_logsumexp(row) -> float:
     with localcontext() as context:
@@ -833,15 +1074,19 @@ def test_issue16_log_softmax_keeps_them_too():
         context.prec = 60
         exact = float(Decimal(float(column[2])) - sum(Decimal(float(v)).exp() for v in column).ln())
     assert log_softmax(column)[2] == exact
-    np.testing.assert_array_equal(log_softmax([0.0, -40.0]),
-                                  [0.0, -40.0] - np.log1p(np.exp(-40.0)))
+    np.testing.assert_array_equal(log_softmax([0.0, -40.0]), [0.0, -40.0] - np.log1p(np.exp(-40.0)))
     np.testing.assert_array_equal(log_softmax([[0.0, -np.inf]]), [[0.0, -np.inf]])
 
 
 def test_issue16_logsumexp_is_within_an_ulp_of_the_exact_value_and_of_scipy():
     rng = np.random.default_rng(16)
-    rows = np.concatenate([rng.normal(0, 1, (50, 8)), rng.normal(0, 30, (50, 8)),
-                           np.column_stack([np.zeros(50), rng.uniform(-60, -30, (50, 7))])])
+    rows = np.concatenate(
+        [
+            rng.normal(0, 1, (50, 8)),
+            rng.normal(0, 30, (50, 8)),
+            np.column_stack([np.zeros(50), rng.uniform(-60, -30, (50, 7))]),
+        ]
+    )
     ours = logsumexp(rows)
     exact = np.array([_exact_logsumexp(row) for row in rows])
     ulp = np.spacing(np.abs(exact))
@@ -854,17 +1099,27 @@ def test_issue16_the_losses_take_the_scores_first_and_name_a_swapped_call():
     models.loss_and_gradient. Class ids have one axis fewer than the logits, so a call in the old
     order (labels, logits) is recognised for certain and refused with an error that says so."""
     logits, labels = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 3.0]]), np.array([0, 2])
-    np.testing.assert_allclose(cross_entropy(logits, labels, reduction="none"),
-                               [np.log1p(np.exp(-2) + np.exp(-3)), np.log1p(np.exp(-3) + np.exp(-2))],
-                               rtol=1e-15)
-    np.testing.assert_array_equal(cross_entropy(labels=labels, logits=logits, reduction="none"),
-                                  cross_entropy(logits, labels, reduction="none"))
-    for function, scores in ((cross_entropy, logits), (cross_entropy_grad, logits),
-                             (cross_entropy_from_probs, softmax(logits))):
+    np.testing.assert_allclose(
+        cross_entropy(logits, labels, reduction="none"),
+        [np.log1p(np.exp(-2) + np.exp(-3)), np.log1p(np.exp(-3) + np.exp(-2))],
+        rtol=1e-15,
+    )
+    np.testing.assert_array_equal(
+        cross_entropy(labels=labels, logits=logits, reduction="none"),
+        cross_entropy(logits, labels, reduction="none"),
+    )
+    for function, scores in (
+        (cross_entropy, logits),
+        (cross_entropy_grad, logits),
+        (cross_entropy_from_probs, softmax(logits)),
+    ):
         name = list(inspect.signature(function).parameters)[0]
         assert list(inspect.signature(function).parameters)[:2] == [name, "labels"]
-        with pytest.raises(ValueError, match=rf"labels has 2 axes and {name} 1: the {name} come "
-                                             r"first, then the labels \(were the two swapped\?\)"):
+        with pytest.raises(
+            ValueError,
+            match=rf"labels has 2 axes and {name} 1: the {name} come "
+            r"first, then the labels \(were the two swapped\?\)",
+        ):
             function(labels, scores)
     with pytest.raises(ValueError, match="were the two swapped"):
         cross_entropy(2, [1000.0, 0.0, -1000.0])

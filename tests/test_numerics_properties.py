@@ -32,11 +32,18 @@ SETTINGS = settings(max_examples=60, deadline=None)
 def logit_arrays(dtype=np.float64, max_value=None, min_dims=1, max_dims=3, max_side=6):
     """Arrays of finite logits of any magnitude (or |z| <= max_value), of 1 to 3 axes."""
     width = np.dtype(dtype).itemsize * 8
-    elements = st.floats(allow_nan=False, allow_infinity=False, width=width,
-                         min_value=None if max_value is None else -max_value,
-                         max_value=max_value)
-    return hnp.arrays(dtype, hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, max_side=max_side),
-                      elements=elements)
+    elements = st.floats(
+        allow_nan=False,
+        allow_infinity=False,
+        width=width,
+        min_value=None if max_value is None else -max_value,
+        max_value=max_value,
+    )
+    return hnp.arrays(
+        dtype,
+        hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, max_side=max_side),
+        elements=elements,
+    )
 
 
 @st.composite
@@ -46,8 +53,7 @@ def logits_and_axis(draw, **kwargs):
 
 
 @SETTINGS
-@given(case=logits_and_axis(),
-       temperature=st.sampled_from([1e-3, 0.3, 1.0, 3.0, 1e6]))
+@given(case=logits_and_axis(), temperature=st.sampled_from([1e-3, 0.3, 1.0, 3.0, 1e6]))
 def test_probabilities_are_valid_and_sum_to_one_for_any_finite_input(case, temperature):
     z, axis = case
     p = softmax(z, axis=axis, temperature=temperature)
@@ -65,8 +71,12 @@ def test_float32_probabilities_sum_to_one_for_any_finite_input(case, temperature
     z, axis = case
     p = softmax(z, axis=axis, temperature=temperature)
     assert p.dtype == np.float32 and np.isfinite(p).all() and (p >= 0).all()
-    np.testing.assert_allclose(p.sum(axis=axis, dtype=np.float64), 1.0, rtol=0,
-                               atol=(z.shape[axis] + 2) * np.finfo(np.float32).eps)
+    np.testing.assert_allclose(
+        p.sum(axis=axis, dtype=np.float64),
+        1.0,
+        rtol=0,
+        atol=(z.shape[axis] + 2) * np.finfo(np.float32).eps,
+    )
 
 
 @SETTINGS
@@ -119,8 +129,9 @@ def test_gradients_match_finite_differences(z, data):
     label = data.draw(st.integers(0, len(z) - 1))
     h = 1e-6
     steps = np.eye(len(z)) * h
-    numeric = np.array([(cross_entropy(z + e, label) - cross_entropy(z - e, label)) / (2 * h)
-                        for e in steps])
+    numeric = np.array(
+        [(cross_entropy(z + e, label) - cross_entropy(z - e, label)) / (2 * h) for e in steps]
+    )
     np.testing.assert_allclose(cross_entropy_grad(z, label), numeric, atol=1e-7)
     jac_numeric = np.stack([(softmax(z + e) - softmax(z - e)) / (2 * h) for e in steps], axis=-1)
     np.testing.assert_allclose(softmax_jacobian(z), jac_numeric, atol=1e-8)
@@ -141,10 +152,12 @@ def test_log_forms_agree_with_softmax(z, data):
     np.testing.assert_allclose(np.exp(log_p)[visible], p[visible], rtol=1e-12)
     labels = data.draw(hnp.arrays(np.int64, z.shape[:-1], elements=st.integers(0, z.shape[-1] - 1)))
     sparse = cross_entropy(z, labels, reduction="none")
-    np.testing.assert_array_equal(sparse, np.take_along_axis(-log_p, labels[..., None], -1)[..., 0]
-                                  + 0.0)
-    np.testing.assert_allclose(cross_entropy(z, one_hot(labels, z.shape[-1]), reduction="none"),
-                               sparse, rtol=1e-15)
+    np.testing.assert_array_equal(
+        sparse, np.take_along_axis(-log_p, labels[..., None], -1)[..., 0] + 0.0
+    )
+    np.testing.assert_allclose(
+        cross_entropy(z, one_hot(labels, z.shape[-1]), reduction="none"), sparse, rtol=1e-15
+    )
     assert (sparse >= 0).all()
 
 
@@ -155,7 +168,9 @@ def test_masked_softmax_is_softmax_over_kept_entries(z, data):
     p = masked_softmax(z, mask)
     assert (p[~mask] == 0).all() and np.isfinite(p).all()
     rows = z.reshape(-1, z.shape[-1])
-    for row, row_mask, row_p in zip(rows, mask.reshape(rows.shape), p.reshape(rows.shape), strict=True):
+    for row, row_mask, row_p in zip(
+        rows, mask.reshape(rows.shape), p.reshape(rows.shape), strict=True
+    ):
         if row_mask.any():
             np.testing.assert_array_equal(row_p[row_mask], softmax(row[row_mask]))
         else:

@@ -12,7 +12,11 @@ from lab_utils import regression
 
 def problem(n=7, d=5, c=4, seed=0, scale=0.5):
     rng = np.random.default_rng(seed)
-    return scale * rng.standard_normal((d, c)), rng.standard_normal((n, d)), rng.integers(0, c, size=n)
+    return (
+        scale * rng.standard_normal((d, c)),
+        rng.standard_normal((n, d)),
+        rng.integers(0, c, size=n),
+    )
 
 
 def scipy_loss(W, X, y, reg):
@@ -71,22 +75,44 @@ def test_inputs_are_not_modified():
     W, X, y = problem()
     copies = W.copy(), X.copy(), y.copy()
     regression.softmax_loss(W, X, y, 0.1)
-    regression.numerical_gradient(lambda w: float(np.sum(w ** 2)), W)
+    regression.numerical_gradient(lambda w: float(np.sum(w**2)), W)
     for before, after in zip(copies, (W, X, y)):
         np.testing.assert_array_equal(before, after)
 
 
-@pytest.mark.parametrize("args, error, match", [
-    ((np.ones(3), np.ones((2, 3)), np.array([0, 1]), 0.0), ValueError, "W must be a 2-D"),
-    ((np.ones((3, 2)), np.ones((2, 4)), np.array([0, 1]), 0.0), ValueError, "X must be a 2-D array of shape"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0]), 0.0), ValueError, "y must have shape"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 2]), 0.0), ValueError,
-     r"y must be class ids in \[0, 2\) for 2 classes, got 2 at index 1"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0.5, 1.0]), 0.0), ValueError, "y must be integer class ids, got 0.5"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([True, False]), 0.0), TypeError, "y must be integer class ids, got booleans"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), -1.0), ValueError, "reg must be"),
-    ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), "0"), TypeError, "reg must be a real number"),
-])
+@pytest.mark.parametrize(
+    "args, error, match",
+    [
+        ((np.ones(3), np.ones((2, 3)), np.array([0, 1]), 0.0), ValueError, "W must be a 2-D"),
+        (
+            (np.ones((3, 2)), np.ones((2, 4)), np.array([0, 1]), 0.0),
+            ValueError,
+            "X must be a 2-D array of shape",
+        ),
+        ((np.ones((3, 2)), np.ones((2, 3)), np.array([0]), 0.0), ValueError, "y must have shape"),
+        (
+            (np.ones((3, 2)), np.ones((2, 3)), np.array([0, 2]), 0.0),
+            ValueError,
+            r"y must be class ids in \[0, 2\) for 2 classes, got 2 at index 1",
+        ),
+        (
+            (np.ones((3, 2)), np.ones((2, 3)), np.array([0.5, 1.0]), 0.0),
+            ValueError,
+            "y must be integer class ids, got 0.5",
+        ),
+        (
+            (np.ones((3, 2)), np.ones((2, 3)), np.array([True, False]), 0.0),
+            TypeError,
+            "y must be integer class ids, got booleans",
+        ),
+        ((np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), -1.0), ValueError, "reg must be"),
+        (
+            (np.ones((3, 2)), np.ones((2, 3)), np.array([0, 1]), "0"),
+            TypeError,
+            "reg must be a real number",
+        ),
+    ],
+)
 def test_bad_input_names_the_argument(args, error, match):
     with pytest.raises(error, match=match):
         regression.softmax_loss(*args)
@@ -94,10 +120,12 @@ def test_bad_input_names_the_argument(args, error, match):
 
 def test_numerical_gradient_is_centred_and_uses_h():
     W = np.array([[0.5, -1.0], [2.0, 0.25]])
-    cube = lambda w: float(np.sum(w ** 3))  # noqa: E731
+    cube = lambda w: float(np.sum(w**3))  # noqa: E731
     # Centred differences of x^3 are 3x^2 + h^2 exactly (up to rounding).
     for h in (1e-2, 1e-3):
-        np.testing.assert_allclose(regression.numerical_gradient(cube, W, h), 3 * W ** 2 + h ** 2, rtol=1e-9)
+        np.testing.assert_allclose(
+            regression.numerical_gradient(cube, W, h), 3 * W**2 + h**2, rtol=1e-9
+        )
     with pytest.raises(ValueError, match="h must be"):
         regression.numerical_gradient(cube, W, 0.0)
     with pytest.raises(TypeError, match="f must be a function"):
@@ -137,7 +165,7 @@ def test_training_is_seeded_and_learns():
     np.testing.assert_array_equal(W1, W2)
     assert history1 == history2
     assert len(history1) == 10 * int(np.ceil(300 / 32))
-    assert history1[0] == pytest.approx(np.log(3), rel=0.02)   # small weights: about log C
+    assert history1[0] == pytest.approx(np.log(3), rel=0.02)  # small weights: about log C
     assert np.mean(history1[-10:]) < 0.5 * history1[0]
     assert regression.accuracy(W1, X, y) > 0.9
     W3, _ = regression.train_softmax(X, y, 0.1, 1e-3, 10, 32, seed=5)
@@ -146,12 +174,16 @@ def test_training_is_seeded_and_learns():
 
 def test_training_keeps_the_weights_of_every_epoch():
     X, y = blobs(1)
-    W, history, weights = regression.train_softmax(X, y, 0.1, 0.0, 3, 100, seed=0, keep_weights=True)
+    W, history, weights = regression.train_softmax(
+        X, y, 0.1, 0.0, 3, 100, seed=0, keep_weights=True
+    )
     assert len(weights) == 4 and len(history) == 9
     np.testing.assert_array_equal(weights[-1], W)
-    np.testing.assert_array_equal(weights[0], regression.init_weights(5, 3, np.random.default_rng(0)))
+    np.testing.assert_array_equal(
+        weights[0], regression.init_weights(5, 3, np.random.default_rng(0))
+    )
     W_two, _ = regression.train_softmax(X, y, 0.1, 0.0, 2, 100, seed=0)
-    np.testing.assert_array_equal(weights[2], W_two)    # epoch k of a long run = a run of k epochs
+    np.testing.assert_array_equal(weights[2], W_two)  # epoch k of a long run = a run of k epochs
 
 
 def test_training_validates_its_arguments():
@@ -178,8 +210,9 @@ def test_training_takes_num_classes_for_classes_missing_from_y():
 def test_search_returns_the_best_pair_of_the_grid():
     X, y = blobs(2)
     lrs, regs = [1e-4, 0.1], [0.0, 10.0]
-    best_lr, best_reg, grid = regression.search_hyperparameters(X[:200], y[:200], X[200:], y[200:], lrs, regs,
-                                                                epochs=5, batch_size=32)
+    best_lr, best_reg, grid = regression.search_hyperparameters(
+        X[:200], y[:200], X[200:], y[200:], lrs, regs, epochs=5, batch_size=32
+    )
     assert grid.shape == (2, 2)
     assert (best_lr, best_reg) == (0.1, 0.0)
     assert grid[1, 0] == grid.max()
@@ -199,4 +232,4 @@ def test_digits_problem_splits_the_training_rows_and_keeps_the_test_rows():
     both = np.vstack([problem.X_train, problem.X_val])[:, :-1]
     assert sorted(map(bytes, both.astype(np.float32))) == sorted(map(bytes, digits.X_train))
     np.testing.assert_array_equal(problem.images_val.reshape(337, 64), problem.X_val[:, :-1])
-    assert set(np.bincount(problem.y_val)) <= {33, 34, 35}          # stratified: every class
+    assert set(np.bincount(problem.y_val)) <= {33, 34, 35}  # stratified: every class

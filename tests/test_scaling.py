@@ -29,12 +29,18 @@ from lab_utils.scaling import (
 
 # ---------------------------------------------------------------- chunked softmax
 @settings(max_examples=50, deadline=None)
-@given(rows=st.integers(1, 30), cols=st.integers(1, 12), chunk=st.integers(1, 40),
-       scale=st.sampled_from([1.0, 50.0, 800.0]), seed=st.integers(0, 2**16))
+@given(
+    rows=st.integers(1, 30),
+    cols=st.integers(1, 12),
+    chunk=st.integers(1, 40),
+    scale=st.sampled_from([1.0, 50.0, 800.0]),
+    seed=st.integers(0, 2**16),
+)
 def test_chunked_softmax_matches_scipy(rows, cols, chunk, scale, seed):
     z = scale * np.random.default_rng(seed).normal(size=(rows, cols))
-    np.testing.assert_allclose(chunked_softmax(z, chunk_rows=chunk), scipy_softmax(z, axis=-1),
-                               rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(
+        chunked_softmax(z, chunk_rows=chunk), scipy_softmax(z, axis=-1), rtol=1e-12, atol=1e-300
+    )
 
 
 def test_chunked_softmax_extreme_and_higher_dimensional():
@@ -156,10 +162,12 @@ def test_measuring_helpers_reject_bad_input(fn, repeats, error):
 def _fake_result():
     result = ScalingResult(size_label="n")
     for size in (10, 20, 40):
-        result.measurements.append(Measurement("square", size, (size,), 1e-6 * size**2,
-                                               4 * size**2, 8 * size))
-        result.measurements.append(Measurement("linear", size, (size,), 1e-6 * size,
-                                               16 * size, 8 * size))
+        result.measurements.append(
+            Measurement("square", size, (size,), 1e-6 * size**2, 4 * size**2, 8 * size)
+        )
+        result.measurements.append(
+            Measurement("linear", size, (size,), 1e-6 * size, 16 * size, 8 * size)
+        )
     return result
 
 
@@ -201,8 +209,9 @@ def test_measure_softmax_variants_memory_is_what_each_method_must_allocate():
 
 def test_measure_softmax_variants_in_float32_halves_the_memory():
     r64 = measure_softmax_variants(shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1)
-    r32 = measure_softmax_variants(shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1,
-                                   dtype="float32")
+    r32 = measure_softmax_variants(
+        shapes=[(400, 1000)], methods=["stable", "chunked"], repeats=1, dtype="float32"
+    )
     for m64, m32 in zip(r64.measurements, r32.measurements, strict=True):
         assert m32.input_bytes * 2 == m64.input_bytes
         assert m32.peak_bytes == pytest.approx(m64.peak_bytes / 2, rel=0.05)
@@ -245,8 +254,11 @@ def test_single_threaded_blas_limits_and_restores_blas_threads():
     threadpoolctl = pytest.importorskip("threadpoolctl")
 
     def blas_threads():
-        return [pool["num_threads"] for pool in threadpoolctl.threadpool_info()
-                if pool["user_api"] == "blas"]
+        return [
+            pool["num_threads"]
+            for pool in threadpoolctl.threadpool_info()
+            if pool["user_api"] == "blas"
+        ]
 
     before = blas_threads()
     assert before, "NumPy should report a BLAS thread pool"

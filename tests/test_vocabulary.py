@@ -25,8 +25,10 @@ def test_full_softmax_against_scipy_and_finite_differences():
     assert loss == pytest.approx(-log_p[np.arange(4), targets].mean(), rel=1e-12)
     h, e = 1e-6, np.zeros_like(hidden)
     e[2, 3] = h
-    numeric = (vocabulary.full_softmax(hidden + e, W_out, targets)[0]
-               - vocabulary.full_softmax(hidden - e, W_out, targets)[0]) / (2 * h)
+    numeric = (
+        vocabulary.full_softmax(hidden + e, W_out, targets)[0]
+        - vocabulary.full_softmax(hidden - e, W_out, targets)[0]
+    ) / (2 * h)
     assert grad[2, 3] == pytest.approx(numeric, rel=1e-6)
 
 
@@ -38,8 +40,12 @@ def test_sampled_softmax_gradient_is_its_own_loss_gradient():
         e = np.zeros_like(hidden)
         e[index] = h
         # The same draws: the same seed.
-        plus = vocabulary.sampled_softmax(hidden + e, W_out, targets, 20, np.random.default_rng(3))[0]
-        minus = vocabulary.sampled_softmax(hidden - e, W_out, targets, 20, np.random.default_rng(3))[0]
+        plus = vocabulary.sampled_softmax(hidden + e, W_out, targets, 20, np.random.default_rng(3))[
+            0
+        ]
+        minus = vocabulary.sampled_softmax(
+            hidden - e, W_out, targets, 20, np.random.default_rng(3)
+        )[0]
         assert grad[index] == pytest.approx((plus - minus) / (2 * h), rel=1e-5, abs=1e-9)
 
 
@@ -47,9 +53,15 @@ def gradient_error(k, remove_hits, draws=8):
     hidden, W_out, targets = vocabulary.toy_language_model(5000, 16, 64, seed=0)
     _, full = vocabulary.full_softmax(hidden, W_out, targets)
     rng = np.random.default_rng(1)
-    errors = [np.linalg.norm(vocabulary.sampled_softmax(hidden, W_out, targets, k, rng,
-                                                        remove_accidental_hits=remove_hits)[1] - full)
-              for _ in range(draws)]
+    errors = [
+        np.linalg.norm(
+            vocabulary.sampled_softmax(
+                hidden, W_out, targets, k, rng, remove_accidental_hits=remove_hits
+            )[1]
+            - full
+        )
+        for _ in range(draws)
+    ]
     return np.mean(errors) / np.linalg.norm(full)
 
 

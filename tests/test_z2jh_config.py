@@ -25,7 +25,6 @@ Z2JH = ROOT.parent / "shared" / "z2jh"
 CONFIG = ROOT / "classroom" / "config.yaml"
 
 
-
 def helm_merge(defaults, values):
     """``values`` over ``defaults`` as Helm coalesces them (a new object; neither is changed)."""
     merged = copy.deepcopy(defaults)
@@ -42,7 +41,9 @@ def helm_merge(defaults, values):
 @pytest.fixture(scope="module")
 def chart():
     if not (Z2JH / "values.schema.yaml").exists():
-        pytest.fail(f"the chart's schema and defaults are not in {Z2JH} (shared/z2jh beside the clone)")
+        pytest.fail(
+            f"the chart's schema and defaults are not in {Z2JH} (shared/z2jh beside the clone)"
+        )
     schema = yaml.safe_load((Z2JH / "values.schema.yaml").read_text())
     defaults = yaml.safe_load((Z2JH / "values.yaml").read_text())
     return Draft7Validator(schema), defaults
@@ -54,12 +55,18 @@ def config():
 
 
 def errors(validator, values) -> list[str]:
-    return [f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}" for e in validator.iter_errors(values)]
+    return [
+        f"{'.'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+        for e in validator.iter_errors(values)
+    ]
 
 
 def test_helm_merge_follows_helms_rules():
     defaults = {"a": {"b": 1, "c": [1, 2]}, "d": 1, "e": {"f": 1}}
-    assert helm_merge(defaults, {"a": {"c": [3]}, "d": None, "e": "x"}) == {"a": {"b": 1, "c": [3]}, "e": "x"}
+    assert helm_merge(defaults, {"a": {"c": [3]}, "d": None, "e": "x"}) == {
+        "a": {"b": 1, "c": [3]},
+        "e": "x",
+    }
     assert defaults == {"a": {"b": 1, "c": [1, 2]}, "d": 1, "e": {"f": 1}}
 
 
@@ -69,11 +76,16 @@ def test_config_merged_over_the_charts_defaults_passes_its_schema(chart, config)
     assert errors(validator, helm_merge(defaults, config)) == []
 
 
-@pytest.mark.parametrize("mistake", [
-    {"singleuser": {"memmory": {"limit": "2G"}}},          # a misspelt key
-    {"singleuser": {"image": {"name": "softmax-lab"}, "cpu": {"limit": "2"}}},  # a string for a number
-    {"cull": {"timeout": "an hour"}},
-])
+@pytest.mark.parametrize(
+    "mistake",
+    [
+        {"singleuser": {"memmory": {"limit": "2G"}}},  # a misspelt key
+        {
+            "singleuser": {"image": {"name": "softmax-lab"}, "cpu": {"limit": "2"}}
+        },  # a string for a number
+        {"cull": {"timeout": "an hour"}},
+    ],
+)
 def test_the_check_catches_a_broken_config(chart, config, mistake):
     validator, defaults = chart
     assert errors(validator, helm_merge(defaults, helm_merge(config, mistake)))
@@ -95,14 +107,19 @@ def test_kernel_culling_is_the_one_of_binder(config):
     assert culling["mountPath"] == "/etc/jupyter/jupyter_server_config.json"
 
     binder = Config()
-    runpy.run_path(str(ROOT / "binder" / "jupyter_server_config.py"), init_globals={"get_config": lambda: binder})
+    runpy.run_path(
+        str(ROOT / "binder" / "jupyter_server_config.py"),
+        init_globals={"get_config": lambda: binder},
+    )
     assert culling["data"] == {"MappingKernelManager": dict(binder["MappingKernelManager"])}
 
 
 def test_students_nbgrader_config_is_the_one_the_hub_test_runs(config):
     files = config["singleuser"]["extraFiles"]
     exchange = "/srv/nbgrader/exchange"
-    assert files["nbgrader-student"]["stringData"] == STUDENT_NBGRADER_CONFIG.format(course_id=COURSE_ID, exchange=exchange)
+    assert files["nbgrader-student"]["stringData"] == STUDENT_NBGRADER_CONFIG.format(
+        course_id=COURSE_ID, exchange=exchange
+    )
     mounts = config["singleuser"]["storage"]["extraVolumeMounts"]
     assert {"name": "nbgrader-exchange", "mountPath": exchange} in mounts
     volumes = {v["name"]: v for v in config["singleuser"]["storage"]["extraVolumes"]}

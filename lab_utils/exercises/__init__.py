@@ -15,10 +15,28 @@ import importlib
 
 from .base import Case, Exercise, Failure, Opaque, Part, Result, Source
 
-__all__ = ["EXERCISES", "Case", "Exercise", "Failure", "Opaque", "Part", "Result", "Source", "cases"]
+__all__ = [
+    "EXERCISES",
+    "Case",
+    "Exercise",
+    "Failure",
+    "Opaque",
+    "Part",
+    "Result",
+    "Source",
+    "cases",
+]
 
 #: Modules holding exercises, in notebook order.
-_MODULES = ("softmax", "temperature", "cross_entropy", "label_smoothing", "tape_training", "softmax_regression", "masked_softmax")
+_MODULES = (
+    "softmax",
+    "temperature",
+    "cross_entropy",
+    "label_smoothing",
+    "tape_training",
+    "softmax_regression",
+    "masked_softmax",
+)
 
 
 def _collect() -> dict[str, Exercise]:

@@ -23,8 +23,18 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = [
-    "Part", "Source", "Case", "Result", "Opaque", "Failure", "Exercise",
-    "show", "number", "failure", "compare_arrays", "loops_in",
+    "Part",
+    "Source",
+    "Case",
+    "Result",
+    "Opaque",
+    "Failure",
+    "Exercise",
+    "show",
+    "number",
+    "failure",
+    "compare_arrays",
+    "loops_in",
 ]
 
 
@@ -52,7 +62,9 @@ class Source:
     code: str
 
     def build(self) -> Callable:
-        return eval(compile(self.code, "<case argument>", "eval"), {"np": np, "__builtins__": __builtins__})
+        return eval(
+            compile(self.code, "<case argument>", "eval"), {"np": np, "__builtins__": __builtins__}
+        )
 
 
 @dataclass(frozen=True, eq=False)
@@ -91,7 +103,10 @@ class Case:
         if "expected" not in self._cache:
             if self.reference is None:
                 raise ValueError("this case has no reference answer")
-            values = [value.build() if isinstance(value, Source) else _fresh(value) for _, value in self.args]
+            values = [
+                value.build() if isinstance(value, Source) else _fresh(value)
+                for _, value in self.args
+            ]
             self._cache["expected"] = self.reference(*values)
         return self._cache["expected"]
 
@@ -257,8 +272,15 @@ def show(value: Any, prefix: str = "") -> str:
     if array.ndim == 0:
         return prefix + (number(float(array)) if array.dtype.kind == "f" else str(array))
     text = np.array2string(
-        array, precision=4, separator=", ", threshold=16, edgeitems=3, suppress_small=True,
-        floatmode="maxprec_equal", max_line_width=76, prefix=prefix,
+        array,
+        precision=4,
+        separator=", ",
+        threshold=16,
+        edgeitems=3,
+        suppress_small=True,
+        floatmode="maxprec_equal",
+        max_line_width=76,
+        prefix=prefix,
         formatter={"float_kind": number} if array.dtype.kind == "f" and _needs_sci(array) else None,
     )
     return prefix + text + (" (float32)" if array.dtype == np.float32 else "")
@@ -284,8 +306,14 @@ def number(x: float) -> str:
 # Judging helpers for exercises.
 
 
-def failure(part: Part, case: Case, hint: str, problem: str | None = None, returned: str | None = None,
-            expected: str | None = "reference") -> Failure:
+def failure(
+    part: Part,
+    case: Case,
+    hint: str,
+    problem: str | None = None,
+    returned: str | None = None,
+    expected: str | None = "reference",
+) -> Failure:
     """A Failure of this part on this case; ``expected`` defaults to the case's reference answer."""
     if expected == "reference":
         expected = show(case.expected) if case.reference is not None else None
@@ -298,7 +326,10 @@ def as_numbers(value: Any) -> tuple[np.ndarray | None, str | None]:
     if value is None:
         return None, "returned None: did you forget the `return` line?"
     if isinstance(value, (str, bytes, dict, Opaque)):
-        return None, f"returned {show(value)} (a {type(value).__name__ if not isinstance(value, Opaque) else value.type_name}), not an array of numbers"
+        return (
+            None,
+            f"returned {show(value)} (a {type(value).__name__ if not isinstance(value, Opaque) else value.type_name}), not an array of numbers",
+        )
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -306,8 +337,9 @@ def as_numbers(value: Any) -> tuple[np.ndarray | None, str | None]:
     return array, None
 
 
-def compare_arrays(part: Part, case: Case, result: Result,
-                   hint: Callable[[Case, np.ndarray, str], str]) -> Failure | None:
+def compare_arrays(
+    part: Part, case: Case, result: Result, hint: Callable[[Case, np.ndarray, str], str]
+) -> Failure | None:
     """Judge an array answer: numbers, the reference's shape, finite, close at the case's tolerance."""
     got, problem = as_numbers(result.value)
     if problem is not None:
@@ -320,15 +352,21 @@ def compare_arrays(part: Part, case: Case, result: Result,
     return failure(part, case, hint(case, got, part.name), problem, show(got))
 
 
-def compare_mean_loss(part: Part, case: Case, result: Result,
-                      hint: Callable[[Case, float, str], str]) -> Failure | None:
+def compare_mean_loss(
+    part: Part, case: Case, result: Result, hint: Callable[[Case, float, str], str]
+) -> Failure | None:
     """Judge a mean-loss answer: one finite number, close to the reference at the case's tolerance."""
     got, problem = as_numbers(result.value)
     if problem is not None:
         return failure(part, case, "return the mean loss, one number.", problem)
     if got.size != 1:
-        return failure(part, case, "return the mean loss over the examples, e.g. np.mean(per_example_losses).",
-                       f"returned {got.size} numbers, expected one (the mean loss)", show(got))
+        return failure(
+            part,
+            case,
+            "return the mean loss over the examples, e.g. np.mean(per_example_losses).",
+            f"returned {got.size} numbers, expected one (the mean loss)",
+            show(got),
+        )
     value = float(got.reshape(-1)[0])
     if np.isfinite(value) and np.isclose(value, case.expected, rtol=case.rtol, atol=case.atol):
         return None
@@ -348,11 +386,23 @@ def worst_row(got: np.ndarray, expected: np.ndarray, rtol: float, atol: float) -
 def shuffled(case: Case, rng: np.random.Generator, **arrays: np.ndarray) -> Case:
     """``case`` with the named arguments replaced (same reference, tolerances and note)."""
     args = tuple((name, arrays.get(name, value)) for name, value in case.args)
-    return Case(args, case.reference, case.rtol, case.atol, case.function, case.kind, case.note,
-                case.describe, case.extra, case.seed)
+    return Case(
+        args,
+        case.reference,
+        case.rtol,
+        case.atol,
+        case.function,
+        case.kind,
+        case.note,
+        case.describe,
+        case.extra,
+        case.seed,
+    )
 
 
-def permutations(shape: tuple[int, ...], rng: np.random.Generator) -> tuple[np.ndarray | None, np.ndarray]:
+def permutations(
+    shape: tuple[int, ...], rng: np.random.Generator
+) -> tuple[np.ndarray | None, np.ndarray]:
     """A shuffle of the rows (first axis, for 2-D and more) and of the last axis."""
     rows = rng.permutation(shape[0]) if len(shape) >= 2 else None
     return rows, rng.permutation(shape[-1]) if shape else np.arange(0)
@@ -394,9 +444,15 @@ def loops_in(source: str, name: str) -> list[str]:
         tree = ast.parse(textwrap.dedent(source))
     except SyntaxError:
         return ["code that does not parse"]
-    kinds = {ast.For: "a for loop", ast.AsyncFor: "a for loop", ast.While: "a while loop",
-             ast.ListComp: "a list comprehension", ast.SetComp: "a set comprehension",
-             ast.DictComp: "a dict comprehension", ast.GeneratorExp: "a generator expression"}
+    kinds = {
+        ast.For: "a for loop",
+        ast.AsyncFor: "a for loop",
+        ast.While: "a while loop",
+        ast.ListComp: "a list comprehension",
+        ast.SetComp: "a set comprehension",
+        ast.DictComp: "a dict comprehension",
+        ast.GeneratorExp: "a generator expression",
+    }
     found = []
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:

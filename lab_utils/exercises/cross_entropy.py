@@ -32,12 +32,22 @@ def build_cases() -> dict[str, tuple[Case, ...]]:
             cross_entropy_case(f64([[2.0, 1.0, 0.1]]), [0]),
             cross_entropy_case(f64([[2.0, 1.0, 0.1], [0.5, 2.5, 0.3], [1.2, 0.2, 3.1]]), [0, 1, 2]),
             cross_entropy_case(f64([[0.0, 0.0, 0.0, 0.0], [1.0, -1.0, 0.5, 2.0]]), [3, 2]),
-            cross_entropy_case(f64([[0.3, -0.2], [1.5, 0.5], [-1.0, 1.0], [0.0, 0.1]]), [1, 0, 1, 0]),
+            cross_entropy_case(
+                f64([[0.3, -0.2], [1.5, 0.5], [-1.0, 1.0], [0.0, 0.1]]), [1, 0, 1, 0]
+            ),
         ),
         "batch": (
             # exp stays finite row by row (the naive formula passes); one shared max underflows a row.
-            cross_entropy_case(f64([[300.0, 299.0, 298.0], [-500.0, -499.0, -501.0]]), [1, 0], "rows of very different scale"),
-            cross_entropy_case(f64([[60.0, 59.0], [-700.0, -699.0], [2.0, 2.5]]), [0, 1, 1], "rows of very different scale"),
+            cross_entropy_case(
+                f64([[300.0, 299.0, 298.0], [-500.0, -499.0, -501.0]]),
+                [1, 0],
+                "rows of very different scale",
+            ),
+            cross_entropy_case(
+                f64([[60.0, 59.0], [-700.0, -699.0], [2.0, 2.5]]),
+                [0, 1, 1],
+                "rows of very different scale",
+            ),
         ),
         "confident_mistakes": (
             cross_entropy_case(f64([[1000.0, 0.0, -1000.0]]), [2]),
@@ -57,18 +67,26 @@ def hint(case: Case, got: float, part: str) -> str:
     logits = np.asarray(case.args[0][1], dtype=np.float64)
     low = _underflowing_rows(logits) if logits.ndim == 2 and logits.shape[0] > 1 else []
     if low and not np.isfinite(got):
-        return (f"row {low[0]}'s logits sit far below the batch's largest: with one maximum for the "
-                "whole batch its exponentials all underflow to 0 and log(0) = -inf. Subtract each "
-                "row's own maximum (axis=-1, keepdims=True) inside logsumexp.")
+        return (
+            f"row {low[0]}'s logits sit far below the batch's largest: with one maximum for the "
+            "whole batch its exponentials all underflow to 0 and log(0) = -inf. Subtract each "
+            "row's own maximum (axis=-1, keepdims=True) inside logsumexp."
+        )
     if not np.isfinite(got):
-        return ("log(softmax(z)) hits log(0) for a confident mistake: use log-softmax, "
-                "z_y - logsumexp(z), with the max subtracted inside logsumexp.")
+        return (
+            "log(softmax(z)) hits log(0) for a confident mistake: use log-softmax, "
+            "z_y - logsumexp(z), with the max subtracted inside logsumexp."
+        )
     if part == "confident_mistakes" and got < float(case.expected):
-        return ("the loss of a confident mistake came back too small, as if capped: log(p + eps) "
-                "or clipping p caps it; compute -log softmax(z)_y from the logits: "
-                "logsumexp(z) - z_y.")
-    return ("loss = mean over the examples i of logsumexp(z_i) - z_i[y_i]; pick each row's "
-            "true-class logit with z[np.arange(n), y].")
+        return (
+            "the loss of a confident mistake came back too small, as if capped: log(p + eps) "
+            "or clipping p caps it; compute -log softmax(z)_y from the logits: "
+            "logsumexp(z) - z_y."
+        )
+    return (
+        "loss = mean over the examples i of logsumexp(z_i) - z_i[y_i]; pick each row's "
+        "true-class logit with z[np.arange(n), y]."
+    )
 
 
 def check(exercise: Exercise, part: Part, case: Case, result: Result):
@@ -83,4 +101,6 @@ def disguise(case: Case, rng: np.random.Generator) -> Case:
     return shuffled(case, rng, logits=logits[rows][:, columns], y=new_label[labels[rows]])
 
 
-EXERCISE = Exercise("my_cross_entropy", "my_cross_entropy(logits, y)", PARTS, build_cases, check, disguise=disguise)
+EXERCISE = Exercise(
+    "my_cross_entropy", "my_cross_entropy(logits, y)", PARTS, build_cases, check, disguise=disguise
+)

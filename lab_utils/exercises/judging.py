@@ -14,12 +14,21 @@ from typing import Any, Callable
 from .. import runner
 from .base import Case, Exercise, Failure, Opaque, Part, Result, Source, points_text
 
-__all__ = ["NotWritten", "judge_part", "run_part_here", "part_request", "results_from_answers", "not_written_text"]
+__all__ = [
+    "NotWritten",
+    "judge_part",
+    "run_part_here",
+    "part_request",
+    "results_from_answers",
+    "not_written_text",
+]
 
 #: Words for the library shortcut verdict.
-SHORTCUT_HINT = ("this exercise asks you to write it yourself in NumPy: a library softmax, log-softmax, "
-                 "logsumexp or cross-entropy (lab_utils, SciPy, scikit-learn, TensorFlow/Keras, "
-                 "PyTorch, JAX) earns no points for the parts it answers.")
+SHORTCUT_HINT = (
+    "this exercise asks you to write it yourself in NumPy: a library softmax, log-softmax, "
+    "logsumexp or cross-entropy (lab_utils, SciPy, scikit-learn, TensorFlow/Keras, "
+    "PyTorch, JAX) earns no points for the parts it answers."
+)
 
 
 class NotWritten(Exception):
@@ -27,8 +36,10 @@ class NotWritten(Exception):
 
 
 def not_written_text(exercise: Exercise) -> str:
-    return (f"{exercise.name} is not written yet: replace `raise NotImplementedError()` in "
-            f"{exercise.signature} with your code.")
+    return (
+        f"{exercise.name} is not written yet: replace `raise NotImplementedError()` in "
+        f"{exercise.signature} with your code."
+    )
 
 
 def result_from_answer(answer: dict) -> Result:
@@ -37,7 +48,13 @@ def result_from_answer(answer: dict) -> Result:
     value = runner.decode(answer["value"], Opaque) if status == "ok" and "value" in answer else None
     forbidden = tuple(str(name) for name in answer.get("forbidden", ()))
     error = answer.get("error")
-    return Result(status, value, None if error is None else str(error), float(answer.get("seconds", 0.0)), forbidden)
+    return Result(
+        status,
+        value,
+        None if error is None else str(error),
+        float(answer.get("seconds", 0.0)),
+        forbidden,
+    )
 
 
 def results_from_answers(answers: list) -> list[Result]:
@@ -48,10 +65,17 @@ def _target_name(exercise: Exercise, case: Case) -> str:
     return case.function or exercise.name
 
 
-def run_part_here(exercise: Exercise, part: Part, cases: tuple[Case, ...], fn: Callable,
-                  namespace: dict | None = None) -> tuple[list[Result], float]:
+def run_part_here(
+    exercise: Exercise,
+    part: Part,
+    cases: tuple[Case, ...],
+    fn: Callable,
+    namespace: dict | None = None,
+) -> tuple[list[Result], float]:
     """Run a part's cases in this process: the self-check's path. Returns results and wall time."""
-    namespace = namespace if namespace is not None else getattr(sys.modules.get("__main__"), "__dict__", {})
+    namespace = (
+        namespace if namespace is not None else getattr(sys.modules.get("__main__"), "__dict__", {})
+    )
     results = []
     start = time.perf_counter()
     for case in cases:
@@ -69,8 +93,14 @@ def run_part_here(exercise: Exercise, part: Part, cases: tuple[Case, ...], fn: C
         args = [value.build() if isinstance(value, Source) else value for _, value in case.args]
         if case.seed is not None:
             runner._seed(case.seed, tensorflow=str(case.describe or "").startswith("keras"))
-        answer = runner.call(target, args, watch=exercise.numpy_only, allowed=exercise.allowed,
-                             describe=case.describe, extra=[value for _, value in case.extra])
+        answer = runner.call(
+            target,
+            args,
+            watch=exercise.numpy_only,
+            allowed=exercise.allowed,
+            describe=case.describe,
+            extra=[value for _, value in case.extra],
+        )
         results.append(result_from_answer(_json_round_trip(answer)))
     return results, time.perf_counter() - start
 
@@ -98,14 +128,16 @@ def part_request(exercise: Exercise, part: Part, cases: tuple[Case, ...]) -> dic
     for case in cases:
         if case.kind == "source":
             continue
-        calls.append({
-            "function": _target_name(exercise, case),
-            "kind": case.kind,
-            "args": [_encode_arg(value) for _, value in case.args],
-            "extra": [runner.encode(value) for _, value in case.extra],
-            "describe": case.describe,
-            "seed": case.seed,
-        })
+        calls.append(
+            {
+                "function": _target_name(exercise, case),
+                "kind": case.kind,
+                "args": [_encode_arg(value) for _, value in case.args],
+                "extra": [runner.encode(value) for _, value in case.extra],
+                "describe": case.describe,
+                "seed": case.seed,
+            }
+        )
     return {"calls": calls, "watch": exercise.numpy_only, "allowed": list(exercise.allowed)}
 
 
@@ -115,15 +147,21 @@ def _encode_arg(value: Any):
     return runner.encode(value)
 
 
-def merge_sources(exercise: Exercise, cases: tuple[Case, ...], results: list[Result],
-                  sources: dict[str, str]) -> list[Result]:
+def merge_sources(
+    exercise: Exercise, cases: tuple[Case, ...], results: list[Result], sources: dict[str, str]
+) -> list[Result]:
     """Put the source text of each ``kind="source"`` case (read from the notebook) among the results."""
     merged, answers = [], iter(results)
     for case in cases:
         if case.kind == "source":
             text = sources.get(_target_name(exercise, case))
-            merged.append(Result("ok", text) if text is not None else
-                          Result("missing", error=f"no def {_target_name(exercise, case)} in the notebook"))
+            merged.append(
+                Result("ok", text)
+                if text is not None
+                else Result(
+                    "missing", error=f"no def {_target_name(exercise, case)} in the notebook"
+                )
+            )
         else:
             nxt = next(answers, None)
             if nxt is None:
@@ -132,8 +170,14 @@ def merge_sources(exercise: Exercise, cases: tuple[Case, ...], results: list[Res
     return merged
 
 
-def judge_part(exercise: Exercise, part: Part, cases: tuple[Case, ...], results: list[Result],
-               seconds: float, stopped: str | None = None) -> Failure | None:
+def judge_part(
+    exercise: Exercise,
+    part: Part,
+    cases: tuple[Case, ...],
+    results: list[Result],
+    seconds: float,
+    stopped: str | None = None,
+) -> Failure | None:
     """The verdict of one part: the first failing case's Failure, or None when every case passes.
 
     ``results`` line up with ``cases`` and may be shorter when the calls were stopped (``stopped``
@@ -150,18 +194,29 @@ def judge_part(exercise: Exercise, part: Part, cases: tuple[Case, ...], results:
     if len(results) < len(cases) or stopped:
         case = cases[len(results)] if len(results) < len(cases) else cases[-1]
         reason = stopped or "no answer came back for this case"
-        return Failure(part.name, part.points, case.args if case.kind == "call" else (), problem=reason,
-                       hint=_stop_hint(part, reason))
+        return Failure(
+            part.name,
+            part.points,
+            case.args if case.kind == "call" else (),
+            problem=reason,
+            hint=_stop_hint(part, reason),
+        )
     if seconds > part.timeout:
-        return Failure(part.name, part.points, problem=f"the part took {seconds:.1f} s; its time limit is "
-                       f"{part.timeout:g} s", hint="make it faster: vectorise the inner loops with NumPy.")
+        return Failure(
+            part.name,
+            part.points,
+            problem=f"the part took {seconds:.1f} s; its time limit is {part.timeout:g} s",
+            hint="make it faster: vectorise the inner loops with NumPy.",
+        )
     return None
 
 
 def _stop_hint(part: Part, reason: str) -> str:
     if "time limit" in reason:
-        return (f"{part.name} must finish within its time limit: look for a loop that never ends "
-                "(or one far too slow) and run the case yourself.")
+        return (
+            f"{part.name} must finish within its time limit: look for a loop that never ends "
+            "(or one far too slow) and run the case yourself."
+        )
     if "memory" in reason:
         return "the code used more memory than the grader allows: look for an array that keeps growing."
     return "run the notebook top to bottom yourself (Kernel > Restart and Run All) and read what stops it."
@@ -174,16 +229,33 @@ def _judge_status(exercise: Exercise, part: Part, case: Case, result: Result) ->
         return None
     if result.status == "forbidden":
         names = ", ".join(result.forbidden)
-        return Failure(part.name, part.points, inputs, problem=f"{name} called {names}", hint=SHORTCUT_HINT)
+        return Failure(
+            part.name, part.points, inputs, problem=f"{name} called {names}", hint=SHORTCUT_HINT
+        )
     if result.status == "error":
         hint = exercise.error_hint(case, result.error or "") if exercise.error_hint else None
-        return Failure(part.name, part.points, inputs, problem=result.error,
-                       hint=hint or "call your function on this input yourself and read the error.")
+        return Failure(
+            part.name,
+            part.points,
+            inputs,
+            problem=result.error,
+            hint=hint or "call your function on this input yourself and read the error.",
+        )
     if result.status == "missing":
-        return Failure(part.name, part.points, inputs, problem=result.error,
-                       hint=f"define {name} (run its cell) before the autograder cells.")
-    return Failure(part.name, part.points, inputs, problem=result.error or result.status,
-                   hint=_stop_hint(part, result.error or ""))
+        return Failure(
+            part.name,
+            part.points,
+            inputs,
+            problem=result.error,
+            hint=f"define {name} (run its cell) before the autograder cells.",
+        )
+    return Failure(
+        part.name,
+        part.points,
+        inputs,
+        problem=result.error or result.status,
+        hint=_stop_hint(part, result.error or ""),
+    )
 
 
 def summary_line(exercise: Exercise, failures: list[Failure]) -> str:

@@ -43,18 +43,27 @@ __all__ = ["EXERCISES", "LOSS_PARTS"]
 _LIST_INDEXING_HINT = (
     "pick each row's correct-class logit with logits[np.arange(m), y] (m rows, logits = X @ W). A list "
     "around the two, logits[[np.arange(m), y]], was a tuple in old NumPy; today it indexes rows (fancy "
-    "indexing), giving shape (2, m, N) instead of m numbers.")
-_LOSS_HINT = ("the loss is the MEAN over the m rows of -log softmax(X @ W)[i, y[i]], plus "
-              "reg * np.sum(W * W) (all of reg, not 0.5 * reg); " + _LIST_INDEXING_HINT)
-_GRADIENT_HINT = ("dW = X.T @ (P - Y) / m + 2 * reg * W, where P = softmax(X @ W) row by row and Y "
-                  "is one-hot: the gradient of the loss itself (it points uphill; training steps "
-                  "against it). Check it with numerical_gradient.")
-_OVERFLOW_HINT = ("subtract each row's own maximum logit before np.exp (logits - logits.max(axis=1, "
-                  "keepdims=True)): one maximum for the whole batch still underflows rows that lie "
-                  "thousands below it, and no maximum at all overflows exp.")
-_LOG_SPACE_HINT = ("stay in log space, as in notebook 03: -log p_y = -(z_y - c) + log sum_j exp(z_j - c) "
-                   "with c the row's maximum logit. Forming p_y first gives exp(-1000) = 0 and -log(0) = inf "
-                   "when the correct class is far below the row's maximum; the loss is large but finite.")
+    "indexing), giving shape (2, m, N) instead of m numbers."
+)
+_LOSS_HINT = (
+    "the loss is the MEAN over the m rows of -log softmax(X @ W)[i, y[i]], plus "
+    "reg * np.sum(W * W) (all of reg, not 0.5 * reg); " + _LIST_INDEXING_HINT
+)
+_GRADIENT_HINT = (
+    "dW = X.T @ (P - Y) / m + 2 * reg * W, where P = softmax(X @ W) row by row and Y "
+    "is one-hot: the gradient of the loss itself (it points uphill; training steps "
+    "against it). Check it with numerical_gradient."
+)
+_OVERFLOW_HINT = (
+    "subtract each row's own maximum logit before np.exp (logits - logits.max(axis=1, "
+    "keepdims=True)): one maximum for the whole batch still underflows rows that lie "
+    "thousands below it, and no maximum at all overflows exp."
+)
+_LOG_SPACE_HINT = (
+    "stay in log space, as in notebook 03: -log p_y = -(z_y - c) + log sum_j exp(z_j - c) "
+    "with c the row's maximum logit. Forming p_y first gives exp(-1000) = 0 and -log(0) = inf "
+    "when the correct class is far below the row's maximum; the loss is large but finite."
+)
 
 
 def _f64(a) -> np.ndarray:
@@ -66,14 +75,19 @@ def _f64(a) -> np.ndarray:
 
 
 def _loss_case(W, X, y, reg, note, rtol=1e-6, atol=1e-8) -> Case:
-    return Case((("W", _f64(W)), ("X", _f64(X)), ("y", np.asarray(y, dtype=np.int64)), ("reg", float(reg))),
-                reference=regression.softmax_loss, rtol=rtol, atol=atol, note=note)
+    return Case(
+        (("W", _f64(W)), ("X", _f64(X)), ("y", np.asarray(y, dtype=np.int64)), ("reg", float(reg))),
+        reference=regression.softmax_loss,
+        rtol=rtol,
+        atol=atol,
+        note=note,
+    )
 
 
 def _ordinary_cases() -> tuple[Case, ...]:
     rng = np.random.default_rng(14)
     cases = []
-    for (n, d, c, scale, reg, note) in [
+    for n, d, c, scale, reg, note in [
         (8, 5, 3, 0.5, 0.1, "m = 8 rows, D = 5, N = 3 classes, reg * D * N = 1.5"),
         (1, 3, 2, 1.0, 0.0, "m = 1 row, N = 2 classes, no regularisation"),
         (6, 4, 7, 0.3, 1.0, "N = 7 classes, strong regularisation (reg = 1)"),
@@ -107,10 +121,17 @@ def _overflow_cases() -> tuple[Case, ...]:
     cases.append(_loss_case(W, X, y, 0.0, "logits around 1000: exp overflows without a shift"))
     W, X, _ = _offset_problem([3000.0, 0.0, -2500.0], 2.0, [1, 0, 2], seed=2)
     y = np.argmax(X @ W, axis=1)
-    cases.append(_loss_case(W, X, y, 0.0, "rows offset by thousands (3000, 0, -2500): each row needs "
-                                          "its own maximum"))
+    cases.append(
+        _loss_case(
+            W,
+            X,
+            y,
+            0.0,
+            "rows offset by thousands (3000, 0, -2500): each row needs its own maximum",
+        )
+    )
     W, X, _ = _offset_problem([-5000.0], 0.5, [1], seed=3)
-    y = np.argsort(X @ W, axis=1)[:, -2]           # the runner-up: a few units below the maximum
+    y = np.argsort(X @ W, axis=1)[:, -2]  # the runner-up: a few units below the maximum
     cases.append(_loss_case(W, X, y, 0.0, "m = 1 row, logits around -5000"))
     return tuple(cases)
 
@@ -123,16 +144,20 @@ def _log_space_cases() -> tuple[Case, ...]:
     cases.append(_loss_case(W, X, [0, 0], 0.0, "row 0's correct class is 1000 below its maximum"))
     W, X, _ = _offset_problem([0.0, 2000.0], 1.0, [0, 0], seed=4)
     X = X.copy()
-    X[1, 0] = 900.0                                # row 1: spread of hundreds within the row
-    y = np.argmin(X @ W, axis=1)                   # the WORST class of each row
+    X[1, 0] = 900.0  # row 1: spread of hundreds within the row
+    y = np.argmin(X @ W, axis=1)  # the WORST class of each row
     cases.append(_loss_case(W, X, y, 0.0, "the correct class is each row's lowest logit"))
     return tuple(cases)
 
 
 def build_loss_cases() -> dict[str, tuple[Case, ...]]:
     ordinary = _ordinary_cases()
-    return {"loss": ordinary, "gradient": ordinary, "overflow": _overflow_cases(),
-            "log_space": _log_space_cases()}
+    return {
+        "loss": ordinary,
+        "gradient": ordinary,
+        "overflow": _overflow_cases(),
+        "log_space": _log_space_cases(),
+    }
 
 
 def build_vectorized_cases() -> dict[str, tuple[Case, ...]]:
@@ -143,22 +168,52 @@ def build_vectorized_cases() -> dict[str, tuple[Case, ...]]:
     return cases
 
 
-def _pair(part: Part, case: Case, result: Result) -> tuple[float | None, np.ndarray | None, Failure | None]:
+def _pair(
+    part: Part, case: Case, result: Result
+) -> tuple[float | None, np.ndarray | None, Failure | None]:
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return None, None, failure(part, case, "end with `return loss, dW`.",
-                                   f"returned {show(value)}, not a pair (loss, dW)",
-                                   expected="a pair (loss, dW)")
+        return (
+            None,
+            None,
+            failure(
+                part,
+                case,
+                "end with `return loss, dW`.",
+                f"returned {show(value)}, not a pair (loss, dW)",
+                expected="a pair (loss, dW)",
+            ),
+        )
     loss, problem = as_numbers(value[0])
     if problem is None and loss.shape != ():
         problem = f"the loss has shape {loss.shape}, not one number"
     if problem is not None:
-        return None, None, failure(part, case, _LIST_INDEXING_HINT + " Then average them to one number.",
-                                   problem, returned=show(value[0]), expected=show(case.expected[0]))
+        return (
+            None,
+            None,
+            failure(
+                part,
+                case,
+                _LIST_INDEXING_HINT + " Then average them to one number.",
+                problem,
+                returned=show(value[0]),
+                expected=show(case.expected[0]),
+            ),
+        )
     dW, problem = as_numbers(value[1])
     if problem is not None:
-        return None, None, failure(part, case, "dW is an array of the same shape as W.", problem,
-                                   returned=show(value[1]), expected=show(case.expected[1]))
+        return (
+            None,
+            None,
+            failure(
+                part,
+                case,
+                "dW is an array of the same shape as W.",
+                problem,
+                returned=show(value[1]),
+                expected=show(case.expected[1]),
+            ),
+        )
     return float(loss), dW, None
 
 
@@ -177,8 +232,10 @@ def _loss_hint(case: Case, loss: float) -> str:
     if n > 1 and close(variants["no_mean"]):
         return f"that is the SUM over the m = {n} rows: divide the data term by m (the penalty is not divided)."
     if case.argument("reg") > 0 and close(variants["half_reg"]):
-        return ("that is the data term plus 0.5 * reg * np.sum(W * W): this lab (like today's CS231n) "
-                "uses reg * np.sum(W * W), whose gradient is 2 * reg * W.")
+        return (
+            "that is the data term plus 0.5 * reg * np.sum(W * W): this lab (like today's CS231n) "
+            "uses reg * np.sum(W * W), whose gradient is 2 * reg * W."
+        )
     if case.argument("reg") > 0 and close(variants["no_reg"]):
         return "the regularisation term reg * np.sum(W * W) is missing."
     return _LOSS_HINT
@@ -189,15 +246,20 @@ def _gradient_hint(case: Case, dW: np.ndarray) -> str:
     W, reg = case.argument("W"), case.argument("reg")
     if dW.shape == expected.shape:
         penalty = 2 * reg * W
-        if (np.allclose(dW, -expected, rtol=1e-5, atol=1e-8)
-                or np.allclose(dW, penalty - (expected - penalty), rtol=1e-5, atol=1e-8)):
+        if np.allclose(dW, -expected, rtol=1e-5, atol=1e-8) or np.allclose(
+            dW, penalty - (expected - penalty), rtol=1e-5, atol=1e-8
+        ):
             return "dW has the wrong sign: it is the gradient of the loss, P - Y (not Y - P)."
         half = expected - reg * W
         if reg > 0 and np.allclose(dW, half, rtol=1e-5, atol=1e-8):
             return "the penalty reg * np.sum(W * W) has gradient 2 * reg * W, not reg * W."
         n = len(case.argument("X"))
-        if n > 1 and np.allclose(dW, n * (expected - 2 * reg * W) + 2 * reg * W, rtol=1e-5, atol=1e-8):
-            return f"that is the gradient of the SUM over the m = {n} rows: divide the data term by m."
+        if n > 1 and np.allclose(
+            dW, n * (expected - 2 * reg * W) + 2 * reg * W, rtol=1e-5, atol=1e-8
+        ):
+            return (
+                f"that is the gradient of the SUM over the m = {n} rows: divide the data term by m."
+            )
     elif dW.shape == expected.T.shape:
         return f"dW must have W's shape {expected.shape} (D, N), got {dW.shape}."
     return _GRADIENT_HINT
@@ -208,43 +270,83 @@ def check_loss(exercise: Exercise, part: Part, case: Case, result: Result) -> Fa
     if case.kind == "source":
         loops = loops_in(result.value if isinstance(result.value, str) else "", exercise.name)
         if loops:
-            return failure(part, case, "replace the loop by whole-array operations: X @ W for every "
-                                       "logit at once, logits[np.arange(m), y] for the correct ones.",
-                           "found " + ", ".join(loops) + f" in {exercise.name}", expected=None)
+            return failure(
+                part,
+                case,
+                "replace the loop by whole-array operations: X @ W for every "
+                "logit at once, logits[np.arange(m), y] for the correct ones.",
+                "found " + ", ".join(loops) + f" in {exercise.name}",
+                expected=None,
+            )
         return None
     loss, dW, problem = _pair(part, case, result)
     if problem is not None:
         return problem
     expected_loss, expected_dW = case.expected
-    loss_ok = np.isfinite(loss) and math.isclose(loss, expected_loss, rel_tol=case.rtol, abs_tol=case.atol)
-    dW_ok = (dW.shape == expected_dW.shape and bool(np.all(np.isfinite(dW)))
-             and np.allclose(dW, expected_dW, rtol=case.rtol, atol=case.atol))
+    loss_ok = np.isfinite(loss) and math.isclose(
+        loss, expected_loss, rel_tol=case.rtol, abs_tol=case.atol
+    )
+    dW_ok = (
+        dW.shape == expected_dW.shape
+        and bool(np.all(np.isfinite(dW)))
+        and np.allclose(dW, expected_dW, rtol=case.rtol, atol=case.atol)
+    )
     check_loss_here = part.name in ("loss", "overflow", "log_space", "no_loops")
     check_dW_here = part.name in ("gradient", "overflow", "log_space", "no_loops")
     if check_loss_here and not loss_ok:
         hint = _loss_hint(case, loss) if np.isfinite(loss) else None
         if part.name == "overflow" and hint in (None, _LOSS_HINT):
             hint = _OVERFLOW_HINT
-        elif part.name == "log_space" and hint in (None, _LOSS_HINT) and not (np.isfinite(loss) and loss > expected_loss):
+        elif (
+            part.name == "log_space"
+            and hint in (None, _LOSS_HINT)
+            and not (np.isfinite(loss) and loss > expected_loss)
+        ):
             hint = _LOG_SPACE_HINT
-        return failure(part, case, hint, f"the loss is wrong ({case.note})" if case.note else None,
-                       returned=show(loss), expected=show(expected_loss))
+        return failure(
+            part,
+            case,
+            hint,
+            f"the loss is wrong ({case.note})" if case.note else None,
+            returned=show(loss),
+            expected=show(expected_loss),
+        )
     if check_dW_here and not dW_ok:
         finite = bool(np.all(np.isfinite(dW)))
-        hint = _OVERFLOW_HINT if part.name in ("overflow", "log_space") and not finite else _gradient_hint(case, dW)
-        problem = f"dW has shape {dW.shape}, expected {expected_dW.shape}" if dW.shape != expected_dW.shape \
-            else f"dW is wrong ({case.note})" if case.note else "dW is wrong"
+        hint = (
+            _OVERFLOW_HINT
+            if part.name in ("overflow", "log_space") and not finite
+            else _gradient_hint(case, dW)
+        )
+        problem = (
+            f"dW has shape {dW.shape}, expected {expected_dW.shape}"
+            if dW.shape != expected_dW.shape
+            else f"dW is wrong ({case.note})"
+            if case.note
+            else "dW is wrong"
+        )
         return failure(part, case, hint, problem, returned=show(dW), expected=show(expected_dW))
     return None
 
 
 _LOSS_STATEMENT_PARTS = (
-    Part("loss", 1, False, "the loss on small problems: N = 2 to 10 classes, D != N, m = 1 row, large reg * D * N"),
+    Part(
+        "loss",
+        1,
+        False,
+        "the loss on small problems: N = 2 to 10 classes, D != N, m = 1 row, large reg * D * N",
+    ),
     Part("gradient", 1, False, "dW on the same problems"),
     Part("overflow", 1, True, "logits in the thousands, rows offset by thousands: no inf, no NaN"),
-    Part("log_space", 1, True, "the correct class hundreds below its row's maximum: a large, finite loss"),
+    Part(
+        "log_space",
+        1,
+        True,
+        "the correct class hundreds below its row's maximum: a large, finite loss",
+    ),
 )
 LOSS_PARTS = _LOSS_STATEMENT_PARTS
+
 
 def loss_error_hint(case: Case, error: str) -> str | None:
     """An IndexError from ``logits[[np.arange(m), y]]`` (a list, not a tuple, of index arrays)."""
@@ -265,9 +367,16 @@ SOFTMAX_LOSS_NAIVE = Exercise(
 SOFTMAX_LOSS_VECTORIZED = Exercise(
     name="softmax_loss_vectorized",
     signature="softmax_loss_vectorized(W, X, y, reg)",
-    parts=_LOSS_STATEMENT_PARTS + (
-        Part("no_loops", 1, False, "no Python loop or comprehension in its source (read, not run), "
-                                   "and right on an ordinary case"),),
+    parts=_LOSS_STATEMENT_PARTS
+    + (
+        Part(
+            "no_loops",
+            1,
+            False,
+            "no Python loop or comprehension in its source (read, not run), "
+            "and right on an ordinary case",
+        ),
+    ),
     build_cases=build_vectorized_cases,
     check=check_loss,
     error_hint=loss_error_hint,
@@ -282,6 +391,7 @@ def _gradient_case(f: str, W, h: float | None, note: str) -> Case:
     args = [("f", Source(f)), ("W", _f64(W))]
     if h is not None:
         args.append(("h", float(h)))
+
     def reference(fn, w, step=1e-5):
         return regression.numerical_gradient(fn, w, step)
 
@@ -292,37 +402,69 @@ def build_numerical_gradient_cases() -> dict[str, tuple[Case, ...]]:
     rng = np.random.default_rng(5)
     return {
         "values": (
-            _gradient_case("lambda W: float(np.sum(W ** 3))", rng.standard_normal((3, 4)), None,
-                           "sum of cubes, W of shape (3, 4), the default h"),
-            _gradient_case("lambda W: float(np.sum(W) ** 2)", rng.standard_normal((2, 5)), None,
-                           "every entry's derivative depends on all of W: put each entry back"),
-            _gradient_case("lambda W: float(np.sum(np.sin(W)))", rng.standard_normal(6), None,
-                           "a 1-D W"),
-            _gradient_case("lambda W: float(np.log(np.sum(np.exp(W))))", rng.standard_normal((1, 1)), None,
-                           "W of shape (1, 1)"),
+            _gradient_case(
+                "lambda W: float(np.sum(W ** 3))",
+                rng.standard_normal((3, 4)),
+                None,
+                "sum of cubes, W of shape (3, 4), the default h",
+            ),
+            _gradient_case(
+                "lambda W: float(np.sum(W) ** 2)",
+                rng.standard_normal((2, 5)),
+                None,
+                "every entry's derivative depends on all of W: put each entry back",
+            ),
+            _gradient_case(
+                "lambda W: float(np.sum(np.sin(W)))", rng.standard_normal(6), None, "a 1-D W"
+            ),
+            _gradient_case(
+                "lambda W: float(np.log(np.sum(np.exp(W))))",
+                rng.standard_normal((1, 1)),
+                None,
+                "W of shape (1, 1)",
+            ),
         ),
         "step": (
-            _gradient_case("lambda W: float(np.sum(np.exp(W)))", rng.standard_normal((2, 3)), 1e-2,
-                           "h = 1e-2: the answer must use the h it is given, centred"),
-            _gradient_case("lambda W: float(np.sum(W ** 4))", rng.standard_normal((4, 2)), 1e-3,
-                           "h = 1e-3, a quartic: a one-sided difference is off by about 6 W^2 h"),
+            _gradient_case(
+                "lambda W: float(np.sum(np.exp(W)))",
+                rng.standard_normal((2, 3)),
+                1e-2,
+                "h = 1e-2: the answer must use the h it is given, centred",
+            ),
+            _gradient_case(
+                "lambda W: float(np.sum(W ** 4))",
+                rng.standard_normal((4, 2)),
+                1e-3,
+                "h = 1e-3, a quartic: a one-sided difference is off by about 6 W^2 h",
+            ),
         ),
     }
 
 
-def check_numerical_gradient(exercise: Exercise, part: Part, case: Case, result: Result) -> Failure | None:
+def check_numerical_gradient(
+    exercise: Exercise, part: Part, case: Case, result: Result
+) -> Failure | None:
     got, problem = as_numbers(result.value)
     if problem is not None:
-        return failure(part, case, "return an array of W's shape with one derivative per entry.", problem)
+        return failure(
+            part, case, "return an array of W's shape with one derivative per entry.", problem
+        )
     expected = np.asarray(case.expected)
     if got.shape != expected.shape:
-        return failure(part, case, "the gradient has W's shape: one entry per entry of W (np.nditer or "
-                                   "np.ndindex visits them all).",
-                       f"returned shape {got.shape}, expected {expected.shape}", show(got))
+        return failure(
+            part,
+            case,
+            "the gradient has W's shape: one entry per entry of W (np.nditer or "
+            "np.ndindex visits them all).",
+            f"returned shape {got.shape}, expected {expected.shape}",
+            show(got),
+        )
     if np.all(np.isfinite(got)) and np.allclose(got, expected, rtol=case.rtol, atol=case.atol):
         return None
-    hint = ("use centred differences (f(W + h e) - f(W - h e)) / (2 h) with the h you are given, "
-            "nudging one entry at a time and putting it back before the next.")
+    hint = (
+        "use centred differences (f(W + h e) - f(W - h e)) / (2 h) with the h you are given, "
+        "nudging one entry at a time and putting it back before the next."
+    )
     return failure(part, case, hint, case.note or None, show(got))
 
 
@@ -366,30 +508,76 @@ def _train_case(X, y, X_val, y_val, lr, reg, epochs, batch_size, seed, note) -> 
     def reference(X, y, lr, reg, epochs, batch_size, seed):
         W, history = regression.train_softmax(X, y, lr, reg, epochs, batch_size, seed)
         # The held-out rows travel with the expected answer: trusted side only, never to the student.
-        return {"accuracy": regression.accuracy(W, X_val, y_val), "X_val": X_val, "y_val": y_val,
-                "objective": regression.softmax_loss(W, X, y, reg)[0], "steps": len(history)}
+        return {
+            "accuracy": regression.accuracy(W, X_val, y_val),
+            "X_val": X_val,
+            "y_val": y_val,
+            "objective": regression.softmax_loss(W, X, y, reg)[0],
+            "steps": len(history),
+        }
 
-    return Case((("X", _f64(X)), ("y", np.asarray(y, dtype=np.int64)), ("lr", float(lr)), ("reg", float(reg)),
-                 ("epochs", int(epochs)), ("batch_size", int(batch_size)), ("seed", int(seed))),
-                reference=reference, note=note)
+    return Case(
+        (
+            ("X", _f64(X)),
+            ("y", np.asarray(y, dtype=np.int64)),
+            ("lr", float(lr)),
+            ("reg", float(reg)),
+            ("epochs", int(epochs)),
+            ("batch_size", int(batch_size)),
+            ("seed", int(seed)),
+        ),
+        reference=reference,
+        note=note,
+    )
 
 
 def build_train_cases() -> dict[str, tuple[Case, ...]]:
     X_train, y_train, X_val, y_val, _, _ = digits_problem()
-    digits = _train_case(X_train, y_train, X_val, y_val, 0.5, 1e-3, 15, 64, 0,
-                         "the notebook's digits, lr = 0.5, reg = 1e-3, 15 epochs")
-    slower = _train_case(X_train, y_train, X_val, y_val, 0.1, 0.0, 10, 32, 4,
-                         "the notebook's digits, lr = 0.1, batch_size 32, 10 epochs")
+    digits = _train_case(
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        0.5,
+        1e-3,
+        15,
+        64,
+        0,
+        "the notebook's digits, lr = 0.5, reg = 1e-3, 15 epochs",
+    )
+    slower = _train_case(
+        X_train,
+        y_train,
+        X_val,
+        y_val,
+        0.1,
+        0.0,
+        10,
+        32,
+        4,
+        "the notebook's digits, lr = 0.1, batch_size 32, 10 epochs",
+    )
     small = _blobs_problem(3, 5, seed=6)
     pair = _blobs_problem(2, 3, seed=7)
     return {
         "learns": (digits, slower),
         "loss_decreases": (digits, slower),
         "other_data": (
-            _train_case(*small, 0.1, 1e-3, 20, 16, 1, "N = 3 classes, D = 6 features, batch_size 16"),
-            _train_case(*pair, 0.1, 0.0, 10, 50, 2, "N = 2 classes, D = 4, a last batch of 10 rows"),
-            _train_case(*small, 0.1, 0.5, 30, 32, 3, "strong regularisation, reg = 0.5: "
-                                                     "the weights must stay small"),
+            _train_case(
+                *small, 0.1, 1e-3, 20, 16, 1, "N = 3 classes, D = 6 features, batch_size 16"
+            ),
+            _train_case(
+                *pair, 0.1, 0.0, 10, 50, 2, "N = 2 classes, D = 4, a last batch of 10 rows"
+            ),
+            _train_case(
+                *small,
+                0.1,
+                0.5,
+                30,
+                32,
+                3,
+                "strong regularisation, reg = 0.5: the weights must stay small",
+            ),
         ),
     }
 
@@ -397,8 +585,17 @@ def build_train_cases() -> dict[str, tuple[Case, ...]]:
 def _trained_weights(part: Part, case: Case, result: Result):
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return None, None, failure(part, case, "end with `return W, loss_history`.",
-                                   f"returned {show(value)}, not a pair (W, loss_history)", expected=None)
+        return (
+            None,
+            None,
+            failure(
+                part,
+                case,
+                "end with `return W, loss_history`.",
+                f"returned {show(value)}, not a pair (W, loss_history)",
+                expected=None,
+            ),
+        )
     W, problem = as_numbers(value[0])
     X, y = case.argument("X"), case.argument("y")
     shape = (X.shape[1], int(y.max()) + 1)
@@ -407,14 +604,32 @@ def _trained_weights(part: Part, case: Case, result: Result):
     if problem is None and not np.all(np.isfinite(W)):
         problem = "W holds inf or NaN: the training diverged"
     if problem is not None:
-        return None, None, failure(part, case, "start from small random weights of shape (D, N) and "
-                                               "step W -= lr * dW.", problem, expected=None)
+        return (
+            None,
+            None,
+            failure(
+                part,
+                case,
+                "start from small random weights of shape (D, N) and step W -= lr * dW.",
+                problem,
+                expected=None,
+            ),
+        )
     history, problem = as_numbers(value[1])
     if problem is None and history.ndim != 1:
         problem = f"loss_history has shape {history.shape}, expected a flat list of numbers"
     if problem is not None:
-        return None, None, failure(part, case, "append each step's loss to a list and return it.",
-                                   problem, expected=None)
+        return (
+            None,
+            None,
+            failure(
+                part,
+                case,
+                "append each step's loss to a list and return it.",
+                problem,
+                expected=None,
+            ),
+        )
     return W, history, None
 
 
@@ -429,35 +644,54 @@ def check_train(exercise: Exercise, part: Part, case: Case, result: Result) -> F
     if part.name == "loss_decreases":
         steps = expected["steps"]
         if len(history) < epochs or not np.all(np.isfinite(history)):
-            return failure(part, case, "record the minibatch loss of every step (one per batch, every "
-                                       "epoch): finite numbers.",
-                           f"loss_history has {len(history)} entries, finite: "
-                           f"{bool(np.all(np.isfinite(history)))}; {steps} steps were taken",
-                           returned=show(history), expected=None)
+            return failure(
+                part,
+                case,
+                "record the minibatch loss of every step (one per batch, every "
+                "epoch): finite numbers.",
+                f"loss_history has {len(history)} entries, finite: "
+                f"{bool(np.all(np.isfinite(history)))}; {steps} steps were taken",
+                returned=show(history),
+                expected=None,
+            )
         k = max(1, len(history) // epochs)
         first, last = float(np.mean(history[:k])), float(np.mean(history[-k:]))
         if not last < 0.75 * first:
-            return failure(part, case, "the loss should fall: check the sign of the step (W -= lr * dW) "
-                                       "and that every batch is used.",
-                           f"mean loss of the first epoch's steps {first:.4f}, of the last {last:.4f}",
-                           returned=show(history), expected=None)
+            return failure(
+                part,
+                case,
+                "the loss should fall: check the sign of the step (W -= lr * dW) "
+                "and that every batch is used.",
+                f"mean loss of the first epoch's steps {first:.4f}, of the last {last:.4f}",
+                returned=show(history),
+                expected=None,
+            )
         return None
     got = regression.accuracy(W, X_val, y_val)
     needed = expected["accuracy"] - ACCURACY_MARGIN
     if got < needed:
-        return failure(part, case, "shuffle every epoch, walk through all the rows in batches of "
-                                   "batch_size, step W -= lr * dW with the gradient of "
-                                   "softmax_loss_vectorized (including its reg term).",
-                       f"validation accuracy {got:.4f}, at least {needed:.4f} needed "
-                       f"(the reference reaches {expected['accuracy']:.4f}; {case.note})",
-                       expected=None)
+        return failure(
+            part,
+            case,
+            "shuffle every epoch, walk through all the rows in batches of "
+            "batch_size, step W -= lr * dW with the gradient of "
+            "softmax_loss_vectorized (including its reg term).",
+            f"validation accuracy {got:.4f}, at least {needed:.4f} needed "
+            f"(the reference reaches {expected['accuracy']:.4f}; {case.note})",
+            expected=None,
+        )
     if reg >= 0.1:
         objective = regression.softmax_loss(W, X, y, reg)[0]
         limit = expected["objective"] * 1.1 + 0.02
         if objective > limit:
-            return failure(part, case, "use reg: the gradient includes 2 * reg * W, which keeps W small.",
-                           f"training objective (loss + reg * sum(W**2)) {objective:.4f} at the returned W, "
-                           f"the reference reaches {expected['objective']:.4f} ({case.note})", expected=None)
+            return failure(
+                part,
+                case,
+                "use reg: the gradient includes 2 * reg * W, which keeps W small.",
+                f"training objective (loss + reg * sum(W**2)) {objective:.4f} at the returned W, "
+                f"the reference reaches {expected['objective']:.4f} ({case.note})",
+                expected=None,
+            )
     return None
 
 
@@ -465,11 +699,27 @@ TRAIN_SOFTMAX = Exercise(
     name="train_softmax",
     signature="train_softmax(X, y, lr, reg, epochs, batch_size, seed)",
     parts=(
-        Part("learns", 1, False, "on the digits, validation accuracy close to the reference trainer's",
-             timeout=60.0),
-        Part("loss_decreases", 1, False, "one finite loss per step, falling from the first epoch to the last",
-             timeout=60.0),
-        Part("other_data", 1, True, "N = 2 and 3 classes, other D and batch sizes, strong reg", timeout=60.0),
+        Part(
+            "learns",
+            1,
+            False,
+            "on the digits, validation accuracy close to the reference trainer's",
+            timeout=60.0,
+        ),
+        Part(
+            "loss_decreases",
+            1,
+            False,
+            "one finite loss per step, falling from the first epoch to the last",
+            timeout=60.0,
+        ),
+        Part(
+            "other_data",
+            1,
+            True,
+            "N = 2 and 3 classes, other D and batch sizes, strong reg",
+            timeout=60.0,
+        ),
     ),
     build_cases=build_train_cases,
     check=check_train,
@@ -486,60 +736,109 @@ def build_search_cases() -> dict[str, tuple[Case, ...]]:
     X_train, y_train, X_val, y_val, _, _ = digits_problem()
 
     def reference(X_train, y_train, X_val, y_val, learning_rates, regs, epochs):
-        return regression.search_hyperparameters(X_train, y_train, X_val, y_val, learning_rates, regs,
-                                                 epochs, batch_size=64, seed=0)
+        return regression.search_hyperparameters(
+            X_train, y_train, X_val, y_val, learning_rates, regs, epochs, batch_size=64, seed=0
+        )
 
-    case = Case((("X_train", X_train), ("y_train", np.asarray(y_train, dtype=np.int64)), ("X_val", X_val),
-                 ("y_val", np.asarray(y_val, dtype=np.int64)), ("learning_rates", SEARCH_LEARNING_RATES),
-                 ("regs", SEARCH_REGS), ("epochs", SEARCH_EPOCHS)),
-                reference=reference, note="the notebook's digits, a 4 x 4 grid")
+    case = Case(
+        (
+            ("X_train", X_train),
+            ("y_train", np.asarray(y_train, dtype=np.int64)),
+            ("X_val", X_val),
+            ("y_val", np.asarray(y_val, dtype=np.int64)),
+            ("learning_rates", SEARCH_LEARNING_RATES),
+            ("regs", SEARCH_REGS),
+            ("epochs", SEARCH_EPOCHS),
+        ),
+        reference=reference,
+        note="the notebook's digits, a 4 x 4 grid",
+    )
     small = _blobs_problem(3, 5, seed=8)
-    other = Case((("X_train", small[0]), ("y_train", small[1]), ("X_val", small[2]), ("y_val", small[3]),
-                  ("learning_rates", (1e-4, 0.1)), ("regs", (0.0, 1e-2, 10.0)), ("epochs", 5)),
-                 reference=reference, note="blobs of N = 3 classes, a 2 x 3 grid")
+    other = Case(
+        (
+            ("X_train", small[0]),
+            ("y_train", small[1]),
+            ("X_val", small[2]),
+            ("y_val", small[3]),
+            ("learning_rates", (1e-4, 0.1)),
+            ("regs", (0.0, 1e-2, 10.0)),
+            ("epochs", 5),
+        ),
+        reference=reference,
+        note="blobs of N = 3 classes, a 2 x 3 grid",
+    )
     return {"grid": (case, other), "chosen": (case, other)}
 
 
 def check_search(exercise: Exercise, part: Part, case: Case, result: Result) -> Failure | None:
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 3:
-        return failure(part, case, "end with `return best_lr, best_reg, val_accuracy`.",
-                       f"returned {show(value)}, not three values", expected=None)
+        return failure(
+            part,
+            case,
+            "end with `return best_lr, best_reg, val_accuracy`.",
+            f"returned {show(value)}, not three values",
+            expected=None,
+        )
     lrs, regs = case.argument("learning_rates"), case.argument("regs")
     best_lr, best_reg, grid = value
     grid, problem = as_numbers(grid)
     shape = (len(lrs), len(regs))
     if problem is None and grid.shape != shape:
-        problem = f"val_accuracy has shape {grid.shape}, expected {shape} (one row per learning rate)"
+        problem = (
+            f"val_accuracy has shape {grid.shape}, expected {shape} (one row per learning rate)"
+        )
     if problem is None and not (np.all(np.isfinite(grid)) and np.all((grid >= 0) & (grid <= 1))):
         problem = "val_accuracy must hold accuracies between 0 and 1"
     if problem is not None:
-        return failure(part, case, "fill val_accuracy[i, j] with the validation accuracy of the model "
-                                   "trained with learning_rates[i] and regs[j].", problem,
-                       returned=show(value[2]), expected=None)
+        return failure(
+            part,
+            case,
+            "fill val_accuracy[i, j] with the validation accuracy of the model "
+            "trained with learning_rates[i] and regs[j].",
+            problem,
+            returned=show(value[2]),
+            expected=None,
+        )
     if best_lr not in lrs or best_reg not in regs:
-        return failure(part, case, "return the chosen pair itself, taken from learning_rates and regs.",
-                       f"best_lr = {show(best_lr)}, best_reg = {show(best_reg)} are not in the grid",
-                       expected=None)
+        return failure(
+            part,
+            case,
+            "return the chosen pair itself, taken from learning_rates and regs.",
+            f"best_lr = {show(best_lr)}, best_reg = {show(best_reg)} are not in the grid",
+            expected=None,
+        )
     i, j = list(lrs).index(best_lr), list(regs).index(best_reg)
     if part.name == "grid":
         if grid[i, j] < grid.max():
-            return failure(part, case, "choose the pair with the HIGHEST validation accuracy "
-                                       "(np.unravel_index(np.argmax(val_accuracy), val_accuracy.shape)).",
-                           f"the chosen pair has validation accuracy {grid[i, j]:.4f}, the best in your "
-                           f"grid {grid.max():.4f}", returned=show(grid), expected=None)
+            return failure(
+                part,
+                case,
+                "choose the pair with the HIGHEST validation accuracy "
+                "(np.unravel_index(np.argmax(val_accuracy), val_accuracy.shape)).",
+                f"the chosen pair has validation accuracy {grid[i, j]:.4f}, the best in your "
+                f"grid {grid.max():.4f}",
+                returned=show(grid),
+                expected=None,
+            )
         return None
     # chosen: retrain the chosen pair with the reference trainer (trusted), compare with the best.
-    X_train, y_train, X_val, y_val, epochs = (case.argument(k) for k in
-                                              ("X_train", "y_train", "X_val", "y_val", "epochs"))
+    X_train, y_train, X_val, y_val, epochs = (
+        case.argument(k) for k in ("X_train", "y_train", "X_val", "y_val", "epochs")
+    )
     W, _ = regression.train_softmax(X_train, y_train, best_lr, best_reg, epochs, 64, 0)
     got = regression.accuracy(W, X_val, y_val)
     best = float(np.max(case.expected[2]))
     if got < best - ACCURACY_MARGIN:
-        return failure(part, case, "train every pair on the training rows and score it on the "
-                                   "validation rows (never the test rows), then keep the best.",
-                       f"the reference trainer reaches {got:.4f} on validation with lr = {best_lr}, "
-                       f"reg = {best_reg}; the best pair of the grid reaches {best:.4f}", expected=None)
+        return failure(
+            part,
+            case,
+            "train every pair on the training rows and score it on the "
+            "validation rows (never the test rows), then keep the best.",
+            f"the reference trainer reaches {got:.4f} on validation with lr = {best_lr}, "
+            f"reg = {best_reg}; the best pair of the grid reaches {best:.4f}",
+            expected=None,
+        )
     return None
 
 
@@ -547,15 +846,30 @@ SEARCH_HYPERPARAMETERS = Exercise(
     name="search_hyperparameters",
     signature="search_hyperparameters(X_train, y_train, X_val, y_val, learning_rates, regs, epochs)",
     parts=(
-        Part("grid", 1, False, "a validation-accuracy grid of the right shape, and its best pair chosen",
-             timeout=120.0),
-        Part("chosen", 1, False, "the chosen pair, retrained by the reference, is as good as the grid's best",
-             timeout=120.0),
+        Part(
+            "grid",
+            1,
+            False,
+            "a validation-accuracy grid of the right shape, and its best pair chosen",
+            timeout=120.0,
+        ),
+        Part(
+            "chosen",
+            1,
+            False,
+            "the chosen pair, retrained by the reference, is as good as the grid's best",
+            timeout=120.0,
+        ),
     ),
     build_cases=build_search_cases,
     check=check_search,
 )
 
 
-EXERCISES = [SOFTMAX_LOSS_NAIVE, NUMERICAL_GRADIENT, SOFTMAX_LOSS_VECTORIZED, TRAIN_SOFTMAX,
-             SEARCH_HYPERPARAMETERS]
+EXERCISES = [
+    SOFTMAX_LOSS_NAIVE,
+    NUMERICAL_GRADIENT,
+    SOFTMAX_LOSS_VECTORIZED,
+    TRAIN_SOFTMAX,
+    SEARCH_HYPERPARAMETERS,
+]

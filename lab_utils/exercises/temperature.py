@@ -10,7 +10,12 @@ from .softmax import f64, row_hint
 
 PARTS = (
     Part("values", 1, False, "ordinary logits at temperatures around 1"),
-    Part("batch", 1, False, "batches whose rows differ in scale by hundreds, softmax along the last axis"),
+    Part(
+        "batch",
+        1,
+        False,
+        "batches whose rows differ in scale by hundreds, softmax along the last axis",
+    ),
     Part("limits", 1, True, "T = 0.001 and T = 1e6 with extreme logits"),
 )
 
@@ -33,8 +38,16 @@ def build_cases() -> dict[str, tuple[Case, ...]]:
         ),
         "batch": (
             # As in my_softmax's batch part: exp stays finite row by row, but not after one shared max.
-            temperature_case(f64([[300.0, 299.0, 298.0], [-500.0, -501.0, -499.0]]), 1.0, "rows of very different scale"),
-            temperature_case(f64([[600.0, 599.0, 598.0], [-900.0, -902.0, -901.0]]), 2.0, "rows of very different scale"),
+            temperature_case(
+                f64([[300.0, 299.0, 298.0], [-500.0, -501.0, -499.0]]),
+                1.0,
+                "rows of very different scale",
+            ),
+            temperature_case(
+                f64([[600.0, 599.0, 598.0], [-900.0, -902.0, -901.0]]),
+                2.0,
+                "rows of very different scale",
+            ),
         ),
         "limits": (
             temperature_case(f64([1.0, 2.0, 3.0]), 1e-3),
@@ -51,8 +64,10 @@ def hint(case: Case, got: np.ndarray, part: str) -> str:
     if by_row is not None:
         return by_row.replace("np.max(z, axis=-1", "np.max(z / T, axis=-1")
     if not np.all(np.isfinite(got)):
-        return ("z / T is huge when T is small (or z is huge): subtract the row's max of z / T "
-                "before exp.")
+        return (
+            "z / T is huge when T is small (or z is huge): subtract the row's max of z / T "
+            "before exp."
+        )
     if got.shape != np.asarray(case.expected).shape:
         return "return an array of the input's shape (reduce with axis=-1, keepdims=True)."
     if not np.allclose(got.sum(axis=-1), 1.0, rtol=1e-4):
@@ -68,5 +83,11 @@ def disguise(case: Case, rng: np.random.Generator) -> Case:
     return shuffle_last_axes(case, rng, "z")
 
 
-EXERCISE = Exercise("softmax_with_temperature", "softmax_with_temperature(z, T)", PARTS, build_cases, check,
-                    disguise=disguise)
+EXERCISE = Exercise(
+    "softmax_with_temperature",
+    "softmax_with_temperature(z, T)",
+    PARTS,
+    build_cases,
+    check,
+    disguise=disguise,
+)

@@ -45,20 +45,28 @@ from .probe import KernelProbe
 class SandboxedExecute(Execute):
     """Execute a submission in a sandboxed kernel; decide its autograder cells outside it."""
 
-    student_cell_timeout = Integer(60, help="Seconds a solution or self-check cell may run.").tag(config=True)
-    part_timeout_scale = Float(1.0, help="Multiplies every part's own time limit (slow machines).").tag(config=True)
+    student_cell_timeout = Integer(60, help="Seconds a solution or self-check cell may run.").tag(
+        config=True
+    )
+    part_timeout_scale = Float(
+        1.0, help="Multiplies every part's own time limit (slow machines)."
+    ).tag(config=True)
     memory_limit_mb = Integer(6144, help="Address-space limit of the kernel (MB).").tag(config=True)
     cpu_limit_seconds = Integer(1800, help="CPU-time limit of the kernel (s).").tag(config=True)
     process_limit = Integer(512, help="Processes and threads the kernel may add.").tag(config=True)
-    require_sandbox = Bool(False, help="Refuse to grade where bubblewrap is missing.").tag(config=True)
+    require_sandbox = Bool(False, help="Refuse to grade where bubblewrap is missing.").tag(
+        config=True
+    )
 
     def preprocess(self, nb, resources=None, km=None):
         self._sandboxed = sandbox.bwrap_path() is not None
         if not self._sandboxed:
             if self.require_sandbox:
                 raise RuntimeError("bubblewrap (bwrap) is not installed and require_sandbox is set")
-            self.log.warning("Softmax Lab grader: bubblewrap (bwrap) not found: grading WITHOUT a sandbox "
-                             "(verdicts are still decided outside the student's process)")
+            self.log.warning(
+                "Softmax Lab grader: bubblewrap (bwrap) not found: grading WITHOUT a sandbox "
+                "(verdicts are still decided outside the student's process)"
+            )
         self._cell_timeout = self.timeout
         self._rng = np.random.default_rng(secrets.randbits(128))
         work_dir = os.path.abspath((resources or {}).get("metadata", {}).get("path") or os.getcwd())
@@ -86,10 +94,14 @@ class SandboxedExecute(Execute):
         os.chmod(self._exchange, 0o700)
         home = "/tmp/home" if self._sandboxed else str(private)
         self._env = {
-            "HOME": home, "TMPDIR": "/tmp" if self._sandboxed else str(private),
-            "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython",
-            "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter-runtime", "KERAS_HOME": f"{home}/.keras",
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": os.environ.get("LANG", "C.UTF-8"),
+            "HOME": home,
+            "TMPDIR": "/tmp" if self._sandboxed else str(private),
+            "MPLCONFIGDIR": f"{home}/.matplotlib",
+            "IPYTHONDIR": f"{home}/.ipython",
+            "JUPYTER_RUNTIME_DIR": f"{home}/.jupyter-runtime",
+            "KERAS_HOME": f"{home}/.keras",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": os.environ.get("LANG", "C.UTF-8"),
             "NBGRADER_EXECUTION": os.environ.get("NBGRADER_EXECUTION", "autograde"),
             "SOFTMAX_LAB_SANDBOX": "bubblewrap" if self._sandboxed else "none",
         }
@@ -111,8 +123,11 @@ class SandboxedExecute(Execute):
         km.hidden = self._hidden
         km.sandbox_env = self._env
         km.use_bwrap = self._sandboxed
-        km.limits = {"cpu": self.cpu_limit_seconds, "memory": self.memory_limit_mb * 2**20,
-                     "nproc": self.process_limit}
+        km.limits = {
+            "cpu": self.cpu_limit_seconds,
+            "memory": self.memory_limit_mb * 2**20,
+            "nproc": self.process_limit,
+        }
         return km
 
     # -- the run ---------------------------------------------------------------------------------
@@ -157,7 +172,9 @@ class SandboxedExecute(Execute):
         except CellTimeoutError:
             pass
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
-            cell.outputs.append(self._note(f"this cell did not finish within {self.timeout} s and was interrupted"))
+            cell.outputs.append(
+                self._note(f"this cell did not finish within {self.timeout} s and was interrupted")
+            )
             if not self._kernel.responsive():
                 return f"cell {index} did not finish within {self.timeout} s and the kernel did not stop"
         return None
@@ -198,16 +215,24 @@ class SandboxedExecute(Execute):
             try:
                 failure = judge_part(exercise, part, part_cases, results, seconds, stopped_part)
             except NotWritten:
-                failure = Failure(part.name, part.points, problem=not_written_text(exercise), hint="")
+                failure = Failure(
+                    part.name, part.points, problem=not_written_text(exercise), hint=""
+                )
                 message = not_written_text(exercise)
             else:
                 message = None if failure is None else failure.describe(exercise.name)
-            self.log.info("Softmax Lab grader: %s/%s %s", exercise_name, part_name,
-                          "passes" if failure is None else "fails")
+            self.log.info(
+                "Softmax Lab grader: %s/%s %s",
+                exercise_name,
+                part_name,
+                "passes" if failure is None else "fails",
+            )
             if message is not None:
                 messages.append(message)
             else:
-                passed.append(f"{exercise_name}: part '{part_name}' passes (judged outside the notebook)")
+                passed.append(
+                    f"{exercise_name}: part '{part_name}' passes (judged outside the notebook)"
+                )
         text = "\n\n".join(messages) if messages else None
         cell.outputs = judge.verdict_outputs(text, "\n".join(passed))
         if not self._sandboxed:
@@ -218,5 +243,11 @@ class SandboxedExecute(Execute):
         """Ask the kernel to run a part's calls. Returns (results, seconds, part_stopped, kernel_stopped)."""
         request = part_request(exercise, part, part_cases)
         answers, seconds, stopped_part, kernel_stopped = self._kernel.run_part(
-            request, part.timeout * self.part_timeout_scale)
-        return results_from_answers(answers.get("answers", [])), seconds, stopped_part, kernel_stopped
+            request, part.timeout * self.part_timeout_scale
+        )
+        return (
+            results_from_answers(answers.get("answers", [])),
+            seconds,
+            stopped_part,
+            kernel_stopped,
+        )

@@ -15,9 +15,11 @@ from ..exercises import EXERCISES
 
 __all__ = ["grade_calls", "function_sources", "verdict_outputs", "is_student_cell", "SANDBOX_NOTE"]
 
-SANDBOX_NOTE = ("**Graded without a sandbox.** bubblewrap (`bwrap`) was not found on the grading "
-                "machine, so this notebook ran with the grader's own rights (its verdicts were still "
-                "decided outside your notebook's process).")
+SANDBOX_NOTE = (
+    "**Graded without a sandbox.** bubblewrap (`bwrap`) was not found on the grading "
+    "machine, so this notebook ran with the grader's own rights (its verdicts were still "
+    "decided outside your notebook's process)."
+)
 
 
 def _nbgrader(cell) -> dict:
@@ -45,13 +47,22 @@ def grade_calls(cell) -> list[tuple[str, str]] | None:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             continue
         call = node.value if isinstance(node, ast.Expr) else None
-        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "grade"
-                and len(call.args) == 3 and not call.keywords):
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id == "grade"
+            and len(call.args) == 3
+            and not call.keywords
+        ):
             return None
         exercise, function, part = call.args
-        if not (isinstance(exercise, ast.Constant) and isinstance(part, ast.Constant)
-                and isinstance(function, ast.Name) and exercise.value in EXERCISES
-                and function.id == exercise.value):
+        if not (
+            isinstance(exercise, ast.Constant)
+            and isinstance(part, ast.Constant)
+            and isinstance(function, ast.Name)
+            and exercise.value in EXERCISES
+            and function.id == exercise.value
+        ):
             return None
         calls.append((exercise.value, part.value))
     return calls or None
@@ -88,5 +99,11 @@ def verdict_outputs(message: str | None, passed_text: str) -> list[NotebookNode]
     """
     if message is None:
         return [v4.new_output("stream", name="stdout", text=passed_text + "\n")]
-    return [v4.new_output("error", ename="AssertionError", evalue=message,
-                          traceback=["AssertionError: " + message.splitlines()[0], *message.splitlines()[1:]])]
+    return [
+        v4.new_output(
+            "error",
+            ename="AssertionError",
+            evalue=message,
+            traceback=["AssertionError: " + message.splitlines()[0], *message.splitlines()[1:]],
+        )
+    ]

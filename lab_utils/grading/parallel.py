@@ -21,10 +21,14 @@ from pathlib import Path
 
 def submitted_students(course: Path, assignment: str) -> list[str]:
     """Students with a folder ``submitted/<student>/<assignment>``, sorted."""
-    return sorted(p.parent.name for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir())
+    return sorted(
+        p.parent.name for p in (course / "submitted").glob(f"*/{assignment}") if p.is_dir()
+    )
 
 
-def _grade_one(assignment: str, student: str, force: bool, cwd: Path) -> tuple[str, int, float, str]:
+def _grade_one(
+    assignment: str, student: str, force: bool, cwd: Path
+) -> tuple[str, int, float, str]:
     command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student]
     if force:
         command.append("--force")
@@ -33,15 +37,23 @@ def _grade_one(assignment: str, student: str, force: bool, cwd: Path) -> tuple[s
     return student, result.returncode, time.perf_counter() - start, result.stderr
 
 
-def grade_all(course: Path, assignment: str, workers: int, force: bool = False, cwd: Path | None = None,
-              log=print) -> dict[str, tuple[int, float]]:
+def grade_all(
+    course: Path,
+    assignment: str,
+    workers: int,
+    force: bool = False,
+    cwd: Path | None = None,
+    log=print,
+) -> dict[str, tuple[int, float]]:
     """Autograde every submission; returns ``{student: (exit code, seconds)}``."""
     cwd = cwd or Path.cwd()
     students = submitted_students(course, assignment)
     outcomes: dict[str, tuple[int, float]] = {}
     retry = []
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        for student, code, seconds, stderr in pool.map(lambda s: _grade_one(assignment, s, force, cwd), students):
+        for student, code, seconds, stderr in pool.map(
+            lambda s: _grade_one(assignment, s, force, cwd), students
+        ):
             if code != 0 and "database is locked" in stderr:
                 retry.append(student)
                 continue
@@ -55,12 +67,19 @@ def grade_all(course: Path, assignment: str, workers: int, force: bool = False, 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab_utils.grading autograde", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m lab_utils.grading autograde", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("assignment")
-    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="parallel nbgrader processes")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="parallel nbgrader processes"
+    )
     parser.add_argument("--force", action="store_true", help="re-grade submissions already graded")
-    parser.add_argument("--course", default=os.environ.get("SOFTMAX_LAB_COURSE", "course"),
-                        help="course root (default: $SOFTMAX_LAB_COURSE or ./course)")
+    parser.add_argument(
+        "--course",
+        default=os.environ.get("SOFTMAX_LAB_COURSE", "course"),
+        help="course root (default: $SOFTMAX_LAB_COURSE or ./course)",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
@@ -71,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     outcomes = grade_all(course, args.assignment, args.workers, args.force)
     failed = sorted(s for s, (code, _) in outcomes.items() if code)
-    print(f"{len(outcomes)} submissions of {args.assignment} in {time.perf_counter() - start:.1f} s with "
-          f"{args.workers} workers; {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}")
+    print(
+        f"{len(outcomes)} submissions of {args.assignment} in {time.perf_counter() - start:.1f} s with "
+        f"{args.workers} workers; {len(failed)} failed{': ' + ', '.join(failed) if failed else ''}"
+    )
     return 1 if failed else 0

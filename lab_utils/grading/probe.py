@@ -4,6 +4,12 @@
 encoded inputs) to the kernel of a running nbclient client, waits for the reply within the part's
 time limit, interrupts and then kills a kernel that does not stop, and reads the answers the kernel
 wrote as JSON into the exchange folder. It never runs anything the student wrote on this side.
+
+Examples
+--------
+>>> from pathlib import Path
+>>> read_answers(Path("/nonexistent/answer.json"))   # a kernel that died before writing: no answers
+{}
 """
 
 from __future__ import annotations
@@ -39,8 +45,10 @@ class KernelProbe:
         kernel's answers (a dict, empty if none came), and why the part or the kernel stopped."""
         answer_path = self.exchange / f"answer-{secrets.token_hex(8)}.json"
         namespace = {"__name__": "softmax_lab_probe", "__file__": runner.__file__}
-        code = (f"(lambda __ns: (exec({_RUNNER_SOURCE!r}, __ns), __ns['serve'](globals(), "
-                f"{json.dumps(request)!r}, {str(answer_path)!r})))({namespace!r})")
+        code = (
+            f"(lambda __ns: (exec({_RUNNER_SOURCE!r}, __ns), __ns['serve'](globals(), "
+            f"{json.dumps(request)!r}, {str(answer_path)!r})))({namespace!r})"
+        )
         start = time.monotonic()
         msg_id = self.client.kc.execute(code, silent=True, store_history=False, allow_stdin=False)
         reply, stopped_part, kernel_stopped = self._await(msg_id, limit)
@@ -50,8 +58,10 @@ class KernelProbe:
         answers = read_answers(answer_path)
         if reply is not None and reply["content"].get("status") == "error" and stopped_part is None:
             if not answers.get("done"):
-                stopped_part = (f"the grader's call stopped with {reply['content'].get('ename')}: "
-                                f"{str(reply['content'].get('evalue'))[:100]}")
+                stopped_part = (
+                    f"the grader's call stopped with {reply['content'].get('ename')}: "
+                    f"{str(reply['content'].get('evalue'))[:100]}"
+                )
         return answers, seconds, stopped_part or kernel_stopped, kernel_stopped
 
     def _await(self, msg_id: str, limit: float):
@@ -67,7 +77,11 @@ class KernelProbe:
         except DeadKernelError:
             return None, None, KERNEL_GONE
         self.kill()
-        return None, reason, f"the kernel was stopped after a part exceeded its time limit of {limit:g} s"
+        return (
+            None,
+            reason,
+            f"the kernel was stopped after a part exceeded its time limit of {limit:g} s",
+        )
 
     # -- the kernel ------------------------------------------------------------------------------
 

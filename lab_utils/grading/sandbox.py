@@ -60,16 +60,42 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
-def bwrap_command(kernel_cmd: list[str], *, work_dir: str, work_copy: str, exchange_dir: str,
-                  hidden: list[str], env: dict[str, str], limits: dict[str, int],
-                  user: tuple[int, int] | None) -> list[str]:
+def bwrap_command(
+    kernel_cmd: list[str],
+    *,
+    work_dir: str,
+    work_copy: str,
+    exchange_dir: str,
+    hidden: list[str],
+    env: dict[str, str],
+    limits: dict[str, int],
+    user: tuple[int, int] | None,
+) -> list[str]:
     """The full command line that starts ``kernel_cmd`` inside the sandbox."""
     bwrap = bwrap_path()
     if bwrap is None:
         raise FileNotFoundError("bwrap (bubblewrap) is not installed")
-    args = [bwrap, "--die-with-parent", "--new-session", "--unshare-net", "--unshare-pid", "--unshare-ipc",
-            "--unshare-uts", "--unshare-cgroup-try", "--ro-bind", "/", "/",
-            "--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm", "--proc", "/proc"]
+    args = [
+        bwrap,
+        "--die-with-parent",
+        "--new-session",
+        "--unshare-net",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--ro-bind",
+        "/",
+        "/",
+        "--dev",
+        "/dev",
+        "--perms",
+        "1777",
+        "--tmpfs",
+        "/dev/shm",
+        "--proc",
+        "/proc",
+    ]
     needed = needed_paths()
     homes = sorted({h for h in ("/root", os.path.expanduser("~")) if os.path.isdir(h) and h != "/"})
     # A private /tmp and empty home folders, with the Python installation and this repository put
@@ -83,7 +109,16 @@ def bwrap_command(kernel_cmd: list[str], *, work_dir: str, work_copy: str, excha
             fresh.append(path)
     for target in (work_dir, exchange_dir):
         args += _traversable_parents(target, fresh)
-    args += ["--bind", work_copy, work_dir, "--bind", exchange_dir, exchange_dir, "--chdir", work_dir]
+    args += [
+        "--bind",
+        work_copy,
+        work_dir,
+        "--bind",
+        exchange_dir,
+        exchange_dir,
+        "--chdir",
+        work_dir,
+    ]
     # A clean environment: no instructor's tokens, and no JPY_PARENT_PID, which would make ipykernel
     # exit at once (in its own PID namespace its parent is bwrap's init, PID 1); bwrap's
     # --die-with-parent stops the kernel with the judge instead.
@@ -121,9 +156,19 @@ def _traversable_parents(target: str, fresh: list[str]) -> list[str]:
     return args
 
 
-def _launcher(kernel_cmd: list[str], limits: dict[str, int], user: tuple[int, int] | None) -> list[str]:
-    command = [sys.executable, str(_LAUNCH), "--cpu", str(limits["cpu"]), "--memory", str(limits["memory"]),
-               "--nproc", str(limits["nproc"])]
+def _launcher(
+    kernel_cmd: list[str], limits: dict[str, int], user: tuple[int, int] | None
+) -> list[str]:
+    command = [
+        sys.executable,
+        str(_LAUNCH),
+        "--cpu",
+        str(limits["cpu"]),
+        "--memory",
+        str(limits["memory"]),
+        "--nproc",
+        str(limits["nproc"]),
+    ]
     if user is not None:
         command += ["--uid", str(user[0]), "--gid", str(user[1])]
     return command + ["--", *kernel_cmd]
@@ -166,9 +211,16 @@ class SandboxedKernelManager(AsyncKernelManager):
         limits["nproc"] = limits["nproc"] + count_processes(user[0] if user else os.getuid())
         if not self.use_bwrap:
             return _launcher(kernel_cmd, limits, None)
-        return bwrap_command(kernel_cmd, work_dir=self.work_dir, work_copy=self.work_copy,
-                             exchange_dir=self.exchange_dir, hidden=list(self.hidden),
-                             env=dict(self.sandbox_env), limits=limits, user=user)
+        return bwrap_command(
+            kernel_cmd,
+            work_dir=self.work_dir,
+            work_copy=self.work_copy,
+            exchange_dir=self.exchange_dir,
+            hidden=list(self.hidden),
+            env=dict(self.sandbox_env),
+            limits=limits,
+            user=user,
+        )
 
     async def _async_interrupt_kernel(self) -> None:
         """Interrupt by message: a SIGINT to the process group would stop bwrap, and the kernel with it."""

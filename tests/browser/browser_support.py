@@ -46,7 +46,10 @@ NO_CHROMIUM_HINT = (
 
 # Cells that display an explorer call one of these (see lab_utils/explorers.py).
 EXPLORER_NAMES = (
-    "softmax_explorer", "temperature_explorer", "cross_entropy_explorer", "overflow_explorer",
+    "softmax_explorer",
+    "temperature_explorer",
+    "cross_entropy_explorer",
+    "overflow_explorer",
 )
 _EXPLORER_CALL = re.compile(
     r"(?<![\w.])(?:lab_utils\.)?(?:explorers\.)?(" + "|".join(EXPLORER_NAMES) + r")\s*\("
@@ -70,7 +73,11 @@ def find_chromium(playwright=None) -> str | None:
             bundled = ""
         if bundled and os.path.exists(bundled):
             return bundled
-    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+    for candidate in (
+        "/usr/bin/chromium",
+        shutil.which("chromium"),
+        shutil.which("chromium-browser"),
+    ):
         if candidate and os.path.exists(candidate):
             return candidate
     return None
@@ -125,13 +132,21 @@ def write_notebook(path: Path, code_cells: list[str], kernelspec: bool = True) -
     """
     notebook = {
         "cells": [
-            {"cell_type": "code", "execution_count": None, "id": f"cell-{i}", "metadata": {},
-             "outputs": [], "source": source}
+            {
+                "cell_type": "code",
+                "execution_count": None,
+                "id": f"cell-{i}",
+                "metadata": {},
+                "outputs": [],
+                "source": source,
+            }
             for i, source in enumerate(code_cells)
         ],
         "metadata": {
             "kernelspec": {
-                "display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3",
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+                "name": "python3",
             },
             "language_info": {"name": "python"},
         },
@@ -163,14 +178,22 @@ class Frontend:
 
 FRONTENDS = {
     "jupyterlab": Frontend(
-        "jupyterlab", "jupyterlab", "LabApp", "/lab/tree/{name}",
-        ("--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly"),
+        "jupyterlab",
+        "jupyterlab",
+        "LabApp",
+        "/lab/tree/{name}",
+        (
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+        ),
     ),
     # Notebook 7 (`jupyter notebook`): JupyterLab's components in a one-document shell.
     "notebook7": Frontend(
-        "notebook7", "notebook", "JupyterNotebookApp", "/notebooks/{name}",
+        "notebook7",
+        "notebook",
+        "JupyterNotebookApp",
+        "/notebooks/{name}",
         # Notebook 7.6.5's keyboard-shortcut settings handler reads the schema of a plugin it does
         # not have, on every page load: seen with every lab and widget extension disabled.
         own_console_errors=(r"uncaught: Cannot read properties of undefined \(reading 'schema'\)",),
@@ -202,7 +225,9 @@ class LabServer:
 
     def api(self, path: str, method: str = "GET"):
         request = urllib.request.Request(
-            f"{self.base_url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+            f"{self.base_url}{path}",
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
         )
         with urllib.request.urlopen(request, timeout=10) as response:
             body = response.read()
@@ -254,8 +279,11 @@ def _disable_extensions(config_dir: Path, names: tuple[str, ...]) -> None:
 
 @contextmanager
 def jupyterlab_server(
-    notebooks: Path, work_dir: Path, startup_timeout_s: float = 120.0,
-    frontend: str = "jupyterlab", disabled_extensions: tuple[str, ...] = (),
+    notebooks: Path,
+    work_dir: Path,
+    startup_timeout_s: float = 120.0,
+    frontend: str = "jupyterlab",
+    disabled_extensions: tuple[str, ...] = (),
 ) -> Iterator[LabServer]:
     """Serve a copy of ``notebooks`` with a private JupyterLab on 127.0.0.1; stop it afterwards.
 
@@ -268,13 +296,20 @@ def jupyterlab_server(
     """
     for attempt in range(3):
         try:
-            with _serve(notebooks, Path(work_dir), startup_timeout_s, FRONTENDS[frontend],
-                        tuple(disabled_extensions)) as server:
+            with _serve(
+                notebooks,
+                Path(work_dir),
+                startup_timeout_s,
+                FRONTENDS[frontend],
+                tuple(disabled_extensions),
+            ) as server:
                 yield server
             return
         except _PortTaken:
             if attempt == 2:
-                raise RuntimeError("three ports in a row were taken before the server bound them") from None
+                raise RuntimeError(
+                    "three ports in a row were taken before the server bound them"
+                ) from None
 
 
 class _PortTaken(RuntimeError):
@@ -282,8 +317,13 @@ class _PortTaken(RuntimeError):
 
 
 @contextmanager
-def _serve(notebooks: Path, work_dir: Path, startup_timeout_s: float, frontend: Frontend,
-           disabled_extensions: tuple[str, ...]) -> Iterator[LabServer]:
+def _serve(
+    notebooks: Path,
+    work_dir: Path,
+    startup_timeout_s: float,
+    frontend: Frontend,
+    disabled_extensions: tuple[str, ...],
+) -> Iterator[LabServer]:
     work_dir = Path(work_dir)
     root_dir = work_dir / "notebooks"
     if root_dir.exists():
@@ -312,7 +352,9 @@ def _serve(notebooks: Path, work_dir: Path, startup_timeout_s: float, frontend: 
     token = secrets.token_hex(16)
     app = frontend.app
     command = [
-        sys.executable, "-m", frontend.module,
+        sys.executable,
+        "-m",
+        frontend.module,
         "--no-browser",
         "--allow-root",
         "--ServerApp.ip=127.0.0.1",
@@ -574,7 +616,9 @@ class NotebookPage:
     # -- menus -------------------------------------------------------------------------------------
     def menu(self, menu: str, item: str) -> None:
         """Click ``menu`` in the menu bar, then ``item`` in it, as a student would."""
-        self.page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(menu)}$")).click()
+        self.page.locator(
+            ".lm-MenuBar-itemLabel", has_text=re.compile(f"^{re.escape(menu)}$")
+        ).click()
         self.page.locator(".lm-Menu-itemLabel", has_text=re.compile(f"^{re.escape(item)}$")).click()
 
     # -- running -----------------------------------------------------------------------------------
@@ -595,7 +639,12 @@ class NotebookPage:
         return time.monotonic() - start
 
     def _menu_until(
-        self, menu: str, item: str, done_js: str, what: str, attempts: int = 4,
+        self,
+        menu: str,
+        item: str,
+        done_js: str,
+        what: str,
+        attempts: int = 4,
         attempt_s: float = 30.0,
     ) -> None:
         """Choose ``menu`` > ``item`` until ``done_js`` holds, ``attempts`` times at most.
@@ -685,20 +734,31 @@ def axe_audit(page, include: str = LAB_OUTPUTS) -> list[dict]:
 
     if not page.locator(include).count():
         return []
-    results = Axe().run(page, context={"include": [include]},
-                        options={"resultTypes": ["violations"]})
+    results = Axe().run(
+        page, context={"include": [include]}, options={"resultTypes": ["violations"]}
+    )
     return [
-        {"id": v["id"], "impact": v["impact"], "help": v["help"],
-         "nodes": [{"target": n["target"], "summary": n.get("failureSummary", "")[:300]}
-                   for n in v["nodes"]]}
+        {
+            "id": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [
+                {"target": n["target"], "summary": n.get("failureSummary", "")[:300]}
+                for n in v["nodes"]
+            ],
+        }
         for v in results.response["violations"]
     ]
 
 
 def blocking_violations(violations: list[dict]) -> list[str]:
     """One line per critical or serious violation and element: what a test must not accept."""
-    return [f"{v['impact']} {v['id']} ({v['help']}) at {node['target']}: {node['summary']}"
-            for v in violations if v["impact"] in BLOCKING_IMPACTS for node in v["nodes"]]
+    return [
+        f"{v['impact']} {v['id']} ({v['help']}) at {node['target']}: {node['summary']}"
+        for v in violations
+        if v["impact"] in BLOCKING_IMPACTS
+        for node in v["nodes"]
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -763,12 +823,16 @@ class ExplorerView:
                     const whole = Number(canvas.dataset.softmaxLabWholeFrames || 0);
                     return {predicate};
                 }}""",
-                arg=self.canvas.element_handle(), timeout=timeout_s * 1000, polling=20,
+                arg=self.canvas.element_handle(),
+                timeout=timeout_s * 1000,
+                polling=20,
             )
         except Exception:
-            raise LabError(f"{self.kind}: {what} within {timeout_s:.0f} s "
-                           f"(frames now: {self.frames()['patches']} patches, "
-                           f"{self.frames()['whole']} whole)") from None
+            raise LabError(
+                f"{self.kind}: {what} within {timeout_s:.0f} s "
+                f"(frames now: {self.frames()['patches']} patches, "
+                f"{self.frames()['whole']} whole)"
+            ) from None
         return self.frames()
 
     def wait_for_pixels_to_change(self, before: str, timeout_s: float = 20.0) -> str:

@@ -29,7 +29,9 @@ def playwright():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        browser_unavailable("Playwright for Python is not installed (it is in requirements-test.txt)")
+        browser_unavailable(
+            "Playwright for Python is not installed (it is in requirements-test.txt)"
+        )
     with sync_playwright() as instance:
         yield instance
 

@@ -77,7 +77,8 @@ def explorers_page(browser, tmp_path_factory, artifacts_dir, frontend):
         yield page
         try:
             lab.screenshot_whole_notebook(
-                artifacts_dir / f"explorers-after-interaction-{frontend}.png")
+                artifacts_dir / f"explorers-after-interaction-{frontend}.png"
+            )
         finally:
             context.close()
 
@@ -233,7 +234,9 @@ def test_keyboard_moves_slider_and_figure_follows(explorers_page, kind):
         expected = before_value + 5  # an integer slider: one epoch per key press
     else:
         expected = pytest.approx(before_value + 5 * 0.1, abs=1e-9)
-    assert after_value == expected, f"{slider}: {before_value} -> {after_value} after 5 x ArrowRight"
+    assert after_value == expected, (
+        f"{slider}: {before_value} -> {after_value} after 5 x ArrowRight"
+    )
     CHECKS[kind](text)
 
 
@@ -248,12 +251,15 @@ def test_mouse_drag_moves_slider_and_figure_follows(explorers_page, kind):
 
     explorer.wait_for_pixels_to_change(before_pixels)
     text = readout_follows(explorer, slider, printed_value)
-    assert slider_value(explorer, slider) > before_value, "dragging right did not increase the value"
+    assert slider_value(explorer, slider) > before_value, (
+        "dragging right did not increase the value"
+    )
     CHECKS[kind](text)
 
 
-def wait_for_quiet_canvas(explorer: ExplorerView, quiet_s: float = 1.5,
-                          timeout_s: float = 30.0) -> dict:
+def wait_for_quiet_canvas(
+    explorer: ExplorerView, quiet_s: float = 1.5, timeout_s: float = 30.0
+) -> dict:
     """Wait until no frame has come for ``quiet_s`` (a new view's first frames, an earlier test's
     trailing whole frame); return the frame counts then."""
     deadline = time.monotonic() + timeout_s
@@ -269,8 +275,9 @@ def wait_for_quiet_canvas(explorer: ExplorerView, quiet_s: float = 1.5,
     return last
 
 
-def assert_patches_give_the_whole_frames_picture(explorer: ExplorerView, slider: str,
-                                                 printed_value) -> None:
+def assert_patches_give_the_whole_frames_picture(
+    explorer: ExplorerView, slider: str, printed_value
+) -> None:
     """Press keys on ``slider``; the patches must be drawn and equal the next whole frame."""
     start = wait_for_quiet_canvas(explorer)
     explorer.press_on_slider(slider, "ArrowLeft", times=4)
@@ -278,19 +285,27 @@ def assert_patches_give_the_whole_frames_picture(explorer: ExplorerView, slider:
     # The kernel sends the frame before the readout; a deflated patch may still be decoding.
     patched = explorer.wait_for_frames(
         f"patches > {start['patches']} && pending === 0",
-        "the key presses were not answered by patches (is the frame bridge live?)")
+        "the key presses were not answered by patches (is the frame bridge live?)",
+    )
     if patched["whole"] != start["whole"]:
-        pytest.fail(f"a whole frame came in before the patches were read: "
-                    f"{start['whole']} -> {patched['whole']}")
-    healed = explorer.wait_for_frames(f"whole > {patched['whole']}",
-                                      "no whole frame followed the patches")
+        pytest.fail(
+            f"a whole frame came in before the patches were read: "
+            f"{start['whole']} -> {patched['whole']}"
+        )
+    healed = explorer.wait_for_frames(
+        f"whole > {patched['whole']}", "no whole frame followed the patches"
+    )
     assert healed["patches"] == patched["patches"], "patches kept coming after the last key press"
     assert patched["pixels"] == healed["pixels"], (
-        f"{explorer.kind}: the patched canvas differs from the kernel's whole frame drawn after it")
+        f"{explorer.kind}: the patched canvas differs from the kernel's whole frame drawn after it"
+    )
 
 
-@pytest.mark.parametrize("kind, index", [(kind, 0) for kind in SLIDERS]
-                         + [("softmax-explorer", 1)], ids=[*SLIDERS, "softmax-explorer-deflated"])
+@pytest.mark.parametrize(
+    "kind, index",
+    [(kind, 0) for kind in SLIDERS] + [("softmax-explorer", 1)],
+    ids=[*SLIDERS, "softmax-explorer-deflated"],
+)
 def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
     """The frame bridge is live, and its patches leave exactly the picture a whole frame gives.
 
@@ -302,7 +317,8 @@ def test_patches_draw_exactly_the_kernels_picture(explorers_page, kind, index):
     """
     slider, printed_value = SLIDERS[kind]
     assert_patches_give_the_whole_frames_picture(
-        ExplorerView(explorers_page, kind, index), slider, printed_value)
+        ExplorerView(explorers_page, kind, index), slider, printed_value
+    )
 
 
 def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tmp_path, frontend):
@@ -319,7 +335,8 @@ def test_after_a_page_reload_the_explorer_answers_with_patches_again(browser, tm
             assert lab.wait_for_painted_canvases({1: 1}, timeout_s=60)[1]["painted"] == 1
             page.keyboard.press("ControlOrMeta+s")  # saved: the reload asks nothing
             page.wait_for_function(
-                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty")
+                "() => !window.jupyterapp.shell.currentWidget.context.model.dirty"
+            )
 
             page.reload()
             explorer = ExplorerView(page, "softmax-explorer")
@@ -343,8 +360,9 @@ def test_cross_entropy_target_dropdown(explorers_page):
         before = explorer.pixels()
         explorer.control("target").locator("select").select_option(str(target))
         explorer.wait_for_pixels_to_change(before)
-        text = explorer.wait_for_readout(lambda t, target=target: number(t, "y") == target,
-                                       f"y = {target}")
+        text = explorer.wait_for_readout(
+            lambda t, target=target: number(t, "y") == target, f"y = {target}"
+        )
         CHECKS["cross-entropy-explorer"](text)
 
 
@@ -361,8 +379,9 @@ def test_overflow_dtype_buttons(explorers_page):
         before = explorer.pixels()
         explorer.control("dtype").get_by_role("button", name=dtype, exact=True).click()
         explorer.wait_for_pixels_to_change(before)
-        text = explorer.wait_for_readout(lambda t, dtype=dtype: f"dtype = {dtype}" in t,
-                                       f"dtype = {dtype}")
+        text = explorer.wait_for_readout(
+            lambda t, dtype=dtype: f"dtype = {dtype}" in t, f"dtype = {dtype}"
+        )
         CHECKS["overflow-explorer"](text)
         naive_broke[dtype] = bool(np.isnan(vector(text, "naive")).any())
         assert np.isfinite(vector(text, "stable")).all(), text
@@ -375,8 +394,7 @@ def test_overflow_dtype_buttons(explorers_page):
 ACCESSIBLE_CONTROLS = {
     "softmax-explorer": [("slider", f"z_{i}") for i in range(4)],
     "temperature-explorer": [("slider", f"z_{i}") for i in range(4)] + [("slider", "T")],
-    "cross-entropy-explorer": [("slider", f"z_{i}") for i in range(4)]
-    + [("combobox", "target y")],
+    "cross-entropy-explorer": [("slider", f"z_{i}") for i in range(4)] + [("combobox", "target y")],
     "overflow-explorer": [("slider", "scale s"), ("group", "dtype")],
     "training-explorer": [("slider", "epoch"), ("slider", "test image")],
 }
@@ -407,14 +425,18 @@ def test_controls_have_the_maths_names_and_tab_follows_the_layout(explorers_page
     order = [0]
     for _ in range(count - 1):
         explorers_page.keyboard.press("Tab")
-        order.append(explorers_page.evaluate(
-            "() => Number(document.activeElement.dataset.readingOrder ?? -1)"))
+        order.append(
+            explorers_page.evaluate(
+                "() => Number(document.activeElement.dataset.readingOrder ?? -1)"
+            )
+        )
     assert order == list(range(count)), f"Tab visits the controls in the order {order}"
     # A click on the figure focuses ipympl's canvas box; Tab must still lead on to the controls.
     explorer.root.locator(".jupyter-matplotlib-canvas-div").click()
     explorers_page.keyboard.press("Tab")
-    assert explorers_page.evaluate(
-        "() => document.activeElement.dataset.readingOrder") == "0", "Tab stayed in the figure"
+    assert explorers_page.evaluate("() => document.activeElement.dataset.readingOrder") == "0", (
+        "Tab stayed in the figure"
+    )
 
 
 def _first_vector(text: str, labels: tuple[str, ...]) -> np.ndarray:
@@ -436,7 +458,9 @@ def test_the_figures_text_alternative_follows_it(explorers_page, kind):
     text = readout_follows(explorer, slider, printed_value)
     explorers_page.wait_for_function(
         "([el, before]) => el.getAttribute('aria-label') !== before",
-        arg=[figure.element_handle(), before], timeout=20_000)
+        arg=[figure.element_handle(), before],
+        timeout=20_000,
+    )
     label = figure.get_attribute("aria-label")
     assert label.startswith(kind.replace("-", "_") + ": "), label
     # The label states the probabilities the readout prints (the stable ones for overflow, the
@@ -446,5 +470,9 @@ def test_the_figures_text_alternative_follows_it(explorers_page, kind):
         printed = _first_vector(text, ("p",))[int(target.group(1))]
         assert float(target.group(2)) == pytest.approx(printed, abs=1e-4), (label, text)
     else:
-        np.testing.assert_allclose(_first_vector(label, ("p", "stable")),
-                                   _first_vector(text, ("p", "stable")), atol=1e-4, err_msg=label)
+        np.testing.assert_allclose(
+            _first_vector(label, ("p", "stable")),
+            _first_vector(text, ("p", "stable")),
+            atol=1e-4,
+            err_msg=label,
+        )

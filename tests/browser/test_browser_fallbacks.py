@@ -47,7 +47,10 @@ def wait_for_images(page, selector: str, count: int, timeout_s: float = 60.0) ->
     try:
         page.wait_for_function(
             f"(selector) => ({_IMAGES_JS})(selector).filter(i => i.loaded).length >= {count}",
-            arg=selector, timeout=timeout_s * 1000, polling=200)
+            arg=selector,
+            timeout=timeout_s * 1000,
+            polling=200,
+        )
     except Exception:
         pass  # the assertion below says what is there
     return page.evaluate(_IMAGES_JS, selector)
@@ -65,13 +68,15 @@ def assert_figures_and_readouts(images: list[dict], readouts: list[str]) -> None
     # The text alternative is the explorer's summary: its kind, then the numbers shown.
     assert [i["alt"].split(":")[0] for i in images] == list(KINDS), images
     assert all(re.search(r"p=\[0\.\d{4}", i["alt"]) or "naive=" in i["alt"] for i in images)
-    assert len(readouts) == len(KINDS) and all("p = [" in r or "naive" in r for r in readouts), \
+    assert len(readouts) == len(KINDS) and all("p = [" in r or "naive" in r for r in readouts), (
         readouts
+    )
 
 
 @pytest.mark.parametrize("case", ["without-ipympl-and-anywidget", "without-a-widget-manager"])
-def test_jupyterlab_without_the_extensions_shows_every_figure(browser, tmp_path, artifacts_dir,
-                                                              case):
+def test_jupyterlab_without_the_extensions_shows_every_figure(
+    browser, tmp_path, artifacts_dir, case
+):
     disabled = WIDGET_EXTENSIONS + ((WIDGET_MANAGER,) if case == "without-a-widget-manager" else ())
     write_notebook(tmp_path / "explorers.ipynb", CELLS)
     with jupyterlab_server(tmp_path, tmp_path / "lab", disabled_extensions=disabled) as server:
@@ -87,8 +92,11 @@ def test_jupyterlab_without_the_extensions_shows_every_figure(browser, tmp_path,
                 selector, readout = ".softmax-lab-still img", ".softmax-lab-readout"
             images = wait_for_images(page, selector, len(KINDS))
             readouts = page.locator(readout).all_inner_texts()
-            problems = [p for p in lab.visible_problems() if p["kind"] != "stderr or traceback"
-                        or "Traceback" in p["text"]]
+            problems = [
+                p
+                for p in lab.visible_problems()
+                if p["kind"] != "stderr or traceback" or "Traceback" in p["text"]
+            ]
             # The extensions really are off: no ipympl canvas anywhere on the page.
             canvases = page.locator(FIGURE_CANVAS).count()
             if case == "without-ipympl-and-anywidget":
@@ -111,24 +119,43 @@ def test_jupyterlab_without_the_extensions_shows_every_figure(browser, tmp_path,
 
 
 def test_nbconvert_html_export_shows_every_explorer(browser, tmp_path, artifacts_dir):
-    notebooks = [p for p in sorted(NOTEBOOKS.glob("*.ipynb"))
-                 if any(explorer_calls(c["source"]) for c in notebook_cells(p)
-                        if c["cell_type"] == "code")]
+    notebooks = [
+        p
+        for p in sorted(NOTEBOOKS.glob("*.ipynb"))
+        if any(explorer_calls(c["source"]) for c in notebook_cells(p) if c["cell_type"] == "code")
+    ]
     assert notebooks, "no committed notebook shows an explorer"
-    subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", "--output-dir",
-                    str(tmp_path), *map(str, notebooks)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbconvert",
+            "--to",
+            "html",
+            "--output-dir",
+            str(tmp_path),
+            *map(str, notebooks),
+        ],
+        check=True,
+        capture_output=True,
+    )
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
         for notebook in notebooks:
-            expected = sum(len(explorer_calls(c["source"])) for c in notebook_cells(notebook)
-                           if c["cell_type"] == "code")
+            expected = sum(
+                len(explorer_calls(c["source"]))
+                for c in notebook_cells(notebook)
+                if c["cell_type"] == "code"
+            )
             page.goto((tmp_path / f"{notebook.stem}.html").as_uri())
             images = wait_for_images(page, ".softmax-lab-static > img", expected)
             readouts = page.locator(".softmax-lab-static > pre").all_inner_texts()
             page.screenshot(path=str(artifacts_dir / f"nbconvert-{notebook.stem}.png"))
-            assert len(images) == expected and all(i["loaded"] for i in images), \
-                (notebook.name, images)
+            assert len(images) == expected and all(i["loaded"] for i in images), (
+                notebook.name,
+                images,
+            )
             assert all(i["alt"].split(":")[0] in KINDS for i in images), (notebook.name, images)
             assert len(readouts) == expected and all(r.strip() for r in readouts), readouts
     finally:

@@ -73,8 +73,10 @@ def run_notebook(
         finally:
             server.shutdown_kernels()
 
-    found = {key: [] for key in ("cells", "outputs", "page", "explorers", "blank", "console",
-                                 "accessibility")}
+    found = {
+        key: []
+        for key in ("cells", "outputs", "page", "explorers", "blank", "console", "accessibility")
+    }
     found["seconds"] = [lab.seconds]
     if len(states) != len(cells):
         found["cells"].append(f"the page shows {len(states)} cells, the file has {len(cells)}")
@@ -118,9 +120,12 @@ def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_
     found = run_notebook(page, notebooks_lab, notebook, artifacts_dir / f"{name}.png")
     # Kept beside the screenshot for whoever looks at CI's artifacts; never asserted (shared machines).
     seconds = round(found.pop("seconds")[0], 1)
-    (artifacts_dir / f"{name}.json").write_text(json.dumps(
-        {"notebook": notebook.name, "frontend": frontend, "run_all_seconds": seconds, **found},
-        indent=1))
+    (artifacts_dir / f"{name}.json").write_text(
+        json.dumps(
+            {"notebook": notebook.name, "frontend": frontend, "run_all_seconds": seconds, **found},
+            indent=1,
+        )
+    )
     messages = {
         "cells": "cells",
         "outputs": "errors or stderr after Run All",
@@ -162,7 +167,9 @@ def test_checks_catch_a_broken_notebook(frontend, page, notebooks_lab, artifacts
     found = run_notebook(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
     text = {key: "\n".join(items) for key, items in found.items() if key != "seconds"}
     assert "cell 7 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
-    assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], text
+    assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], (
+        text
+    )
     assert "cell 2: stderr or traceback" in text["page"], text
     assert "cell 7: stderr or traceback" in text["page"], text
     assert "cell 3: bare widget repr: 'Canvas(toolbar=" in text["page"], text

@@ -65,8 +65,10 @@ def test_missing_browser_skips_on_a_laptop(monkeypatch, ci):
         ("softmax_explorer()", ["softmax_explorer"]),
         ("lab_utils.temperature_explorer(logits=[1, 2])", ["temperature_explorer"]),
         ("explorer = cross_entropy_explorer()\nexplorer", ["cross_entropy_explorer"]),
-        ("softmax_explorer(fn=my_softmax)\noverflow_explorer()",
-         ["softmax_explorer", "overflow_explorer"]),
+        (
+            "softmax_explorer(fn=my_softmax)\noverflow_explorer()",
+            ["softmax_explorer", "overflow_explorer"],
+        ),
         ("from lab_utils import softmax_explorer", []),
         ("# softmax_explorer() is shown below", []),
         ("def my_softmax_explorer(z):\n    return z", []),
@@ -80,7 +82,10 @@ def test_explorer_calls_counts_what_a_cell_displays(source, expected):
 @pytest.mark.parametrize(
     ("text", "bare"),
     [
-        ("Canvas(toolbar=Toolbar(toolitems=[['Home', 'Reset original view', 'home', 'home']]))", True),
+        (
+            "Canvas(toolbar=Toolbar(toolitems=[['Home', 'Reset original view', 'home', 'home']]))",
+            True,
+        ),
         ("VBox(children=(FloatSlider(value=2.0),))", True),
         ("AppLayout(children=(Canvas(...),))", True),
         ("softmax_explorer: z=[2.0, 1.0] -> p=[0.7311, 0.2689]", False),

@@ -6,23 +6,30 @@ submission tries one way to change its grade or to harm the class. The solution 
 as a student would write it (``SOLUTION`` text replaces the whole cell).
 """
 
-NAIVE = '''
+NAIVE = """
 def my_softmax(z):
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
-'''
+"""
 
 HONEST = {"my_softmax_values": 1.0, "my_softmax_batch": 1.0, "my_softmax_extreme": 0.0}
 NOTHING = {"my_softmax_values": 0.0, "my_softmax_batch": 0.0, "my_softmax_extreme": 0.0}
 
 #: name -> (solution cell source, expected points per grade cell, words the feedback must show)
 CORPUS = {
-    "patch_grade": (NAIVE + '''
+    "patch_grade": (
+        NAIVE
+        + """
 import lab_utils.checks
 lab_utils.checks.grade = lambda *args, **kwargs: None
 grade = lambda *args, **kwargs: None
-''', HONEST, []),
-    "patch_every_lab_function": (NAIVE + '''
+""",
+        HONEST,
+        [],
+    ),
+    "patch_every_lab_function": (
+        NAIVE
+        + """
 import sys, types
 for _name, _module in list(sys.modules.items()):
     if _name.startswith("lab_utils") and isinstance(_module, types.ModuleType):
@@ -32,23 +39,37 @@ for _name, _module in list(sys.modules.items()):
                     setattr(_module, _attr, lambda *args, **kwargs: None)
                 except Exception:
                     pass
-''', HONEST, []),
-    "patch_numpy": (NAIVE + '''
+""",
+        HONEST,
+        [],
+    ),
+    "patch_numpy": (
+        NAIVE
+        + """
 np.allclose = lambda *args, **kwargs: True
 np.isclose = lambda a, b, *args, **kwargs: np.ones(np.shape(a), dtype=bool)
 np.array_equal = lambda *args, **kwargs: True
 np.testing.assert_allclose = lambda *args, **kwargs: None
-''', HONEST, []),
-    "hide_tracebacks": (NAIVE + '''
+""",
+        HONEST,
+        [],
+    ),
+    "hide_tracebacks": (
+        NAIVE
+        + """
 import sys
 ip = get_ipython()
 ip.showtraceback = lambda *args, **kwargs: None
 ip._showtraceback = lambda *args, **kwargs: None
 sys.excepthook = lambda *args: None
-''', HONEST, []),
+""",
+        HONEST,
+        [],
+    ),
     # Looks each input up in the lab's case table during the call: the grader's inputs are
     # shuffled with a secret seed, so the lookup misses and the naive code is graded.
-    "read_expected_answers": ('''
+    "read_expected_answers": (
+        """
 def my_softmax(z):
     from lab_utils import checks
     for part in checks.CASES["my_softmax"].values():
@@ -57,8 +78,12 @@ def my_softmax(z):
                 return case.expected
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
-''', HONEST, []),
-    "lookup_table": ('''
+""",
+        HONEST,
+        [],
+    ),
+    "lookup_table": (
+        """
 from lab_utils.checks import CASES
 
 _table = {}
@@ -74,39 +99,65 @@ def my_softmax(z):
         return _table[key]
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
-''', HONEST, []),
-    "read_instructor_files": (NAIVE + '''
+""",
+        HONEST,
+        [],
+    ),
+    "read_instructor_files": (
+        NAIVE
+        + """
 import glob, os
 _found = []
 for _pattern in ("../../../source/*/*.ipynb", "../../../release/*/*.ipynb", "../../../gradebook.db",
                  os.path.join(os.path.dirname(__import__("lab_utils").__file__), "..", "notebooks", "*.ipynb")):
     _found += glob.glob(_pattern)
 print("instructor files visible:", len(_found))
-''', HONEST, []),
-    "scipy_shortcut": ('''
+""",
+        HONEST,
+        [],
+    ),
+    "scipy_shortcut": (
+        """
 from scipy.special import softmax as _softmax
 
 def my_softmax(z):
     return _softmax(z, axis=-1)
-''', NOTHING, ["scipy.special"]),
-    "lab_utils_shortcut": ('''
+""",
+        NOTHING,
+        ["scipy.special"],
+    ),
+    "lab_utils_shortcut": (
+        """
 import lab_utils
 
 def my_softmax(z):
     return lab_utils.softmax(z)
-''', NOTHING, ["lab_utils.numerics.softmax"]),
-    "exits": (NAIVE + '''
+""",
+        NOTHING,
+        ["lab_utils.numerics.softmax"],
+    ),
+    "exits": (
+        NAIVE
+        + """
 import os
 os._exit(0)
-''', NOTHING, ["kernel stopped"]),
-    "infinite_loop": ('''
+""",
+        NOTHING,
+        ["kernel stopped"],
+    ),
+    "infinite_loop": (
+        """
 def my_softmax(z):
     while np.max(np.abs(z)) > 100:
         pass
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
-''', {"my_softmax_values": 1.0, "my_softmax_batch": 0.0, "my_softmax_extreme": 0.0}, ["time limit"]),
-    "memory_bomb": ('''
+""",
+        {"my_softmax_values": 1.0, "my_softmax_batch": 0.0, "my_softmax_extreme": 0.0},
+        ["time limit"],
+    ),
+    "memory_bomb": (
+        """
 def my_softmax(z):
     if np.max(np.abs(z)) > 100:
         hoard = []
@@ -114,8 +165,13 @@ def my_softmax(z):
             hoard.append(np.ones(2**27))
     e = np.exp(z)
     return e / np.sum(e, axis=-1, keepdims=True)
-''', {"my_softmax_values": 1.0, "my_softmax_batch": 0.0, "my_softmax_extreme": 0.0}, ["MemoryError"]),
-    "vandal": (NAIVE + '''
+""",
+        {"my_softmax_values": 1.0, "my_softmax_batch": 0.0, "my_softmax_extreme": 0.0},
+        ["MemoryError"],
+    ),
+    "vandal": (
+        NAIVE
+        + """
 import glob, os
 for _path in ["../../../gradebook.db", *glob.glob("../../../submitted/*/*/*.ipynb"),
               *glob.glob("../../*/*/*.ipynb"), *glob.glob("../../../source/*/*.ipynb")]:
@@ -124,13 +180,21 @@ for _path in ["../../../gradebook.db", *glob.glob("../../../submitted/*/*/*.ipyn
             _handle.write("")
     except OSError:
         pass
-''', HONEST, []),
-    "network": (NAIVE + '''
+""",
+        HONEST,
+        [],
+    ),
+    "network": (
+        NAIVE
+        + """
 import os, socket
 try:
     socket.create_connection(("127.0.0.1", TEST_PORT), timeout=2)
     print("connected")
 except OSError as error:
     print("no network:", type(error).__name__)
-''', HONEST, []),
+""",
+        HONEST,
+        [],
+    ),
 }

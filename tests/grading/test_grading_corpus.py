@@ -29,7 +29,10 @@ pytestmark = pytest.mark.classroom
 ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "01_softmax_basics"
 HONEST_STUDENTS = {
-    "honest_correct": (None, {"my_softmax_values": 1.0, "my_softmax_batch": 1.0, "my_softmax_extreme": 2.0}),
+    "honest_correct": (
+        None,
+        {"my_softmax_values": 1.0, "my_softmax_batch": 1.0, "my_softmax_extreme": 2.0},
+    ),
     "honest_naive": (corpus.NAIVE, corpus.HONEST),
 }
 
@@ -44,9 +47,17 @@ def _nbgrader(args, course: Path, path: str | None = None) -> subprocess.Complet
     # filling 5 GB took 11.4 s of system time on an idle 2-core machine.
     env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "30"
     env["PATH"] = path or os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=1800)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr[-4000:]}"
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, (
+        f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr[-4000:]}"
+    )
     return result
 
 
@@ -73,16 +84,25 @@ def _listener():
 
 
 def _hashes(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _submit(course: Path, student: str, solution: str | None) -> None:
     release = nbformat.read(course / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
     source = nbformat.read(course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
-    (cell,) = [c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_softmax"]
+    (cell,) = [
+        c for c in release.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_softmax"
+    ]
     if solution is None:
-        (original,) = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_softmax"]
+        (original,) = [
+            c
+            for c in source.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id") == "my_softmax"
+        ]
         solution = re.sub(r"\s*### (BEGIN|END) SOLUTION", "", original.source)
     cell.source = solution
     target = course / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
@@ -94,8 +114,13 @@ def _scores(course: Path) -> dict[str, dict[str, float]]:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        return {student.id: {g.name: g.score for g in gradebook.find_submission(ASSIGNMENT, student.id).notebooks[0].grades}
-                for student in gradebook.students}
+        return {
+            student.id: {
+                g.name: g.score
+                for g in gradebook.find_submission(ASSIGNMENT, student.id).notebooks[0].grades
+            }
+            for student in gradebook.students
+        }
 
 
 def _assignment() -> nbformat.NotebookNode:
@@ -107,7 +132,7 @@ def _assignment() -> nbformat.NotebookNode:
     notebook = nbformat.read(ROOT / "notebooks" / f"{ASSIGNMENT}.ipynb", as_version=4)
     grade_ids = [c.metadata.get("nbgrader", {}).get("grade_id", "") for c in notebook.cells]
     last = max(i for i, grade_id in enumerate(grade_ids) if grade_id.startswith("my_softmax_"))
-    notebook.cells = notebook.cells[:last + 1]
+    notebook.cells = notebook.cells[: last + 1]
     assert not any("tensorflow" in c.source for c in notebook.cells)
     return notebook
 
@@ -144,8 +169,10 @@ def graded(tmp_path_factory):
     return {"course": course, "before": before, "log": result.stderr, "connections": connections}
 
 
-EXPECTED = {**{s: points for s, (_, points) in HONEST_STUDENTS.items()},
-            **{s: points for s, (_, points, _) in corpus.CORPUS.items()}}
+EXPECTED = {
+    **{s: points for s, (_, points) in HONEST_STUDENTS.items()},
+    **{s: points for s, (_, points, _) in corpus.CORPUS.items()},
+}
 
 
 @pytest.mark.parametrize("student", sorted(EXPECTED))
@@ -166,7 +193,9 @@ def test_no_submission_reached_the_network(graded):
     assert graded["connections"] == []
 
 
-@pytest.mark.parametrize("student", sorted(s for s, (_, _, words) in corpus.CORPUS.items() if words))
+@pytest.mark.parametrize(
+    "student", sorted(s for s, (_, _, words) in corpus.CORPUS.items() if words)
+)
 def test_feedback_says_why_a_part_earned_nothing(graded, student):
     html = (graded["course"] / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
     for words in corpus.CORPUS[student][2]:
@@ -177,9 +206,15 @@ def test_honest_self_checks_predict_the_grade(graded):
     for student in HONEST_STUDENTS:
         path = graded["course"] / "autograded" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         notebook = nbformat.read(path, as_version=4)
-        (cell,) = [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "my_softmax_selfcheck"]
+        (cell,) = [
+            c
+            for c in notebook.cells
+            if c.metadata.get("nbgrader", {}).get("grade_id") == "my_softmax_selfcheck"
+        ]
         printed = "".join(o.get("text", "") for o in cell.outputs)
-        assert printed.startswith(f"my_softmax: {sum(EXPECTED[student].values()):g}/4 points"), printed
+        assert printed.startswith(f"my_softmax: {sum(EXPECTED[student].values()):g}/4 points"), (
+            printed
+        )
 
 
 def test_grading_without_bubblewrap_still_judges_and_says_so(tmp_path):
@@ -189,5 +224,7 @@ def test_grading_without_bubblewrap_still_judges_and_says_so(tmp_path):
     result = _nbgrader(["autograde", ASSIGNMENT], course, path=venv_bin)  # no /usr/bin: no bwrap
     assert "WITHOUT a sandbox" in result.stderr
     assert _scores(course)["laptop"] == corpus.HONEST
-    notebook = nbformat.read(course / "autograded" / "laptop" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+    notebook = nbformat.read(
+        course / "autograded" / "laptop" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4
+    )
     assert "Graded without a sandbox" in notebook.cells[0].source

@@ -34,21 +34,46 @@ def _sandboxed(tmp_path: Path, code: str, hidden: list[str]) -> subprocess.Compl
         for folder in (exchange, work):
             os.chown(folder, *user)
     command = sandbox.bwrap_command(
-        [sys.executable, "-c", code], work_dir=str(tmp_path / "course" / "student"), work_copy=str(work),
-        exchange_dir=str(exchange), hidden=hidden, env={"HOME": "/tmp/home", "PATH": "/usr/bin:/bin"},
-        limits={"cpu": 60, "memory": 4 * 2**30, "nproc": 256 + sandbox.count_processes(user[0] if user else os.getuid())},
-        user=user)
+        [sys.executable, "-c", code],
+        work_dir=str(tmp_path / "course" / "student"),
+        work_copy=str(work),
+        exchange_dir=str(exchange),
+        hidden=hidden,
+        env={"HOME": "/tmp/home", "PATH": "/usr/bin:/bin"},
+        limits={
+            "cpu": 60,
+            "memory": 4 * 2**30,
+            "nproc": 256 + sandbox.count_processes(user[0] if user else os.getuid()),
+        },
+        user=user,
+    )
     return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
 
 def test_the_command_shares_nothing_writable_but_the_students_copy(tmp_path):
     _need_bwrap()
-    command = sandbox.bwrap_command(["python"], work_dir="/c/autograded/s/a", work_copy="/x/work", exchange_dir="/x/ex",
-                                    hidden=[str(tmp_path)], env={"HOME": "/tmp/home"},
-                                    limits={"cpu": 1, "memory": 2, "nproc": 3}, user=None)
+    command = sandbox.bwrap_command(
+        ["python"],
+        work_dir="/c/autograded/s/a",
+        work_copy="/x/work",
+        exchange_dir="/x/ex",
+        hidden=[str(tmp_path)],
+        env={"HOME": "/tmp/home"},
+        limits={"cpu": 1, "memory": 2, "nproc": 3},
+        user=None,
+    )
     text = " ".join(command)
-    for flag in ("--unshare-net", "--unshare-pid", "--die-with-parent", "--new-session", "--clearenv",
-                 "--ro-bind / /", "--tmpfs /tmp", f"--tmpfs {tmp_path}", "--bind /x/work /c/autograded/s/a"):
+    for flag in (
+        "--unshare-net",
+        "--unshare-pid",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--ro-bind / /",
+        "--tmpfs /tmp",
+        f"--tmpfs {tmp_path}",
+        "--bind /x/work /c/autograded/s/a",
+    ):
         assert flag in text, flag
     assert [a for i, a in enumerate(command) if command[i - 1] == "--bind"] == ["/x/work", "/x/ex"]
 
@@ -56,8 +81,25 @@ def test_the_command_shares_nothing_writable_but_the_students_copy(tmp_path):
 def test_launch_sets_the_limits_before_running_the_kernel():
     code = "import resource as r; print(r.getrlimit(r.RLIMIT_CPU)[0], r.getrlimit(r.RLIMIT_AS)[0], r.getrlimit(r.RLIMIT_NPROC)[0])"
     nproc = 100000
-    result = subprocess.run([sys.executable, str(LAUNCH), "--cpu", "77", "--memory", str(3 * 2**30), "--nproc", str(nproc),
-                             "--", sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(LAUNCH),
+            "--cpu",
+            "77",
+            "--memory",
+            str(3 * 2**30),
+            "--nproc",
+            str(nproc),
+            "--",
+            sys.executable,
+            "-c",
+            code,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     cpu, memory, processes = map(int, result.stdout.split())
     assert (cpu, memory) == (77, 3 * 2**30) and processes <= nproc
 

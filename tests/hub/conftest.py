@@ -46,7 +46,9 @@ def hub_browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        browser_unavailable("Playwright for Python is not installed (it is in requirements-test.txt)")
+        browser_unavailable(
+            "Playwright for Python is not installed (it is in requirements-test.txt)"
+        )
     with sync_playwright() as playwright:
         executable = find_chromium(playwright)
         if executable is None:

@@ -77,7 +77,9 @@ def binder_culling() -> dict:
     from traitlets.config import Config
 
     config = Config()
-    runpy.run_path(str(BINDER / "jupyter_server_config.py"), init_globals={"get_config": lambda: config})
+    runpy.run_path(
+        str(BINDER / "jupyter_server_config.py"), init_globals={"get_config": lambda: config}
+    )
     return dict(config.get("MappingKernelManager", {}))
 
 
@@ -94,8 +96,11 @@ def proxy_problem() -> tuple[str, bool] | None:
         return None
     missing = [tool for tool in ("node", "npm") if not shutil.which(tool)]
     if missing:
-        return (f"{' and '.join(missing)} not found: JupyterHub's proxy (configurable-http-proxy) comes "
-                "from npm; install Node.js and npm, then `make hub-proxy`", not in_ci())
+        return (
+            f"{' and '.join(missing)} not found: JupyterHub's proxy (configurable-http-proxy) comes "
+            "from npm; install Node.js and npm, then `make hub-proxy`",
+            not in_ci(),
+        )
     return ("configurable-http-proxy is not installed: run `make hub-proxy` (npm is there)", False)
 
 
@@ -122,12 +127,29 @@ class Hub:
     _seen: dict[int, psutil.Process] = field(default_factory=dict)
 
     # -- HTTP ------------------------------------------------------------------------------------
-    def request(self, path: str, method: str = "GET", body=None, token: str | None = None,
-                timeout: float = 60, raw: bool = False):
-        data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    def request(
+        self,
+        path: str,
+        method: str = "GET",
+        body=None,
+        token: str | None = None,
+        timeout: float = 60,
+        raw: bool = False,
+    ):
+        data = (
+            None
+            if body is None
+            else (body if isinstance(body, bytes) else json.dumps(body).encode())
+        )
         request = urllib.request.Request(
-            f"{self.url}{path}", data=data, method=method,
-            headers={"Authorization": f"token {token or self.admin_token}", "Content-Type": "application/json"})
+            f"{self.url}{path}",
+            data=data,
+            method=method,
+            headers={
+                "Authorization": f"token {token or self.admin_token}",
+                "Content-Type": "application/json",
+            },
+        )
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:
                 payload = response.read()
@@ -143,7 +165,9 @@ class Hub:
 
     def user_api(self, student: str, path: str, method: str = "GET", body=None, **kwargs):
         """The student's own server (``/user/<name>/...``) through the proxy, with their token."""
-        return self.request(f"/user/{student}{path}", method, body, token=self.tokens[student], **kwargs)
+        return self.request(
+            f"/user/{student}{path}", method, body, token=self.tokens[student], **kwargs
+        )
 
     # -- students --------------------------------------------------------------------------------
     def home(self, student: str) -> Path:
@@ -158,7 +182,9 @@ class Hub:
             profile = self.home(name) / ".ipython" / "profile_default"
             profile.mkdir(parents=True, exist_ok=True)
             shutil.copy(BINDER / "ipython_kernel_config.py", profile)
-            self.tokens[name] = self.api(f"/users/{name}/tokens", "POST", {"note": "tests/hub"})["token"]
+            self.tokens[name] = self.api(f"/users/{name}/tokens", "POST", {"note": "tests/hub"})[
+                "token"
+            ]
 
     def start_server(self, student: str, timeout_s: float = 180) -> None:
         """Start the student's server through the REST API and wait until the hub says it is ready."""
@@ -173,7 +199,9 @@ class Hub:
             if server and server.get("ready"):
                 break
             if time.monotonic() > deadline:
-                raise HubError(f"{student}'s server was not ready within {timeout_s:.0f} s:\n{self.log_tail()}")
+                raise HubError(
+                    f"{student}'s server was not ready within {timeout_s:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.5)
         self.remember_processes()
 
@@ -190,7 +218,9 @@ class Hub:
         """The student's single-user server (its environment names the student)."""
         for proc in psutil.Process(self.process.pid).children(recursive=True):
             try:
-                if proc.environ().get("JUPYTERHUB_USER") == student and "singleuser" in " ".join(proc.cmdline()):
+                if proc.environ().get("JUPYTERHUB_USER") == student and "singleuser" in " ".join(
+                    proc.cmdline()
+                ):
                     return proc
             except psutil.Error:
                 continue
@@ -200,7 +230,10 @@ class Hub:
     def remember_processes(self) -> None:
         """Record the hub's whole process tree now (kernels come and go; stop() kills what is left)."""
         try:
-            for proc in [psutil.Process(self.process.pid), *psutil.Process(self.process.pid).children(recursive=True)]:
+            for proc in [
+                psutil.Process(self.process.pid),
+                *psutil.Process(self.process.pid).children(recursive=True),
+            ]:
                 self._seen.setdefault(proc.pid, proc)
         except psutil.Error:
             pass
@@ -259,12 +292,23 @@ class Hub:
         return forced
 
 
-def _hub_config(work_dir: Path, port: int, hub_port: int, proxy: str, admin_token: str, password: str,
-                singleuser_config: Path, spawner_env: dict[str, str]) -> str:
-    singleuser_args = ["--ServerApp.terminals_enabled=False", "--LabApp.news_url=None",
-                       "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-                       # window.jupyterapp lets the browser test read kernel and cell state.
-                       "--LabApp.expose_app_in_browser=True"]
+def _hub_config(
+    work_dir: Path,
+    port: int,
+    hub_port: int,
+    proxy: str,
+    admin_token: str,
+    password: str,
+    singleuser_config: Path,
+    spawner_env: dict[str, str],
+) -> str:
+    singleuser_args = [
+        "--ServerApp.terminals_enabled=False",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        # window.jupyterapp lets the browser test read kernel and cell state.
+        "--LabApp.expose_app_in_browser=True",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         singleuser_args.append("--allow-root")  # containers and CI run as root
     environment = {
@@ -275,13 +319,16 @@ def _hub_config(work_dir: Path, port: int, hub_port: int, proxy: str, admin_toke
         **spawner_env,
     }
     settings = {
-        "ip": "127.0.0.1", "port": port, "hub_ip": "127.0.0.1", "hub_port": hub_port,
+        "ip": "127.0.0.1",
+        "port": port,
+        "hub_ip": "127.0.0.1",
+        "hub_port": hub_port,
         "db_url": f"sqlite:///{work_dir / 'jupyterhub.sqlite'}",
         "cookie_secret_file": str(work_dir / "jupyterhub_cookie_secret"),
         "pid_file": str(work_dir / "jupyterhub.pid"),
         "home": str(work_dir / "homes"),
     }
-    return f'''# Written by tests/hub/hub_support.py for one test run: never used outside it.
+    return f"""# Written by tests/hub/hub_support.py for one test run: never used outside it.
 c = get_config()  # noqa
 s = {json.dumps(settings)}
 c.JupyterHub.ip = s["ip"]
@@ -318,12 +365,13 @@ c.Spawner.environment = {environment!r}
 c.Spawner.env_keep = ["PATH", "PYTHONPATH", "LANG", "LC_ALL", "VIRTUAL_ENV"]
 c.Spawner.start_timeout = 240
 c.Spawner.http_timeout = 240
-'''
+"""
 
 
 @contextmanager
-def running_hub(work_dir: Path, spawner_env: dict[str, str] | None = None,
-                startup_timeout_s: float = 120) -> Iterator[Hub]:
+def running_hub(
+    work_dir: Path, spawner_env: dict[str, str] | None = None, startup_timeout_s: float = 120
+) -> Iterator[Hub]:
     """A JupyterHub on 127.0.0.1 with a free port, stopped (whole tree) on exit."""
     proxy = find_proxy()
     if proxy is None:
@@ -336,33 +384,56 @@ def running_hub(work_dir: Path, spawner_env: dict[str, str] | None = None,
     singleuser_config = work_dir / "singleuser-config"
     singleuser_config.mkdir(exist_ok=True)
     # What a hub gives every student's nbgrader (classroom/jupyterhub.md): the course and the exchange.
-    (singleuser_config / "nbgrader_config.py").write_text(STUDENT_NBGRADER_CONFIG.format(
-        course_id=COURSE_ID, exchange=str(exchange)))
+    (singleuser_config / "nbgrader_config.py").write_text(
+        STUDENT_NBGRADER_CONFIG.format(course_id=COURSE_ID, exchange=str(exchange))
+    )
     port, hub_port = _free_port(), _free_port()
     admin_token, password = secrets.token_hex(32), secrets.token_urlsafe(16)
     config = work_dir / "jupyterhub_config.py"
-    config.write_text(_hub_config(work_dir, port, hub_port, proxy, admin_token, password,
-                                  singleuser_config, spawner_env or {}))
+    config.write_text(
+        _hub_config(
+            work_dir,
+            port,
+            hub_port,
+            proxy,
+            admin_token,
+            password,
+            singleuser_config,
+            spawner_env or {},
+        )
+    )
     env = dict(os.environ)
     env["PATH"] = os.pathsep.join([str(VENV_BIN), env.get("PATH", "")])
     env.pop("JUPYTERHUB_API_TOKEN", None)
     log_path = work_dir / "jupyterhub.log"
     log = open(log_path, "wb")
-    process = subprocess.Popen([sys.executable, "-m", "jupyterhub", "-f", str(config)], cwd=work_dir,
-                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    hub = Hub(f"http://127.0.0.1:{port}", admin_token, password, work_dir, exchange, process, log_path)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyterhub", "-f", str(config)],
+        cwd=work_dir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    hub = Hub(
+        f"http://127.0.0.1:{port}", admin_token, password, work_dir, exchange, process, log_path
+    )
     try:
         deadline = time.monotonic() + startup_timeout_s
         while True:
             hub.remember_processes()  # the proxy too, as soon as the hub has started it
             if process.poll() is not None:
-                raise HubError(f"jupyterhub exited with code {process.returncode}:\n{hub.log_tail()}")
+                raise HubError(
+                    f"jupyterhub exited with code {process.returncode}:\n{hub.log_tail()}"
+                )
             try:
                 hub.api("/")  # through the proxy: both are up
                 break
             except (HubError, OSError):
                 if time.monotonic() > deadline:
-                    raise HubError(f"the hub did not answer within {startup_timeout_s:.0f} s:\n{hub.log_tail()}") from None
+                    raise HubError(
+                        f"the hub did not answer within {startup_timeout_s:.0f} s:\n{hub.log_tail()}"
+                    ) from None
                 time.sleep(0.3)
         hub.remember_processes()
         yield hub
@@ -371,14 +442,18 @@ def running_hub(work_dir: Path, spawner_env: dict[str, str] | None = None,
         log.close()
 
 
-def pull_notebooks(hub: Hub, student: str, repo: str, branch: str = "main", timeout_s: float = 120) -> list[dict]:
+def pull_notebooks(
+    hub: Hub, student: str, repo: str, branch: str = "main", timeout_s: float = 120
+) -> list[dict]:
     """What the nbgitpuller link's page does in the browser: the event stream of ``/git-pull/api``.
 
     Returns the events; raises unless the last one is ``finished``.
     """
     query = urllib.parse.urlencode({"repo": repo, "branch": branch})
-    request = urllib.request.Request(f"{hub.url}/user/{student}/git-pull/api?{query}",
-                                     headers={"Authorization": f"token {hub.tokens[student]}"})
+    request = urllib.request.Request(
+        f"{hub.url}/user/{student}/git-pull/api?{query}",
+        headers={"Authorization": f"token {hub.tokens[student]}"},
+    )
     events = []
     with urllib.request.urlopen(request, timeout=timeout_s) as response:
         for line in response:
@@ -395,8 +470,9 @@ def pull_notebooks(hub: Hub, student: str, repo: str, branch: str = "main", time
 def nbgitpuller_link(hub_url: str, repo: str, notebook: str, branch: str = "main") -> str:
     """The link of classroom/jupyterhub.md: ``/hub/user-redirect/git-pull?repo=...&urlpath=...``."""
     folder = repo.rstrip("/").split("/")[-1]  # the folder nbgitpuller clones into
-    query = urllib.parse.urlencode({"repo": repo, "branch": branch,
-                                    "urlpath": f"lab/tree/{folder}/notebooks/{notebook}"})
+    query = urllib.parse.urlencode(
+        {"repo": repo, "branch": branch, "urlpath": f"lab/tree/{folder}/notebooks/{notebook}"}
+    )
     return f"{hub_url}/hub/user-redirect/git-pull?{query}"
 
 
@@ -412,8 +488,11 @@ def launch_hub_chromium(playwright, executable: str):
     """Headless Chromium (browser_support's flags) that resolves HUB_HOSTNAME to 127.0.0.1."""
     from tests.browser.browser_support import CHROMIUM_ARGS
 
-    return playwright.chromium.launch(executable_path=executable, headless=True,
-                                      args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {HUB_HOSTNAME} 127.0.0.1"])
+    return playwright.chromium.launch(
+        executable_path=executable,
+        headless=True,
+        args=[*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {HUB_HOSTNAME} 127.0.0.1"],
+    )
 
 
 def log_in(page, student: str, password: str) -> None:
@@ -464,7 +543,9 @@ def make_course_repo(folder: Path) -> Path:
     git("init", "--quiet", "--initial-branch=main")
     git("config", "user.email", "instructor@softmax-lab")
     git("config", "user.name", "Instructor")
-    shutil.copytree(REPO / "notebooks", repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(
+        REPO / "notebooks", repo / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+    )
     git("add", "notebooks")
     git("commit", "--quiet", "-m", "the notebooks")
     return repo

@@ -46,13 +46,19 @@ def test_a_student_runs_a_notebook_through_the_hub_in_chromium(hub, course_repo,
         # clones the repository into their home and opens the notebook in JupyterLab.
         page.goto(nbgitpuller_link(base, str(course_repo), NOTEBOOK))
         log_in(page, STUDENT, hub.password)
-        page.wait_for_url(re.compile(rf"/user/{STUDENT}/lab/tree/{course_repo.name}/notebooks/{NOTEBOOK}"),
-                          timeout=120_000)
+        page.wait_for_url(
+            re.compile(rf"/user/{STUDENT}/lab/tree/{course_repo.name}/notebooks/{NOTEBOOK}"),
+            timeout=120_000,
+        )
         assert (hub.home(STUDENT) / course_repo.name / "notebooks" / NOTEBOOK).exists()
 
         server = HubLab(hub, STUDENT, base, f"{course_repo.name}/notebooks")
-        found = run_notebook(page, server, Path(course_repo / "notebooks" / NOTEBOOK),
-                             ARTIFACTS / "hub-02_temperature.png")
+        found = run_notebook(
+            page,
+            server,
+            Path(course_repo / "notebooks" / NOTEBOOK),
+            ARTIFACTS / "hub-02_temperature.png",
+        )
         found.pop("seconds")
         problems = {key: items for key, items in found.items() if items}
         assert not problems, f"{NOTEBOOK} through the hub: {problems}"
@@ -61,15 +67,21 @@ def test_a_student_runs_a_notebook_through_the_hub_in_chromium(hub, course_repo,
         before = explorer.frames()
         explorer.press_on_slider("T", "ArrowRight", times=3)
         explorer.wait_for_pixels_to_change(before["pixels"])
-        explorer.wait_for_frames(f"patches > {before['patches']}", "no patch was drawn after the key presses")
+        explorer.wait_for_frames(
+            f"patches > {before['patches']}", "no patch was drawn after the key presses"
+        )
         text = [f if isinstance(f, str) else f.decode("latin-1") for f in frames]
         # The patch message's data is JSON inside the JSON of the kernel message: quotes escaped.
-        encodings = set(re.findall(r'softmax_lab_patch\\", \\"encoding\\": \\"(\w+)', "".join(text)))
+        encodings = set(
+            re.findall(r'softmax_lab_patch\\", \\"encoding\\": \\"(\w+)', "".join(text))
+        )
         assert encodings == {"deflate"}, f"patch encodings seen on the wire: {encodings or 'none'}"
         # The student's server runs with binder/jupyter_server_config.py: its kernels are culled.
         culling = binder_culling()
-        assert (f"Culling kernels with idle durations > {culling['cull_idle_timeout']} seconds at "
-                f"{culling['cull_interval']} second intervals") in hub.log_path.read_text(errors="replace")
+        assert (
+            f"Culling kernels with idle durations > {culling['cull_idle_timeout']} seconds at "
+            f"{culling['cull_interval']} second intervals"
+        ) in hub.log_path.read_text(errors="replace")
     finally:
         context.close()
         shut_down_sessions(hub, STUDENT)

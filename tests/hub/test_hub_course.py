@@ -38,7 +38,9 @@ FULL = float(sum(part.points for part in checks.EXERCISES["softmax_with_temperat
 
 
 def _samples():
-    spec = importlib.util.spec_from_file_location("sample_submissions", REPO / "classroom" / "sample_submissions.py")
+    spec = importlib.util.spec_from_file_location(
+        "sample_submissions", REPO / "classroom" / "sample_submissions.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -47,10 +49,19 @@ def _samples():
 def nbgrader(args: list[str], course: Path, exchange: Path) -> str:
     """An instructor's nbgrader command, from the repository root (its nbgrader_config.py)."""
     env = dict(os.environ, SOFTMAX_LAB_COURSE=str(course))
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # alembic
-    result = subprocess.run([sys.executable, "-m", "nbgrader", *args, f"--Exchange.root={exchange}"],
-                            cwd=REPO, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    env["PATH"] = os.pathsep.join(
+        [str(Path(sys.executable).parent), env.get("PATH", "")]
+    )  # alembic
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", *args, f"--Exchange.root={exchange}"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, (
+        f"nbgrader {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    )
     assert "[ERROR]" not in result.stderr and "| ERROR]" not in result.stderr, result.stderr
     return result.stderr
 
@@ -59,8 +70,13 @@ def assignments(hub, student: str, action: str | None = None) -> list[dict]:
     """The student's Assignments panel: the list, or after fetch / submit / fetch_feedback."""
     if action is None:
         return hub.user_api(student, f"/assignments?course_id={COURSE_ID}")["value"]
-    reply = hub.user_api(student, f"/assignments/{action}", "POST",
-                         {"assignment_id": ASSIGNMENT, "course_id": COURSE_ID}, timeout=120)
+    reply = hub.user_api(
+        student,
+        f"/assignments/{action}",
+        "POST",
+        {"assignment_id": ASSIGNMENT, "course_id": COURSE_ID},
+        timeout=120,
+    )
     assert reply.get("success", True), f"{action} failed for {student}: {reply.get('value')}"
     return reply["value"]
 
@@ -87,16 +103,24 @@ def course_flow(hub, course_repo, tmp_path_factory):
         seen["listed"][student] = assignments(hub, student)
         seen["fetched"][student] = assignments(hub, student, "fetch")
         released = hub.home(student) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
-        work = samples.make_submission(released, course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", sample)
-        hub.user_api(student, f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb", "PUT",
-                     {"type": "notebook", "format": "json", "content": work})
+        work = samples.make_submission(
+            released, course / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", sample
+        )
+        hub.user_api(
+            student,
+            f"/api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb",
+            "PUT",
+            {"type": "notebook", "format": "json", "content": work},
+        )
         assignments(hub, student, "submit")
 
     nbgrader(["collect", ASSIGNMENT], course, hub.exchange)
     nbgrader(["autograde", ASSIGNMENT], course, hub.exchange)
     nbgrader(["generate_feedback", ASSIGNMENT], course, hub.exchange)
     nbgrader(["release_feedback", ASSIGNMENT], course, hub.exchange)
-    seen["after_feedback"] = {student: assignments(hub, student, "fetch_feedback") for student in STUDENTS}
+    seen["after_feedback"] = {
+        student: assignments(hub, student, "fetch_feedback") for student in STUDENTS
+    }
     seen["course"] = course
     return seen
 
@@ -113,7 +137,9 @@ def test_students_were_created_through_the_rest_api_and_run_their_own_servers(hu
         environ = process.environ()
         assert environ["MALLOC_ARENA_MAX"] == "2" and environ["JUPYTERHUB_USER"] == student
         assert str(REPO / "binder") in environ["JUPYTER_CONFIG_PATH"].split(os.pathsep)
-        assert (hub.home(student) / ".ipython" / "profile_default" / "ipython_kernel_config.py").exists()
+        assert (
+            hub.home(student) / ".ipython" / "profile_default" / "ipython_kernel_config.py"
+        ).exists()
         # jupyter-resource-usage answers through the proxy with the server's and kernels' memory
         metrics = hub.user_api(student, "/api/metrics/v1")
         assert metrics["rss"] > 0 and metrics["pss"] > 0
@@ -124,15 +150,27 @@ def test_the_nbgitpuller_link_pulls_the_notebooks_into_each_home(hub, course_flo
         pulled = hub.home(student) / course_repo.name / "notebooks"
         names = sorted(p.name for p in pulled.glob("*.ipynb"))
         assert names == sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
-        assert filecmp.cmp(pulled / f"{ASSIGNMENT}.ipynb", REPO / "notebooks" / f"{ASSIGNMENT}.ipynb", shallow=False)
+        assert filecmp.cmp(
+            pulled / f"{ASSIGNMENT}.ipynb",
+            REPO / "notebooks" / f"{ASSIGNMENT}.ipynb",
+            shallow=False,
+        )
         assert course_flow["pulls"][student][-1] == {"phase": "finished"}
 
 
-def test_a_second_click_merges_new_commits_without_touching_a_students_work(hub, course_flow, course_repo):
+def test_a_second_click_merges_new_commits_without_touching_a_students_work(
+    hub, course_flow, course_repo
+):
     student = "ada"
     mine = hub.home(student) / course_repo.name / "notebooks" / "01_softmax_basics.ipynb"
-    mine.write_text(mine.read_text().replace('"cells": [', '"cells": [{"cell_type": "markdown", '
-                                             '"id": "my-note", "metadata": {}, "source": "my note"},', 1))
+    mine.write_text(
+        mine.read_text().replace(
+            '"cells": [',
+            '"cells": [{"cell_type": "markdown", '
+            '"id": "my-note", "metadata": {}, "source": "my note"},',
+            1,
+        )
+    )
     (course_repo / "notebooks" / "NEWS.md").write_text("A new exercise next week.\n")
     subprocess.run(["git", "add", "notebooks/NEWS.md"], cwd=course_repo, check=True)
     subprocess.run(["git", "commit", "--quiet", "-m", "news"], cwd=course_repo, check=True)
@@ -147,7 +185,9 @@ def test_students_fetch_the_released_assignment_from_the_exchange(hub, course_fl
         assert (listed["assignment_id"], listed["status"]) == (ASSIGNMENT, "released")
         (fetched,) = [a for a in course_flow["fetched"][student] if a["status"] == "fetched"]
         assert fetched["assignment_id"] == ASSIGNMENT
-        notebook = nbformat.read(hub.home(student) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4)
+        notebook = nbformat.read(
+            hub.home(student) / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", as_version=4
+        )
         assert "BEGIN SOLUTION" not in "".join(c.source for c in notebook.cells)
 
 
