@@ -26,14 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .environment import import_tensorflow
-from .validation import (
-    as_class_ids,
-    as_float_array,
-    as_int,
-    as_positive,
-    as_real,
-    check_finite,
-)
+from .validation import as_class_ids, as_float_array, as_int, as_positive, as_real, check_finite
 
 if TYPE_CHECKING:  # for the annotations only: TensorFlow is imported lazily, inside functions
     import keras

@@ -15,12 +15,7 @@ from scipy.special import softmax as scipy_softmax
 from sklearn.metrics import log_loss
 
 from lab_utils import calibration
-from lab_utils.calibration import (
-    expected_calibration_error,
-    fit_temperature,
-    nll,
-    reliability_bins,
-)
+from lab_utils.calibration import expected_calibration_error, fit_temperature, nll, reliability_bins
 
 
 def binary_probs(confidences, correct):

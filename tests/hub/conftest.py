@@ -10,12 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.hub_support import (
-    launch_hub_chromium,
-    make_course_repo,
-    proxy_problem,
-    running_hub,
-)
+from tests.hub.hub_support import launch_hub_chromium, make_course_repo, proxy_problem, running_hub
 
 
 @pytest.fixture(scope="session")
