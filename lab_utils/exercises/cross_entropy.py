@@ -1,4 +1,19 @@
-"""Notebook 03's exercise: ``my_cross_entropy(logits, y)``, the mean loss, exact for confident mistakes."""
+"""Notebook 03's exercise: ``my_cross_entropy(logits, y)``, the mean loss, exact for confident mistakes.
+
+Examples
+--------
+>>> case = build_cases()["confident_mistakes"][0]
+>>> case.args
+(('logits', array([[ 1000.,     0., -1000.]])), ('y', array([2])))
+>>> case.expected                          # logsumexp(z) - z_y, exact
+2000.0
+>>> capped = -np.log(numerics.softmax(case.argument("logits"))[0, 2] + 1e-12)    # log(p + eps)
+>>> verdict = check(EXERCISE, EXERCISE.part("confident_mistakes"), case, Result("ok", capped))
+>>> verdict.returned, verdict.expected
+('27.631', '2000.0')
+>>> verdict.hint.split(":")[0]
+'the loss of a confident mistake came back too small, as if capped'
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,29 @@
 
 Both paths end in :func:`judge_part`, so the self-check in the student's process and the trusted
 autograder reach the same verdict from the same plain data.
+
+Examples
+--------
+>>> import numpy as np
+>>> from lab_utils.exercises import EXERCISES, cases
+>>> exercise = EXERCISES["my_softmax"]
+>>> part, part_cases = exercise.part("extreme"), cases("my_softmax")["extreme"]
+>>> def stable(z):
+...     e = np.exp(z - np.max(z, axis=-1, keepdims=True))
+...     return e / np.sum(e, axis=-1, keepdims=True)
+>>> results, seconds = run_part_here(exercise, part, part_cases, stable)
+>>> judge_part(exercise, part, part_cases, results, seconds) is None     # every case passes
+True
+>>> def naive(z):
+...     return np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)
+>>> results, seconds = run_part_here(exercise, part, part_cases, naive)
+>>> print(judge_part(exercise, part, part_cases, results, seconds).describe(exercise.name))
+my_softmax: part 'extreme' (2 points) fails
+  input:    z = [1000., 1000., 1000.]
+  returned: [nan, nan, nan]
+  expected: [0.3333, 0.3333, 0.3333]
+  hint:     exp overflowed (or 0/0 happened): subtract the largest logit of each row
+            before exp; softmax(z - max(z)) equals softmax(z) exactly.
 """
 
 from __future__ import annotations

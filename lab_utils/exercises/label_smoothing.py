@@ -9,6 +9,19 @@ against Keras' ``CategoricalCrossentropy(from_logits=True, label_smoothing=alpha
 With smoothing every class carries weight :math:`\\alpha/N`, so the log-probability of *every* class
 enters the loss, not only the true one: ``log(softmax(z))`` turns a confident logit row into
 ``-inf`` wherever a probability underflows, which the hidden part probes.
+
+Examples
+--------
+>>> case = labels_case([0, 2, 1], 3, 0.1)
+>>> case.expected.round(4)
+array([[0.9333, 0.0333, 0.0333],
+       [0.0333, 0.0333, 0.9333],
+       [0.0333, 0.9333, 0.0333]])
+>>> one_hot = numerics.one_hot(case.argument("y"), 3)
+>>> others_only = 0.9 * one_hot + 0.05 * (1 - one_hot)      # alpha / (N - 1) on the wrong classes
+>>> verdict = check(EXERCISE, EXERCISE.part("labels"), case, Result("ok", others_only))
+>>> verdict.hint.split(":")[0]
+'Keras spreads alpha over all N classes, the true one included'
 """
 
 from __future__ import annotations

@@ -1,4 +1,17 @@
-"""Notebook 06's exercise: ``my_masked_softmax(z, mask)``: masked positions exactly 0, no NaN rows."""
+"""Notebook 06's exercise: ``my_masked_softmax(z, mask)``: masked positions exactly 0, no NaN rows.
+
+Examples
+--------
+>>> case = build_cases()["fully_masked"][1]
+>>> case.args
+(('z', array([ 0.5, -0.5,  2. ])), ('mask', array([False, False, False])))
+>>> case.expected                          # nothing left to normalise: zeros, not 0/0
+array([0., 0., 0.])
+>>> zero_by_zero = np.full(3, np.nan)      # what exp(z) * mask / sum(...) returns here
+>>> verdict = check(EXERCISE, EXERCISE.part("fully_masked"), case, Result("ok", zero_by_zero))
+>>> verdict.hint.split(":")[0]
+'a row with every position masked has nothing to normalise'
+"""
 
 from __future__ import annotations
 

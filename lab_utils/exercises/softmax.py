@@ -1,4 +1,15 @@
-"""Notebook 01's exercise: ``my_softmax(z)``, along the last axis, stable for extreme logits."""
+"""Notebook 01's exercise: ``my_softmax(z)``, along the last axis, stable for extreme logits.
+
+Examples
+--------
+>>> [(part.name, part.points, part.hidden) for part in EXERCISE.parts]
+[('values', 1, False), ('batch', 1, False), ('extreme', 2, True)]
+>>> case = build_cases()["extreme"][0]     # inputs only: the answer is computed on first use
+>>> case.args
+(('z', array([1000., 1000., 1000.])),)
+>>> case.expected.round(4)
+array([0.3333, 0.3333, 0.3333])
+"""
 
 from __future__ import annotations
 

@@ -27,6 +27,16 @@ from grading code students wrote for this assignment elsewhere:
 
 Training and the search are graded by outcome (validation accuracy against a threshold set from
 the reference trainer, the loss going down), never by matching one particular random order.
+
+Examples
+--------
+>>> [part.name for part in SOFTMAX_LOSS_VECTORIZED.parts]
+['loss', 'gradient', 'overflow', 'log_space', 'no_loops']
+>>> source_case = build_vectorized_cases()["no_loops"][0]     # the source, read, never run
+>>> looped = "def softmax_loss_vectorized(W, X, y, reg):\\n    for row in X:\\n        pass"
+>>> part = SOFTMAX_LOSS_VECTORIZED.part("no_loops")
+>>> check_loss(SOFTMAX_LOSS_VECTORIZED, part, source_case, Result("ok", looped)).problem
+'found a for loop (line 2) in softmax_loss_vectorized'
 """
 
 from __future__ import annotations

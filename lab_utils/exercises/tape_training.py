@@ -10,6 +10,15 @@ part) a loss computed from probabilities is capped at -log(epsilon) and cannot m
 
 Calling ``fit``, ``train_on_batch`` or ``train_step`` would let Keras do the work: each part first reads
 the function's source (never run) for ``tf.GradientTape`` and for those calls.
+
+Examples
+--------
+>>> [part.name for part in EXERCISE.parts]
+['steps', 'last_batch', 'extreme']
+>>> source = "def train_with_tape(model, x, y, batch_size): return model.fit(x, y)"
+>>> verdict = check(EXERCISE, EXERCISE.part("steps"), SOURCE, Result("ok", source))
+>>> verdict.problem                        # read from the source: no model built, nothing run
+'train_with_tape calls fit: Keras trains the model, not your loop'
 """
 
 from __future__ import annotations

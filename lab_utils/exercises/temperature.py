@@ -1,4 +1,21 @@
-"""Notebook 02's exercise: ``softmax_with_temperature(z, T)``, stable at T = 0.001 and T = 1e6."""
+"""Notebook 02's exercise: ``softmax_with_temperature(z, T)``, stable at T = 0.001 and T = 1e6.
+
+Examples
+--------
+>>> case = temperature_case(f64([1.0, 2.0, 3.0]), 1e-3)
+>>> case.expected                          # T -> 0: all the weight on the largest logit
+array([0., 0., 1.])
+>>> multiplied = numerics.softmax(case.argument("z") * 1e-3)     # z * T instead of z / T
+>>> verdict = check(EXERCISE, EXERCISE.part("limits"), case, Result("ok", multiplied))
+>>> print(verdict.describe(EXERCISE.name))
+softmax_with_temperature: part 'limits' (1 point) fails
+  input:    z = [1., 2., 3.]
+            T = 0.001
+  returned: [0.3330, 0.3333, 0.3337]
+  expected: [0., 0., 1.]
+  hint:     divide the logits by T (not multiply), then take a stable softmax along the
+            last axis.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``python -m lab_utils.grading autograde ASSIGNMENT --workers W``: see :mod:`.parallel`."""
+"""``python -m lab_utils.grading autograde``: only runs :func:`.parallel.main` (see its example)."""
 
 import sys
 

@@ -12,6 +12,17 @@ place of nbgrader's ``Execute``. For one submission it:
    JSON, judges them here with the exercise's own code, and writes the verdict as the cell's output;
 4. stops a part after its time limit (interrupt, then kill), and after a kernel dies (``os._exit``,
    ``exit()``, the memory or CPU limit) records every remaining part as failed with the reason.
+
+Examples
+--------
+Configured as ``nbgrader_config.py`` does it (here: refuse to grade without bubblewrap):
+
+>>> from traitlets.config import Config
+>>> config = Config()
+>>> config.SandboxedExecute.require_sandbox = True
+>>> step = SandboxedExecute(config=config)
+>>> step.require_sandbox, step.student_cell_timeout, step.memory_limit_mb, step.cpu_limit_seconds
+(True, 60, 6144, 1800)
 """
 
 from __future__ import annotations

@@ -2,6 +2,16 @@
 
 Everything here reads the notebook file (nbgrader's autograded copy, with the instructor's test
 cells restored) and plain data; nothing runs student code.
+
+Examples
+--------
+>>> grader = {"nbgrader": {"grade": True, "grade_id": "my_softmax_extreme", "points": 2}}
+>>> grade_calls(v4.new_code_cell('grade("my_softmax", my_softmax, "extreme")', metadata=grader))
+[('my_softmax', 'extreme')]
+>>> grade_calls(v4.new_code_cell("assert my_softmax([0.0]) == 1.0", metadata=grader)) is None
+True
+>>> verdict_outputs("my_softmax: part 'extreme' (2 points) fails", "")[0].output_type   # 0 points
+'error'
 """
 
 from __future__ import annotations

@@ -8,6 +8,18 @@ bubblewrap or, where bubblewrap is missing, directly:
 It sets RLIMIT_CPU (seconds of CPU), RLIMIT_AS (bytes of address space) and RLIMIT_NPROC (processes
 and threads of the user), drops to ``uid``/``gid`` when given (only root can), and then replaces
 itself with CMD, the kernel.
+
+Examples
+--------
+>>> import subprocess
+>>> show = "import resource as r; print(r.getrlimit(r.RLIMIT_CPU), r.getrlimit(r.RLIMIT_AS))"
+>>> limits = ["--cpu", "60", "--memory", str(2**31), "--nproc", "4096"]
+>>> child = subprocess.run(
+...     [sys.executable, __file__, *limits, "--", sys.executable, "-c", show],
+...     capture_output=True, text=True, check=True,
+... )
+>>> print(child.stdout, end="")                # SIGXCPU at 60 s of CPU, SIGKILL at 65 s
+(60, 65) (2147483648, 2147483648)
 """
 
 import argparse

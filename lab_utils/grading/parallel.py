@@ -6,6 +6,18 @@ handed the assignment in, W at a time (default: the number of cores). Each proce
 notebook in its own sandbox; the gradebook's writes are serialised by SQLite's write lock (every
 nbgrader write is a short transaction), and a student whose run still hit "database is locked" is
 graded again once the others are done.
+
+Examples
+--------
+>>> import tempfile
+>>> course = tempfile.TemporaryDirectory()
+>>> for student, assignment in [("bob", "ps1"), ("alice", "ps1"), ("carol", "ps2")]:
+...     (Path(course.name) / "submitted" / student / assignment).mkdir(parents=True)
+>>> submitted_students(Path(course.name), "ps1")
+['alice', 'bob']
+>>> main(["ps3", "--course", course.name])     # nothing handed in: exit code 2, no nbgrader run
+2
+>>> course.cleanup()
 """
 
 from __future__ import annotations

@@ -71,7 +71,35 @@ def bwrap_command(
     limits: dict[str, int],
     user: tuple[int, int] | None,
 ) -> list[str]:
-    """The full command line that starts ``kernel_cmd`` inside the sandbox."""
+    """The full command line that starts ``kernel_cmd`` inside the sandbox.
+
+    Raises FileNotFoundError where bubblewrap is not installed (the example is then skipped).
+
+    Examples
+    --------
+    >>> if bwrap_path() is None:
+    ...     import pytest; pytest.skip("bubblewrap (bwrap) is not installed")
+    >>> command = bwrap_command(
+    ...     ["python", "-m", "ipykernel_launcher"],
+    ...     work_dir="/course/autograded/s1/ps1",
+    ...     work_copy="/staging/work",
+    ...     exchange_dir="/staging/exchange",
+    ...     hidden=[],
+    ...     env={"HOME": "/tmp/home"},
+    ...     limits={"cpu": 60, "memory": 2**30, "nproc": 64},
+    ...     user=None,
+    ... )
+    >>> "--unshare-net" in command and "--clearenv" in command     # no network, no inherited env
+    True
+    >>> writable = command.index("--bind")     # writable: the student's copy, at its own path
+    >>> command[writable : writable + 3]
+    ['--bind', '/staging/work', '/course/autograded/s1/ps1']
+    >>> launcher = command[command.index("--") + 1 :]    # the kernel, under launch.py's limits
+    >>> Path(launcher[1]).name, launcher[2:8]
+    ('launch.py', ['--cpu', '60', '--memory', '1073741824', '--nproc', '64'])
+    >>> launcher[8:]
+    ['--', 'python', '-m', 'ipykernel_launcher']
+    """
     bwrap = bwrap_path()
     if bwrap is None:
         raise FileNotFoundError("bwrap (bubblewrap) is not installed")
