@@ -25,7 +25,8 @@ One job per module; the file name says which::
     ipympl_canvas  the ipympl canvas subclass (ipympl's internals, named in canvas)
     frames         changed rectangles and the browser-side bridge that paints them
     cells          which notebook cell made an explorer, so a re-run closes the old one
-    explorers      wires ipywidgets controls to numerics and to plots' artists; nothing else
+    explorer_base  what every explorer shares: layout, redraw, caught errors, static fallbacks
+    explorers      the five explorers: ipywidgets controls wired to numerics and plots' artists
     exercises/     one module per graded exercise: its parts, cases, references and judges
     checks         the notebooks' self-checks: ``check_<exercise>``, ``grade``, ``score``
     grading/       the instructor's side: nbgrader's Execute step sandboxed (bubblewrap), the
@@ -35,12 +36,13 @@ One job per module; the file name says which::
 
 Imports run one way, from the top of this list to the bottom: ``validation`` imports nothing of
 the lab; ``numerics`` only ``validation``; ``attention``, ``scaling`` and ``calibration`` build on
-``numerics``; ``plots`` uses ``style``; ``canvas`` uses ``frames``; ``student`` uses ``runner``
-and ``plots``; ``explorers`` uses ``numerics``, ``plots``, ``student``, ``canvas`` and ``cells``;
-``exercises`` use ``numerics``, ``runner`` and the data and model modules; ``checks`` uses
-``exercises``; ``grading`` uses ``exercises`` and ``runner`` (never imported by a notebook).
-``runner`` imports nothing of the lab (its source runs alone in the grading sandbox). Nothing
-imports ``explorers`` or ``checks``.
+``numerics``; ``plots`` uses ``style``; ``runner`` imports nothing of the lab (its source runs
+alone in the grading sandbox); ``student`` uses ``runner`` and ``plots``; ``canvas`` uses
+``frames``; ``explorer_base`` uses ``canvas``, ``cells`` and ``frames``; ``explorers`` uses
+``explorer_base``, ``numerics``, ``plots`` and ``student``; ``exercises`` use ``numerics``,
+``runner`` and the data and model modules; ``checks`` uses ``exercises``; ``grading`` uses
+``exercises`` and ``runner`` (never imported by a notebook). Nothing imports ``explorers`` or
+``checks``.
 
 Examples
 --------

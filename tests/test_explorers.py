@@ -26,7 +26,7 @@ from PIL import Image
 
 import lab_utils
 from lab_utils import canvas as canvas_module
-from lab_utils import cells, explorers, numerics, style
+from lab_utils import cells, explorer_base, explorers, numerics, style
 from lab_utils.explorers import (
     cross_entropy_explorer,
     overflow_explorer,
@@ -897,7 +897,7 @@ def test_controls_have_the_maths_names(backend):
     assert names["cross_entropy"] == ["z_0", "z_1", "z_2", "z_3", "target y"]
     assert names["overflow"] == ["scale s", "dtype"]
     assert names["training"] == ["epoch", "test image"]
-    assert explorers._spoken("z₁₀") == "z_10"
+    assert explorer_base._spoken("z₁₀") == "z_10"
 
 
 def test_the_figures_text_alternative_follows_it(monkeypatch):
@@ -917,7 +917,7 @@ def test_on_colab_the_custom_widget_manager_is_enabled_once(monkeypatch):
     colab.output = output
     monkeypatch.setitem(sys.modules, "google.colab", colab)
     monkeypatch.setitem(sys.modules, "google.colab.output", output)
-    monkeypatch.setattr(explorers, "_COLAB_WIDGETS", False)
+    monkeypatch.setattr(explorer_base, "_COLAB_WIDGETS", False)
     # Agg: no frame bridge, whose anywidget enables the manager too (when it sees google.colab).
     monkeypatch.setattr(canvas_module, "ipympl_active", lambda: False)
     softmax_explorer()
@@ -927,6 +927,6 @@ def test_on_colab_the_custom_widget_manager_is_enabled_once(monkeypatch):
 
 def test_elsewhere_nothing_is_enabled(monkeypatch):
     monkeypatch.setitem(sys.modules, "google.colab", None)  # import fails, as outside Colab
-    monkeypatch.setattr(explorers, "_COLAB_WIDGETS", False)
+    monkeypatch.setattr(explorer_base, "_COLAB_WIDGETS", False)
     softmax_explorer()
-    assert explorers._COLAB_WIDGETS is True
+    assert explorer_base._COLAB_WIDGETS is True

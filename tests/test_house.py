@@ -18,7 +18,15 @@ MODULES = sorted(info.name for info in pkgutil.iter_modules(lab_utils.__path__))
 SOURCE = Path(lab_utils.__file__).parent
 
 
-@pytest.mark.parametrize("name", MODULES)
+#: Every module of the package, subpackages included (``__main__`` only runs ``grading.parallel``).
+ALL_MODULES = sorted(
+    info.name.removeprefix("lab_utils.")
+    for info in pkgutil.walk_packages(lab_utils.__path__, "lab_utils.")
+    if not info.name.endswith("__main__")
+)
+
+
+@pytest.mark.parametrize("name", ALL_MODULES)
 def test_every_module_has_docstring_examples(name):
     module = importlib.import_module(f"lab_utils.{name}")
     examples = sum(len(test.examples) for test in doctest.DocTestFinder().find(module))
@@ -51,8 +59,9 @@ def test_every_public_function_has_type_hints(qualified, function):
     )
 
 
-def test_explorers_only_wire_controls_drawing_is_in_plots():
-    text = (SOURCE / "explorers.py").read_text(encoding="utf-8")
+@pytest.mark.parametrize("filename", ["explorers.py", "explorer_base.py"])
+def test_explorers_only_wire_controls_drawing_is_in_plots(filename):
+    text = (SOURCE / filename).read_text(encoding="utf-8")
     code = "\n".join(line.split("#")[0] for line in text.splitlines())
     assert not re.search(r"\bax\w*\.(set_\w+|axhline|legend|bar|plot|text)\(", code)
     assert not re.search(r"[\"']#[0-9A-Fa-f]{6}[\"']", code), "colours come from style.ROLE"

@@ -12,14 +12,15 @@ itself with CMD, the kernel.
 Examples
 --------
 >>> import subprocess
->>> show = "import resource as r; print(r.getrlimit(r.RLIMIT_CPU), r.getrlimit(r.RLIMIT_AS))"
+>>> show = ("import resource as r; cpu, memory = r.getrlimit(r.RLIMIT_CPU), r.getrlimit(r.RLIMIT_AS);"
+...         " print(cpu[0] <= 60, cpu[1] <= 65, memory[0] <= 2**31)")
 >>> limits = ["--cpu", "60", "--memory", str(2**31), "--nproc", "4096"]
 >>> child = subprocess.run(
 ...     [sys.executable, __file__, *limits, "--", sys.executable, "-c", show],
 ...     capture_output=True, text=True, check=True,
 ... )
->>> print(child.stdout, end="")                # SIGXCPU at 60 s of CPU, SIGKILL at 65 s
-(60, 65) (2147483648, 2147483648)
+>>> print(child.stdout, end="")   # CPU limits 60 s (SIGXCPU) and 65 s (SIGKILL), 2 GiB at most
+True True True
 """
 
 import argparse
