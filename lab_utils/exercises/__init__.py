@@ -35,6 +35,7 @@ _MODULES = (
     "label_smoothing",
     "tape_training",
     "softmax_regression",
+    "softmax_training",
     "masked_softmax",
 )
 
