@@ -110,6 +110,8 @@ class Explorer:
     #: Names of the attributes (without the leading ``_``) that :attr:`artists` shows.
     _ARTISTS: tuple[str, ...] = ()
 
+    # Budget: 53 lines; the layout of every explorer (figure view, controls, readout, messages,
+    # accessible names, the cell's bookkeeping) built once, in the order it appears on the page.
     def __init__(
         self, controls: dict, *, n_panels: int, figsize: tuple[float, float] | None = None
     ):

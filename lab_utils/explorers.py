@@ -124,6 +124,8 @@ class SoftmaxExplorer(Explorer):
         self._limit = slider_limit(values)
         super().__init__(logit_sliders(values), n_panels=2)
 
+    # Budget: 53 lines as formatted; the two panels of the softmax explorer (logits, probabilities,
+    # the student's bars) drawn once, each artist through plots.
     def _build(self, axes) -> list:
         ax_z, ax_p = axes
         n, limit = self.n, self._limit

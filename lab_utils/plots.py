@@ -259,6 +259,8 @@ def _fitted_ylim(values: np.ndarray) -> tuple[float, float]:
     return min(0.0, float(finite.min()) * 1.15), max(1.0, float(finite.max()) * 1.15)
 
 
+# Budget: 73 lines as formatted, 50 without the one-argument-per-line calls; one drawing of one
+# chart, kept whole so that what it makes (bars, labels, ticks) reads in one place.
 def bar_chart(
     ax: Axes,
     values: Sequence[float],

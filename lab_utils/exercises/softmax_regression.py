@@ -272,6 +272,8 @@ def _gradient_hint(case: Case, dW: np.ndarray) -> str:
     return _GRADIENT_HINT
 
 
+# Budget: 61 lines; one verdict per part (loss, gradient, overflow, log space, no loops), in the
+# order a student meets them, each a few lines: splitting it would scatter the rubric.
 def check_loss(exercise: Exercise, part: Part, case: Case, result: Result) -> Failure | None:
     """Trusted judge of softmax_loss_naive / softmax_loss_vectorized on one case."""
     if case.kind == "source":

@@ -181,6 +181,8 @@ def _trained_weights(part: Part, case: Case, result: Result):
     return W, history, None
 
 
+# Budget: 60 lines; the rubric of train_softmax (the weights it returned, one finite loss per step
+# and falling, validation accuracy, the objective under a strong reg) in the order of its feedback.
 def check_train(exercise: Exercise, part: Part, case: Case, result: Result) -> Failure | None:
     W, history, problem = _trained_weights(part, case, result)
     if problem is not None:
@@ -318,6 +320,8 @@ def build_search_cases() -> dict[str, tuple[Case, ...]]:
     return {"grid": (case, other), "chosen": (case, other)}
 
 
+# Budget: 69 lines; the rubric of the search (three values returned, a grid of accuracies of the
+# right shape, a pair taken from the grid and its best, the accuracy it reaches) in feedback order.
 def check_search(exercise: Exercise, part: Part, case: Case, result: Result) -> Failure | None:
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 3:

@@ -60,6 +60,8 @@ def _under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+# Budget: 60 lines, most of them one bubblewrap option each; the whole sandbox in one list, so
+# that a reviewer reads what is bound, hidden and unshared in one place.
 def bwrap_command(
     kernel_cmd: list[str],
     *,
