@@ -321,6 +321,12 @@ def failure(
     return Failure(part.name, part.points, inputs, returned, expected, problem, hint)
 
 
+def rejected(*args, **kwargs) -> tuple[None, None, Failure]:
+    """``(None, None, failure(...))``: what a reader of a returned pair gives back when the pair
+    cannot be read (not a pair, a wrong shape); the two Nones stand for the pair's two values."""
+    return None, None, failure(*args, **kwargs)
+
+
 def as_numbers(value: Any) -> tuple[np.ndarray | None, str | None]:
     """``value`` as a float64 array, or None and a sentence saying why it is not numbers."""
     if value is None:

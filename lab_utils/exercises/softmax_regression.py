@@ -43,7 +43,19 @@ import math
 import numpy as np
 
 from .. import regression
-from .base import Case, Exercise, Failure, Part, Result, Source, as_numbers, failure, loops_in, show
+from .base import (
+    Case,
+    Exercise,
+    Failure,
+    Part,
+    Result,
+    Source,
+    as_numbers,
+    failure,
+    loops_in,
+    rejected,
+    show,
+)
 
 __all__ = ["EXERCISES", "LOSS_PARTS"]
 
@@ -180,46 +192,34 @@ def _pair(
 ) -> tuple[float | None, np.ndarray | None, Failure | None]:
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return (
-            None,
-            None,
-            failure(
-                part,
-                case,
-                "end with `return loss, dW`.",
-                f"returned {show(value)}, not a pair (loss, dW)",
-                expected="a pair (loss, dW)",
-            ),
+        return rejected(
+            part,
+            case,
+            "end with `return loss, dW`.",
+            f"returned {show(value)}, not a pair (loss, dW)",
+            expected="a pair (loss, dW)",
         )
     loss, problem = as_numbers(value[0])
     if problem is None and loss.shape != ():
         problem = f"the loss has shape {loss.shape}, not one number"
     if problem is not None:
-        return (
-            None,
-            None,
-            failure(
-                part,
-                case,
-                _LIST_INDEXING_HINT + " Then average them to one number.",
-                problem,
-                returned=show(value[0]),
-                expected=show(case.expected[0]),
-            ),
+        return rejected(
+            part,
+            case,
+            _LIST_INDEXING_HINT + " Then average them to one number.",
+            problem,
+            returned=show(value[0]),
+            expected=show(case.expected[0]),
         )
     dW, problem = as_numbers(value[1])
     if problem is not None:
-        return (
-            None,
-            None,
-            failure(
-                part,
-                case,
-                "dW is an array of the same shape as W.",
-                problem,
-                returned=show(value[1]),
-                expected=show(case.expected[1]),
-            ),
+        return rejected(
+            part,
+            case,
+            "dW is an array of the same shape as W.",
+            problem,
+            returned=show(value[1]),
+            expected=show(case.expected[1]),
         )
     return float(loss), dW, None
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import regression
-from .base import Case, Exercise, Failure, Part, Result, as_numbers, failure, show
+from .base import Case, Exercise, Failure, Part, Result, as_numbers, failure, rejected, show
 
 __all__ = ["EXERCISES"]
 
@@ -133,16 +133,12 @@ def build_train_cases() -> dict[str, tuple[Case, ...]]:
 def _trained_weights(part: Part, case: Case, result: Result):
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
-        return (
-            None,
-            None,
-            failure(
-                part,
-                case,
-                "end with `return W, loss_history`.",
-                f"returned {show(value)}, not a pair (W, loss_history)",
-                expected=None,
-            ),
+        return rejected(
+            part,
+            case,
+            "end with `return W, loss_history`.",
+            f"returned {show(value)}, not a pair (W, loss_history)",
+            expected=None,
         )
     W, problem = as_numbers(value[0])
     X, y = case.argument("X"), case.argument("y")
@@ -152,31 +148,23 @@ def _trained_weights(part: Part, case: Case, result: Result):
     if problem is None and not np.all(np.isfinite(W)):
         problem = "W holds inf or NaN: the training diverged"
     if problem is not None:
-        return (
-            None,
-            None,
-            failure(
-                part,
-                case,
-                "start from small random weights of shape (D, N) and step W -= lr * dW.",
-                problem,
-                expected=None,
-            ),
+        return rejected(
+            part,
+            case,
+            "start from small random weights of shape (D, N) and step W -= lr * dW.",
+            problem,
+            expected=None,
         )
     history, problem = as_numbers(value[1])
     if problem is None and history.ndim != 1:
         problem = f"loss_history has shape {history.shape}, expected a flat list of numbers"
     if problem is not None:
-        return (
-            None,
-            None,
-            failure(
-                part,
-                case,
-                "append each step's loss to a list and return it.",
-                problem,
-                expected=None,
-            ),
+        return rejected(
+            part,
+            case,
+            "append each step's loss to a list and return it.",
+            problem,
+            expected=None,
         )
     return W, history, None
 
