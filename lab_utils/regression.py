@@ -213,8 +213,7 @@ def train_softmax(
     y = validation.as_class_ids(
         y, validation.as_int(num_classes, "num_classes", minimum=1), "y", shape=(len(X),)
     )
-    if not lr > 0 or not np.isfinite(lr):
-        raise ValueError(f"lr must be a finite number > 0, got {lr}")
+    lr = validation.as_positive(lr, "lr")
     reg = _check_reg(reg)
     for name, value in (("epochs", epochs), ("batch_size", batch_size)):
         validation.as_int(value, name, minimum=1)

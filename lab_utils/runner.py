@@ -235,7 +235,7 @@ def invoke(
     arguments = [_fresh(value) for value in args]
     monitor = CallMonitor(allowed) if watch else None
     previous = sys.getprofile()
-    caught: list = []
+    recorded = None  # the warnings caught, when they are recorded
     start = time.perf_counter()
     try:
         with (
@@ -243,7 +243,6 @@ def invoke(
             warnings.catch_warnings(record=record_warnings) as recorded,
         ):
             warnings.simplefilter("always" if record_warnings else "ignore")
-            caught = recorded if record_warnings else []
             if monitor is not None:
                 sys.setprofile(monitor)
             try:
@@ -268,7 +267,7 @@ def invoke(
         outcome = {"status": "ok", "value": value}
     outcome["seconds"] = time.perf_counter() - start
     if record_warnings:
-        outcome["warnings"] = sorted({str(w.message) for w in caught})
+        outcome["warnings"] = sorted({str(w.message) for w in recorded or ()})
     if monitor is not None:
         if monitor.switched_off:
             monitor.found.append("(the grader's call monitor was switched off during the call)")

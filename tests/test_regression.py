@@ -190,6 +190,8 @@ def test_training_validates_its_arguments():
     X, y = blobs()
     with pytest.raises(ValueError, match="lr must be"):
         regression.train_softmax(X, y, 0.0, 0.0, 1, 10, 0)
+    with pytest.raises(TypeError, match="lr must be a real number, got 'fast'"):
+        regression.train_softmax(X, y, "fast", 0.0, 1, 10, 0)
     with pytest.raises(ValueError, match="epochs must be"):
         regression.train_softmax(X, y, 0.1, 0.0, 0, 10, 0)
     with pytest.raises(TypeError, match="batch_size must be an integer"):
