@@ -185,14 +185,28 @@ class Server:
         return json.loads(payload) if payload else None
 
     def kernels(self) -> list[psutil.Process]:
+        """The server's kernels: its own ipykernel children and the zygote's forked children."""
         kernels = []
         for proc in self.ps.children():
             try:
-                if "ipykernel" in " ".join(proc.cmdline()):
+                command = " ".join(proc.cmdline())
+                if "lab_utils.kernel_zygote" in command:
+                    kernels.extend(proc.children())
+                elif "ipykernel" in command:
                     kernels.append(proc)
             except psutil.Error:  # a culled kernel exiting (or a zombie not yet reaped)
                 pass
         return kernels
+
+    def zygote(self) -> psutil.Process | None:
+        """The kernel zygote (binder/jupyter_server_config.py), once the first kernel started."""
+        for proc in self.ps.children():
+            try:
+                if "lab_utils.kernel_zygote" in " ".join(proc.cmdline()):
+                    return proc
+            except psutil.Error:
+                pass
+        return None
 
     def open_notebook(self, name: str) -> BlockingKernelClient:
         """Open ``name`` as JupyterLab does (a session, so a kernel); a client on that kernel."""
@@ -256,14 +270,19 @@ class Sampler(threading.Thread):
     def sample(self) -> dict:
         processes = self.server.kernels()
         kernels = [pss(k) for k in processes]
+        zygote = self.server.zygote()
         try:
             server = self.server.ps.memory_full_info().pss
+            zygote_pss = zygote.memory_full_info().pss if zygote else 0
         except psutil.Error:
-            server = 0
+            server = zygote_pss = 0
         trees = [p for k in processes for p in [k, *k.children(recursive=True)]]
+        trees += [zygote] if zygote else []
         row = {
             "t": time.monotonic() - self.t0,
             "kernels": kernels,
+            # The zygote's own share of the pages its kernels share with it: kernel memory too.
+            "zygote": zygote_pss,
             "server": server,
             "kernels_footprint": footprint(trees) if trees else 0,
             "pod_footprint": footprint([self.server.ps, *trees]),
@@ -281,11 +300,16 @@ class Sampler(threading.Thread):
         self.join()
 
     def peak(self) -> dict:
-        return max(self.samples, key=lambda row: sum(row["kernels"]))
+        return max(self.samples, key=kernel_pss)
 
     def peak_footprint(self, key: str = "kernels_footprint") -> int | None:
         values = [row[key] for row in self.samples if row[key] is not None]
         return max(values) if values else None
+
+
+def kernel_pss(row: dict) -> int:
+    """All the kernel memory of a sample: its kernels and the zygote they were forked from."""
+    return sum(row["kernels"]) + row["zygote"]
 
 
 def run_all(client: BlockingKernelClient, path: Path) -> tuple[float, int]:
@@ -308,6 +332,7 @@ def scenario(
     compress: float,
     env: dict[str, str],
     kernel_config: bool,
+    zygote: bool = True,
 ) -> dict:
     culling = binder_culling()
     if kind == "all-open":
@@ -319,6 +344,8 @@ def scenario(
             f"--MappingKernelManager.cull_idle_timeout={timeout:.0f}",
             f"--MappingKernelManager.cull_interval={interval:.0f}",
         ]
+    if not zygote:
+        extra.append("--KernelProvisionerFactory.default_provisioner_name=local-provisioner")
     dwell = 0.0 if kind == "all-open" else minutes * 60 / compress
     rows = []
     with tempfile.TemporaryDirectory(prefix=f"student-memory-{kind}-") as tmp:
@@ -350,7 +377,7 @@ def scenario(
                         "run_all_seconds": seconds,
                         "error_cells": errors,
                         "kernels_alive": len(after["kernels"]),
-                        "kernel_pss_after_run": sum(after["kernels"]),
+                        "kernel_pss_after_run": kernel_pss(after),
                     }
                 )
                 end = time.monotonic() + dwell
@@ -382,10 +409,11 @@ def scenario(
         "dwell_seconds": dwell,
         "compress": compress,
         "minutes_per_notebook": minutes,
-        "peak_kernel_pss": sum(peak["kernels"]),
+        "peak_kernel_pss": kernel_pss(peak),
         "peak_kernels_alive": len(peak["kernels"]),
         "peak_server_pss": max(r["server"] for r in sampler.samples),
-        "final_kernel_pss": sum(final["kernels"]),
+        "final_kernel_pss": kernel_pss(final),
+        "final_zygote_pss": final["zygote"],
         "final_kernels_alive": len(final["kernels"]),
         "peak_kernel_footprint": sampler.peak_footprint(),
         "final_kernel_footprint": final["kernels_footprint"],
@@ -396,6 +424,7 @@ def scenario(
                 "t": round(r["t"], 1),
                 "kernels_mb": [round(k / MB) for k in r["kernels"]],
                 "server_mb": round(r["server"] / MB),
+                "zygote_mb": round(r["zygote"] / MB),
                 "kernels_footprint_mb": round((r["kernels_footprint"] or 0) / MB),
             }
             for r in sampler.samples
@@ -442,6 +471,8 @@ def report(result: dict) -> None:
         )
     if kind == "all-open":
         per = ", ".join(f"{k / MB:.0f}" for k in result["final_per_kernel_pss"])
+        if result["final_zygote_pss"]:
+            per += f"; the zygote they were forked from {result['final_zygote_pss'] / MB:.0f}"
         total = result["final_kernel_pss"] / MB
         print(
             f"all {result['final_kernels_alive']} kernels running: {total:.0f} MB kernel PSS ({per}); "
@@ -487,6 +518,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--env", action="append", default=[], help="NAME=VALUE for the server and kernels"
     )
+    parser.add_argument(
+        "--no-zygote",
+        action="store_true",
+        help="start each kernel the ordinary way (not forked from lab_utils/kernel_zygote.py)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the servers on the way out
@@ -499,7 +535,13 @@ def main(argv: list[str]) -> int:
     results = []
     for kind in kinds:
         result = scenario(
-            kind, paths, args.minutes, args.compress, env, kernel_config=not args.bare
+            kind,
+            paths,
+            args.minutes,
+            args.compress,
+            env,
+            kernel_config=not args.bare,
+            zygote=not args.no_zygote,
         )
         report(result)
         results.append(result)

@@ -21,6 +21,12 @@ c.MappingKernelManager.cull_interval = 60
 c.MappingKernelManager.cull_connected = True
 c.MappingKernelManager.cull_busy = False
 
+# Kernels are forked from one process that has imported TensorFlow, Keras, SciPy, scikit-learn and
+# matplotlib once (lab_utils/kernel_zygote.py): they share those pages instead of holding about
+# 400 MB each, and start in a fraction of a second (classroom/jupyterhub.md has the figures).
+# Any other kernel, or a zygote that fails, is started the ordinary way.
+c.KernelProvisionerFactory.default_provisioner_name = "softmax-lab-zygote"
+
 # jupyter-resource-usage: the server's and its kernels' memory in JupyterLab's status bar, against
 # the limit when the hub or Binder sets one (MEM_LIMIT, as mybinder.org and KubeSpawner do).
 c.ResourceUseDisplay.track_cpu_percent = False

@@ -32,6 +32,8 @@ One job per module; the file name says which::
     grading/       the instructor's side: nbgrader's Execute step sandboxed (bubblewrap), the
                    kernel probe, verdicts decided outside, parallel autograding
     kernel_memory  an IPython extension that hands freed memory back after each cell (Binder, hub)
+    kernel_zygote  a process that imports TensorFlow and the rest once and forks every kernel
+    kernel_provisioner  the Jupyter kernel provisioner that asks the zygote for kernels (Binder, hub)
     run_notebooks  ``make notebooks``: re-executes notebooks in fresh kernels
 
 Imports run one way, from the top of this list to the bottom: ``validation`` imports nothing of
@@ -41,7 +43,8 @@ alone in the grading sandbox); ``student`` uses ``runner`` and ``plots``; ``canv
 ``frames``; ``explorer_base`` uses ``canvas``, ``cells`` and ``frames``; ``explorers`` uses
 ``explorer_base``, ``numerics``, ``plots`` and ``student``; ``exercises`` use ``numerics``,
 ``runner`` and the data and model modules; ``checks`` uses ``exercises``; ``grading`` uses
-``exercises`` and ``runner`` (never imported by a notebook). Nothing imports ``explorers`` or
+``exercises`` and ``runner`` (never imported by a notebook); ``kernel_provisioner`` uses
+``kernel_zygote``, and neither is imported by a notebook (the Jupyter server loads them). Nothing imports ``explorers`` or
 ``checks``.
 
 Examples

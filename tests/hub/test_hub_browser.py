@@ -82,6 +82,15 @@ def test_a_student_runs_a_notebook_through_the_hub_in_chromium(hub, course_repo,
             f"Culling kernels with idle durations > {culling['cull_idle_timeout']} seconds at "
             f"{culling['cull_interval']} second intervals"
         ) in hub.log_path.read_text(errors="replace")
+        # ... and its kernels are forked from the zygote (lab_utils/kernel_zygote.py), which has
+        # imported TensorFlow once for all of them.
+        zygotes = [
+            proc
+            for proc in hub.server_process(STUDENT).children()
+            if "lab_utils.kernel_zygote" in " ".join(proc.cmdline())
+        ]
+        assert len(zygotes) == 1, "the student's server should run one kernel zygote"
+        assert zygotes[0].children(), "the notebook's kernel should be the zygote's child"
     finally:
         context.close()
         shut_down_sessions(hub, STUDENT)
