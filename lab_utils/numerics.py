@@ -220,26 +220,79 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     # The output array is the only full-size allocation: every step below works in place in it.
     out = np.empty(z.shape, dtype=dtype)
     if axis == z.ndim - 1 and z.flags.c_contiguous:
-        # Rows next to each other in memory: a few rows at a time, so the max, subtract, exp, sum
-        # and scale all find their data still in the CPU cache instead of streaming the whole
-        # array from memory five times (see benchmarks/bench_softmax.py).
+        # Rows next to each other in memory: a few rows at a time, so the exp, sum and scale find
+        # their data still in the CPU cache instead of streaming the whole array from memory
+        # again for each step (see benchmarks/bench_softmax.py).
         m = _softmax_blocks(z, out, temperature, dtype)
         _check_row_max(m, z, axis, "z")
     else:
-        m = _row_max(z, axis, "z")
-        _shifted(z, m, temperature, dtype, out=out)
-        np.exp(out, out=out)
-        _normalise(out, out.sum(axis=axis, keepdims=True))
+        # The same decision per row as the blocked path, on the whole array: first unshifted,
+        # then, if any row's sum is unsafe, all over again shifted by a max that is 0 for the safe
+        # rows (so they get the same bits as the first time) and the real one for the others.
+        _unblocked(z, out, axis, temperature, dtype)
     return out.astype(z.dtype, copy=False)
 
 
-# Bytes of output per block of rows: the block and the logits it comes from stay in a core's L2
-# cache (1 MiB on the AMD EPYC cores where it was measured), and there are few enough blocks that
-# Python's per-block overhead stays small. On float32 1024 x 32000 (benchmarks/bench_softmax.py),
-# 512 KiB and 1 MiB took 2.59x one in-place exp, 256 KiB 2.70x, 128 KiB and less 3.3x.
-_CACHE_BLOCK_BYTES = 512 * 1024
+def _unblocked(
+    z: np.ndarray, out: np.ndarray, axis: int, temperature: float, dtype: np.dtype
+) -> None:
+    """Softmax of ``z`` along any ``axis`` into ``out`` (a new C-contiguous array), whole-array."""
+    safe = None
+    if temperature >= 1.0:
+        # Into out first, then exp in place: the retry below exponentiates the same contiguous
+        # values with the same loop, so a safe row's terms and sum are the same both times.
+        if temperature == 1.0:
+            np.copyto(out, z)
+        else:
+            np.divide(z, temperature, out=out, dtype=dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # unsafe rows are redone below
+            np.exp(out, out=out)
+            sums = out.sum(axis=axis, keepdims=True)
+        safe = (sums >= 1) & (sums <= _safe_sum_bound(dtype))
+        if safe.all():
+            _normalise(out, sums)
+            return
+    m = _row_max(z, axis, "z")
+    if safe is not None:
+        m[safe] = 0  # z - 0 and z/T - 0/T are z and z/T exactly: the first attempt's values
+    _shifted(z, m, temperature, dtype, out=out)
+    np.exp(out, out=out)
+    _normalise(out, out.sum(axis=axis, keepdims=True))
+
+
+# Bytes of output per block of rows. Measured on float32 1024 x 32000 against one in-place exp
+# in the same run (benchmarks/bench_softmax.py, median of 25, two runs, AMD EPYC with 1 MiB of L2
+# per core and a 32 MiB L3): 512 KiB 2.09-2.13x, 1 MiB 2.01-2.05x, 2 MiB 1.99-2.02x, 4 MiB
+# 2.08-2.12x, 8 MiB 2.15-2.23x. Fewer blocks mean less of Python's per-block overhead (about a
+# dozen NumPy calls, some 7 us), until a block and its logits no longer stay in the caches.
+_CACHE_BLOCK_BYTES = 2 * 1024 * 1024
+# With out=z (or any out that overlaps z), a block's terms go into a scratch buffer of at most
+# this many bytes (at least one row), so that writing into z in place still needs no array of
+# z's size: such blocks are smaller, and slower by their per-block overhead.
+_SCRATCH_BYTES = 32 * 1024
 # Entries per partial sum in _row_sums.
-_SUM_CHUNK = 256
+_SUM_CHUNK = 1024
+# Largest row sum s = sum(exp(z/T)) with which a row skips the shift (see _safe_sum_bound).
+_SAFE_SUM = 2.0**64
+
+
+def _safe_sum_bound(dtype: np.dtype) -> float:
+    """Largest row sum with which exp(z/T) * (1/sum) needs no shift by the row max, in ``dtype``.
+
+    A row takes that unshifted path when its sum s is in [1, bound] (a NaN sum fails the test):
+
+    * s <= bound (finite): no term overflowed, and 1/s >= 1/bound is a normal number (the bound
+      is 2**64, or 1/tiny = 2**14 when the work is done in float16), so the scaling rounds once,
+      relatively, as a division would.
+    * s >= 1: each probability p = exp(z/T) / s is at most its term exp(z/T). Every p that is a
+      normal number therefore comes from a normal term, with all its digits, and a term that
+      underflowed to a subnormal (or to 0) belongs to a p below the normal range, which is
+      subnormal (or 0) in any method, the shifted one included. A row of only very negative
+      logits (s < 1) would lose digits in subnormal terms before the division by a small sum:
+      such rows take the shifted path, as do rows whose sum is too large, inf or NaN.
+    * Together the bounds keep the row max between -log(n) and 44.4 (log 2**64).
+    """
+    return min(_SAFE_SUM, 1 / float(np.finfo(dtype).tiny))
 
 
 def _softmax_blocks(
@@ -250,37 +303,89 @@ def _softmax_blocks(
     block_rows: int | None = None,
 ) -> np.ndarray:
     """Softmax along the last axis of C-contiguous ``z`` into ``out`` (which may be ``z``), a block
-    of rows at a time; return the row maxima (keepdims) for the caller to check.
+    of rows at a time; return row maxima (keepdims) for the caller to check.
 
     The one blocked implementation: :func:`softmax` and :func:`blocked_softmax` (hence
-    ``scaling.chunked_softmax``) use it, and the result of a row does not depend on the block it
-    is in. One thread: sharing the blocks between two threads was measured slower on a loaded
-    2-core machine (41 ms against 36 ms for float32 1024 x 32000).
+    ``scaling.chunked_softmax``) use it. For ``T >= 1`` a block's terms exp(z/T) are written
+    unshifted, straight into ``out`` (into a small scratch buffer when ``out`` overlaps ``z``,
+    whose block must stay intact until its result is written), and summed; the rows whose sum is
+    safe (:func:`_safe_sum_bound`), normally all of them, are scaled by 1/sum, and only the others
+    are computed again from their logits, shifted by their max (:func:`_shifted_rows`). For
+    ``T < 1`` every row is shifted (see :func:`softmax`'s Notes). The returned maxima are the real
+    ones for the shifted rows and 0 for the others, which a safe sum proves finite, free of NaN and
+    not all -inf: the caller's check raises exactly as if every max were real. A row's result
+    depends on its own values only, never on the block it is in or on its neighbours.
+
+    One thread: sharing the blocks between two threads was measured slower on a loaded 2-core
+    machine (41 ms against 36 ms for float32 1024 x 32000).
     """
     n = z.shape[-1]
     z2, out2 = z.reshape(-1, n), out.reshape(-1, n)
-    m = np.empty((z2.shape[0], 1), dtype=z.dtype)
-    scale = np.empty((z2.shape[0], 1), dtype=out.dtype)
-    rows = block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize))
-    # A row holding NaN or +inf, or only -inf, computes NaN (inf - inf) in the loop: that result is
-    # never returned, because the caller checks the row maxima right after the loop.
-    with np.errstate(invalid="ignore"):
-        for start in range(0, z2.shape[0], rows):
+    total = z2.shape[0]
+    rows = min(total, block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize)))
+    m = np.zeros((total, 1), dtype=z.dtype)
+    sums = np.empty((total, 1), dtype=dtype)
+    fast = temperature >= 1.0
+    # The terms go straight into out, unless out is (or overlaps) z, whose block must stay intact
+    # until its result is written: then into a small scratch buffer. Same values either way.
+    scratch = None
+    if fast and np.may_share_memory(z, out):
+        rows = min(rows, max(1, _SCRATCH_BYTES // (n * np.dtype(dtype).itemsize)))
+        scratch = np.empty((rows, n), dtype=dtype)
+    bound = _safe_sum_bound(dtype)
+    # Rows whose terms overflow, or that hold NaN, +inf or only -inf, compute inf or NaN here:
+    # those results are never returned (the row is recomputed shifted, or the caller raises after
+    # checking the maxima), so the warnings are silenced for the loop.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for start in range(0, total, rows):
             block = slice(start, start + rows)
-            z_b, out_b, m_b, scale_b = z2[block], out2[block], m[block], scale[block]  # (rows, n)
-            np.max(z_b, axis=-1, keepdims=True, out=m_b)
-            _shifted(z_b, m_b, temperature, dtype, out=out_b)
-            np.exp(out_b, out=out_b)
-            _normalise(out_b, _row_sums(out_b, out=scale_b))
+            z_b, out_b, s_b = z2[block], out2[block], sums[block]  # (rows, n), (rows, n), (rows, 1)
+            if not fast:
+                _shifted_rows(z_b, m[block], temperature, dtype, out_b, s_b)
+                continue
+            terms = out_b if scratch is None else scratch[: len(z_b)]  # (rows, n)
+            if temperature == 1.0:
+                np.exp(z_b, out=terms, dtype=dtype)
+            else:
+                np.exp(np.divide(z_b, temperature, out=terms, dtype=dtype), out=terms)
+            _row_sums(terms, out=s_b)
+            if s_b.min() >= 1 and s_b.max() <= bound:  # the common case: two tiny calls
+                np.multiply(terms, np.reciprocal(s_b, out=s_b), out=out_b)
+                continue
+            unsafe = np.flatnonzero(~((s_b >= 1) & (s_b <= bound)))
+            # A copy of those rows, taken before out_b (which may be z_b) is written.
+            redo = z_b[unsafe].astype(dtype, copy=False)
+            redo_max = np.empty((len(unsafe), 1), dtype=z.dtype)
+            _shifted_rows(redo, redo_max, temperature, dtype, redo, s_b[unsafe])
+            np.multiply(terms, np.reciprocal(s_b, out=s_b), out=out_b)
+            out_b[unsafe] = redo
+            m[start + unsafe] = redo_max
     return m.reshape(z.shape[:-1] + (1,))
+
+
+def _shifted_rows(
+    z: np.ndarray,
+    m: np.ndarray,
+    temperature: float,
+    dtype: np.dtype,
+    out: np.ndarray,
+    sums: np.ndarray,
+) -> None:
+    """Softmax of the rows of 2-D ``z`` into ``out`` (may be ``z``), shifted by their maxima, which
+    are written into ``m`` (shape ``(rows, 1)``; ``sums`` the same, as scratch)."""
+    np.max(z, axis=-1, keepdims=True, out=m)
+    _shifted(z, m, temperature, dtype, out=out)
+    np.exp(out, out=out)
+    _normalise(out, _row_sums(out, out=sums))
 
 
 def _normalise(terms: np.ndarray, sums: np.ndarray) -> None:
     """Divide ``terms`` in place by their row ``sums`` (keepdims; overwritten with 1 / sums).
 
-    Each row's sum is >= 1 (its max contributed exp(0) = 1), so 1/sum is in (0, 1]. Multiplying
-    by it rounds twice (about 1 ulp per entry at most, against half an ulp for a division) and
-    takes half a division's time or less in cache.
+    Every caller's sums are >= 1: the shifted paths' because the row max contributed exp(0) = 1,
+    the unshifted path's by its test (:func:`_safe_sum_bound`). So 1/sum is a normal number in
+    (0, 1]. Multiplying by it rounds twice (about 1 ulp per entry at most, against half an ulp for
+    a division) and takes half a division's time or less in cache.
     """
     np.multiply(terms, np.reciprocal(sums, out=sums), out=terms)
 

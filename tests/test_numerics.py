@@ -38,37 +38,9 @@ from lab_utils.numerics import (
     softmax_jacobian,
     top_k,
 )
+from tests.exact_softmax import exact_softmax, ulp_errors, worst_ulp_error
 
 FLOATS = [np.float16, np.float32, np.float64]
-
-
-# ---------------------------------------------------------------------------------------------
-# Exact reference and ulp distance
-# ---------------------------------------------------------------------------------------------
-
-
-def exact_softmax(shifted) -> list[Decimal]:
-    """Softmax of the given (already shifted) values in 50-digit decimal arithmetic.
-
-    Decimal's exp is correctly rounded and its exponent range reaches far below float64's, so this
-    is exact to far more digits than any float result needs.
-    """
-    with localcontext() as ctx:
-        ctx.prec = 50
-        values = [Decimal(float(v)) for v in shifted]
-        top = max(values)
-        exps = [(v - top).exp() for v in values]
-        total = sum(exps)
-        return [e / total for e in exps]
-
-
-def ulp_errors(result, exact: list[Decimal], dtype) -> np.ndarray:
-    """|result - exact| in units of the spacing of ``dtype`` at the exact value."""
-    errors = []
-    for got, want in zip(np.ravel(result), exact, strict=True):
-        spacing = Decimal(float(np.spacing(dtype(float(want)))))
-        errors.append(float(abs(Decimal(float(got)) - want) / spacing))
-    return np.array(errors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,9 +132,10 @@ def test_logsumexp_matches_scipy(shape, axis):
 
 def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
     # Big enough that softmax works through it in cache-sized row blocks (and a ragged last block).
-    z = np.random.default_rng(2).normal(scale=5.0, size=(301, 1000)).astype(np.float32)
+    z = np.random.default_rng(2).normal(scale=5.0, size=(601, 1000)).astype(np.float32)
     assert z.nbytes > numerics._CACHE_BLOCK_BYTES
-    np.testing.assert_allclose(softmax(z), scipy.special.softmax(z, axis=-1), rtol=2e-6)
+    exact = scipy.special.softmax(z.astype(np.float64), axis=-1)
+    np.testing.assert_allclose(softmax(z), exact, rtol=2e-6)
     np.testing.assert_array_equal(softmax(z)[:7], softmax(z[:7]))
     z[150, 3] = np.nan
     with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(150, 3\)\)"):
@@ -171,12 +144,12 @@ def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
 
 @pytest.mark.parametrize("cols", [7, 256, 1000, 32000])
 def test_blocked_softmax_of_float32_is_within_few_ulp_of_float64_and_blocks_do_not_matter(cols):
-    # Issue 16: the blocked path sums its rows in chunks (einsum) and multiplies by 1/sum. Given
-    # the float32 shift z - max(z), every probability stays within a few float32 ulp of the
-    # float64 softmax, and a row's result does not depend on the block it was computed in.
+    # Issue 16: the blocked path exponentiates z itself (no shift: nothing is rounded before exp),
+    # sums its rows in chunks (einsum) and multiplies by 1/sum. Every probability stays within a
+    # few float32 ulp of the float64 softmax of the same logits, and a row's result does not
+    # depend on the block it was computed in.
     z = (np.random.default_rng(cols).normal(scale=6.0, size=(40, cols))).astype(np.float32)
-    shifted = (z - z.max(axis=-1, keepdims=True)).astype(np.float64)
-    exact = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    exact = scipy.special.softmax(z.astype(np.float64), axis=-1)
     p = softmax(z)
     normal = exact > np.finfo(np.float32).tiny
     errors = np.abs(p - exact)[normal] / exact[normal] / np.finfo(np.float32).eps
@@ -187,16 +160,32 @@ def test_blocked_softmax_of_float32_is_within_few_ulp_of_float64_and_blocks_do_n
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax_is_within_few_ulp_of_exact_given_the_shift(dtype):
-    # The only rounding ahead of exp is z - max(z); given that value, the result is within a few ulp
-    # of the exact softmax (exp, the sum and one division each round once).
+def test_softmax_without_a_shift_is_within_few_ulp_of_exact(dtype):
+    # Issue 16: a row whose sum of exp(z) lies in [1, 2**64] (here: max in [0, 40], 9 entries) is
+    # exponentiated as it is, so nothing is rounded before exp: within a few ulp of the exact
+    # softmax of z itself (exp, the sum, 1/sum and the product each round once).
     rng = np.random.default_rng(3)
     worst = 0.0
     for _ in range(60):
-        z = (rng.normal(size=9) * rng.choice([1.0, 10.0, 100.0])).astype(dtype)
-        shifted = z - z.max()
-        errors = ulp_errors(softmax(z), exact_softmax(shifted), dtype)
-        worst = max(worst, errors.max())
+        z = rng.normal(size=9) * rng.choice([1.0, 3.0, 10.0])
+        z = (z - z.max() + rng.uniform(0.0, 40.0)).astype(dtype)
+        worst = max(worst, worst_ulp_error(softmax(z), z))
+        worst = max(worst, worst_ulp_error(softmax(z[:, None], axis=0), z[:, None], 0))
+    assert worst <= 4.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_shifted_rows_are_within_few_ulp_of_exact_given_the_shift(dtype):
+    # Rows whose sum would overflow or is below 1 (max above 45 or below -log n) are shifted by
+    # their max; the only rounding ahead of exp is then z - max(z), and given that value the result
+    # is within a few ulp of the exact softmax.
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(60):
+        z = rng.normal(size=9) * rng.choice([1.0, 10.0, 100.0])
+        z = (z - z.max() + rng.choice([50.0, 500.0, -10.0])).astype(dtype)
+        worst = max(worst, worst_ulp_error(softmax(z), z, shifted=True))
+        worst = max(worst, worst_ulp_error(softmax(z[:, None], axis=0), z[:, None], 0, shifted=True))
     assert worst <= 4.0
 
 
@@ -402,10 +391,9 @@ def test_fully_masked_rows_are_zero_not_nan(no_warnings):
     np.testing.assert_array_equal(
         p[2], [0.0, 0.0, 0.0]
     )  # only a -inf logit kept: nothing to attend
-    big = np.array([[1e308, -1e308], [3.0, 4.0]])
-    np.testing.assert_array_equal(
-        masked_softmax(big, np.ones((2, 2), bool)), [[1, 0], softmax([3, 4.0])]
-    )
+    big = masked_softmax(np.array([[1e308, -1e308], [3.0, 4.0]]), np.ones((2, 2), bool))
+    np.testing.assert_array_equal(big[0], [1.0, 0.0])
+    assert ulp_errors(big[1], exact_softmax([3.0, 4.0]), np.float64).max() <= 2.0
 
 
 def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
@@ -428,9 +416,11 @@ def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_online_softmax_matches_softmax_within_few_ulp(block, axis):
     z = np.random.default_rng(block).normal(scale=6.0, size=(5, 64, 9))
-    online, reference = online_softmax(z, axis=axis, block=block), softmax(z, axis=axis)
-    # Each rescaling of the running sum rounds once more; a row is rescaled about log(n) times.
-    np.testing.assert_allclose(online, reference, rtol=12 * np.finfo(float).eps, atol=0)
+    # online_softmax shifts by the max, as softmax does only for rows it cannot take unshifted, so
+    # the reference is the exact softmax of the shifted values. Each rescaling of the running sum
+    # rounds once more; a row is rescaled about log(n) times.
+    assert worst_ulp_error(online_softmax(z, axis=axis, block=block), z, axis, shifted=True) <= 12
+    np.testing.assert_allclose(online_softmax(z, axis=axis), softmax(z, axis=axis), rtol=1e-13)
 
 
 def test_online_softmax_rescales_when_the_max_arrives_late(no_warnings):
