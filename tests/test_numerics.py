@@ -185,7 +185,9 @@ def test_softmax_shifted_rows_are_within_few_ulp_of_exact_given_the_shift(dtype)
         z = rng.normal(size=9) * rng.choice([1.0, 10.0, 100.0])
         z = (z - z.max() + rng.choice([50.0, 500.0, -10.0])).astype(dtype)
         worst = max(worst, worst_ulp_error(softmax(z), z, shifted=True))
-        worst = max(worst, worst_ulp_error(softmax(z[:, None], axis=0), z[:, None], 0, shifted=True))
+        worst = max(
+            worst, worst_ulp_error(softmax(z[:, None], axis=0), z[:, None], 0, shifted=True)
+        )
     assert worst <= 4.0
 
 
@@ -1114,3 +1116,142 @@ def test_issue16_the_losses_take_the_scores_first_and_name_a_swapped_call():
     with pytest.raises(ValueError, match="were the two swapped"):
         cross_entropy(2, [1000.0, 0.0, -1000.0])
     assert cross_entropy([1000.0, 0.0, -1000.0], 2) == 2000.0
+
+
+# ------------------------------------------------------- issue 16: softmax without the shift
+
+
+def _maxima_returned(z, temperature=1.0):
+    """What the blocked pass reports per row: 0 for a row taken unshifted, its max otherwise."""
+    z = np.ascontiguousarray(z)
+    out = np.empty(z.shape, dtype=numerics._work_dtype(z))
+    return numerics._softmax_blocks(z, out, temperature, out.dtype)[..., 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_rows_just_inside_and_outside_the_safe_range(dtype, no_warnings):
+    # Rows [a, a - 1] have the sum s = e^a (1 + 1/e): s = 1 and s = 2**64 are the two edges.
+    low, high = -np.log1p(np.exp(-1.0)), 64 * np.log(2.0) - np.log1p(np.exp(-1.0))
+    edges = [low + 1e-3, low - 1e-3, high - 1e-3, high + 1e-3]
+    z = np.array([[a, a - 1.0] for a in edges], dtype=dtype)
+    np.testing.assert_array_equal(_maxima_returned(z) != 0, [False, True, False, True])
+    p = softmax(z)
+    for row, got, unshifted in zip(z, p, [True, False, True, False], strict=True):
+        assert (
+            ulp_errors(got, exact_softmax(row if unshifted else row - row.max()), dtype).max() <= 4
+        )
+        np.testing.assert_array_equal(softmax(row), got)
+
+
+def test_issue16_large_logits_overflowing_terms_and_minus_inf(no_warnings):
+    rows = [
+        [80.0, 79.0, 0.0],  # sum 7.6e34 > 2**64: shifted
+        [88.0, 87.0, -3.0],  # exp(88) is finite in float32, the sum nearly is not
+        [89.0, 0.0, -1.0],  # exp(89) overflows float32
+        [1000.0, 0.0, -1000.0],
+        [0.0, -np.inf, np.log(3.0)],  # unshifted, -inf gives exactly 0
+        [-np.inf, -np.inf, -100.0],  # sum exp(-100) < 1: shifted, [0, 0, 1] exactly
+        [-200.0, -201.0, -np.inf],  # every term underflows: shifted
+    ]
+    for dtype in (np.float32, np.float64):
+        z = np.array(rows, dtype=dtype)
+        p = softmax(z)
+        for row, got in zip(z, p, strict=True):  # integer gaps: the shifts are exact
+            assert ulp_errors(got, exact_softmax(row), dtype).max() <= 4, (dtype, row)
+        assert p[4, 1] == 0 and (p[5] == [0, 0, 1]).all() and (p[3] == [1, 0, 0]).all()
+        np.testing.assert_array_equal(softmax(z.T, axis=0), p.T)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_temperatures_on_both_paths(dtype, no_warnings):
+    # T = 2 and T = 0.5 divide integers exactly, so the exact reference is that of z / T; T >= 1
+    # may skip the shift, T < 1 always shifts. A tiny T still gives the argmax exactly.
+    z = np.random.default_rng(161).integers(-30, 30, size=(20, 7)).astype(dtype)
+    for temperature in (2.0, 0.5):
+        p = softmax(z, temperature=temperature)
+        assert worst_ulp_error(p, z / temperature) <= 4
+        assert (
+            worst_ulp_error(softmax(z.T, axis=0, temperature=temperature), z.T / temperature, 0)
+            <= 4
+        )
+    assert (_maxima_returned(z, 0.5) == z.max(axis=-1)).all()
+    np.testing.assert_array_equal(
+        softmax(np.array([0.3, 2.0, -1.0], dtype), temperature=1e-3), [0, 1, 0]
+    )
+
+
+def test_issue16_float16_is_computed_in_float32_and_rounded_once(no_warnings):
+    z = (np.random.default_rng(162).normal(scale=3.0, size=(30, 50)) + 5).astype(np.float16)
+    p = softmax(z)
+    assert p.dtype == np.float16
+    assert worst_ulp_error(p, z) <= 1.0
+    assert worst_ulp_error(softmax(z.T, axis=0), z.T, 0) <= 1.0
+    # scaling.chunked_softmax computes float16 in float16: the safe range ends at 1/tiny = 2**14
+    # (a = 9.39 here), where 1/sum is still a normal float16; beyond it (sums up to 65504) the
+    # rows are shifted. Without that edge, 1/sum would be subnormal: errors of 1800 ulp.
+    a = np.linspace(9.0, 11.0, 41)
+    rows = np.stack([a, a - 1.0, a - 2.5], axis=-1).astype(np.float16)  # exact shifts
+    assert worst_ulp_error(lab_utils.scaling.chunked_softmax(rows), rows) <= 2.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_a_row_does_not_depend_on_its_neighbours_or_its_block(dtype, no_warnings):
+    rng = np.random.default_rng(163)
+    z = rng.normal(scale=3.0, size=(600, 1000)).astype(dtype)
+    unsafe = [0, 261, 262, 523, 524, 599]  # block edges at 262 rows (float64) or 524 (float32)
+    z[unsafe[0]] += 100.0  # overflows float32's exp, and past 2**64 in float64
+    z[unsafe[1]] -= 60.0  # sum below 1
+    z[unsafe[2], 7] = -np.inf
+    z[unsafe[2]] += 50.0
+    z[unsafe[3:]] *= 40.0
+    assert z.nbytes > numerics._CACHE_BLOCK_BYTES
+    assert (_maxima_returned(z)[unsafe] != 0).all() and (_maxima_returned(z)[1:261] == 0).all()
+    p = softmax(z)
+    for i in [*unsafe, 1, 260, 263, 522, 525, 598]:
+        np.testing.assert_array_equal(softmax(z[i]), p[i])
+        np.testing.assert_array_equal(softmax(z[i : i + 2])[0], p[i])
+    for block_rows in (1, 2, 3, 262, 600):
+        np.testing.assert_array_equal(blocked_softmax(z, block_rows=block_rows), p)
+    # The whole-array path (other axes) redoes only its unsafe rows, so the others keep the bits
+    # they get when nothing needs redoing.
+    safe_everywhere = z.copy()
+    safe_everywhere[unsafe] = z[1]
+    by_columns, reference = softmax(z.T, axis=0), softmax(safe_everywhere.T, axis=0)
+    kept = np.setdiff1d(np.arange(600), unsafe)
+    np.testing.assert_array_equal(by_columns[:, kept], reference[:, kept])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_blocked_softmax_in_place_with_unsafe_rows(dtype, no_warnings):
+    z = np.random.default_rng(164).normal(scale=3.0, size=(50, 300)).astype(dtype)
+    z[[3, 4, 20]] += [[100.0], [-80.0], [200.0]]
+    expected = blocked_softmax(z)
+    for block_rows in (None, 1, 3, 50):
+        logits = z.copy()
+        assert blocked_softmax(logits, out=logits, block_rows=block_rows) is logits
+        np.testing.assert_array_equal(logits, expected)
+    logits = z.copy()
+    np.testing.assert_array_equal(lab_utils.scaling.chunked_softmax(logits, out=logits), expected)
+
+
+@pytest.mark.parametrize(
+    "func", [softmax, blocked_softmax, lambda z: softmax(np.asfortranarray(z), axis=-1)]
+)
+def test_issue16_errors_are_those_of_the_row_maxima(func, no_warnings):
+    # Most rows are safe and never get a max computed; the rejected ones still raise as before.
+    z = np.random.default_rng(165).normal(size=(4, 6))
+    bad = z.copy()
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(2, 3\)\)"):
+        func(bad)
+    bad = z.copy()
+    bad[1, 5], bad[3, 0] = np.inf, np.nan
+    with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(3, 0\)\)"):
+        func(bad)
+    bad[3, 0] = 1.0
+    with pytest.raises(ValueError, match=r"z contains \+inf \(first at index \(1, 5\)\)"):
+        func(bad)
+    bad = z.copy()
+    bad[3] = -np.inf
+    with pytest.raises(ValueError, match=r"z has a row of only -inf \(at index 3 along the other"):
+        func(bad)
