@@ -189,17 +189,32 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
 
     Notes
     -----
-    Accuracy: the only rounding ahead of ``exp`` is that of :math:`z_i - \max z` (and of the
-    division by T). Given those values, each probability is within a few ulp of the exact result
-    (the roundings of exp, of the sum, and of the scaling by 1/sum; tested at 6 float32 ulp at
-    most, median 1, against float64). The subtraction itself can lose up to
-    half an ulp of :math:`|z_i - \max z|`, which exp turns into a relative error of up to
-    :math:`|z_i - \max z| \cdot \epsilon / 2`: the conditioning of the problem, shared by
-    every implementation that shifts by the max (SciPy, TensorFlow).
+    Two paths, chosen row by row. A row whose sum :math:`s = \sum_j e^{z_j/T}` lies in
+    :math:`[1, 2^{64}]` (nearly always: its max is then between :math:`-\log n` and 44.4) is
+    computed as it stands, :math:`e^{z_i/T} \cdot (1/s)`, with no shift by the max: why those
+    bounds make that safe is in ``_safe_sum_bound``. Any other row (its sum overflows, or is
+    below 1 because all its logits are very negative, or the temperature is tiny) is shifted by
+    its max first, :math:`e^{(z_i - \max z)/T}`, as SciPy and TensorFlow do for every row.
+
+    Accuracy: at T = 1 the unshifted path rounds nothing before ``exp``, so each probability is
+    within a few ulp of the exact result (the roundings of exp, of the sum, of 1/s and of the
+    product; tested at 4 ulp on short rows; on float32 1024 x 32000 logits of scale 4, median 0.86
+    and at most 8.6 float32 ulp against float64; the previous version, which shifted every row,
+    gave 3.99 and 35.8).
+    On the shifted path the subtraction can lose up to half an ulp of :math:`|z_i - \max z|`,
+    which exp turns into a relative error of up to :math:`|z_i - \max z| \cdot \epsilon / 2`;
+    given the shifted values, the result is again within a few ulp. For T != 1 the division by T
+    rounds too: half an ulp of :math:`z_i/T` on the unshifted path (a relative error of up to
+    :math:`|z_i/T| \cdot \epsilon / 2`, at most 22 eps at the top of the range), of
+    :math:`(z_i - \max z)/T` on the shifted one. On the array above: T = 2, median 0.71 and at
+    most 6.8 ulp (2.04 and 20.1 shifting every row); T = 0.7, median 3.3 and at most 44 (7.4
+    and 91): most logits are far nearer 0 than to their row's max.
 
     Along the last axis of a C-contiguous array, the rows are processed a cache-sized block at a
-    time (see :func:`blocked_softmax`); a row's result is the same bit for bit whatever the rows
-    around it.
+    time (see :func:`blocked_softmax`). Along another axis, the whole array is exponentiated
+    unshifted first and, if some rows are not safe, computed again with a shift that is 0 for
+    the safe rows (which therefore keep the same bits) and the max for the others. Either way a
+    row's result is the same bit for bit whatever the rows around it.
 
     Examples
     --------
@@ -237,34 +252,33 @@ def _unblocked(
     z: np.ndarray, out: np.ndarray, axis: int, temperature: float, dtype: np.dtype
 ) -> None:
     """Softmax of ``z`` along any ``axis`` into ``out`` (a new C-contiguous array), whole-array."""
-    safe = None
-    if temperature >= 1.0:
-        # Into out first, then exp in place: the retry below exponentiates the same contiguous
-        # values with the same loop, so a safe row's terms and sum are the same both times.
+    # Into out first, then exp in place: the retry below exponentiates the same contiguous values
+    # with the same loop, so a safe row's terms and sum are the same both times. Overflows (of
+    # z/T, exp or the sum) and inf - inf make a row unsafe, and unsafe rows are redone below.
+    with np.errstate(over="ignore", invalid="ignore"):
         if temperature == 1.0:
             np.copyto(out, z)
         else:
             np.divide(z, temperature, out=out, dtype=dtype)
-        with np.errstate(over="ignore", invalid="ignore"):  # unsafe rows are redone below
-            np.exp(out, out=out)
-            sums = out.sum(axis=axis, keepdims=True)
-        safe = (sums >= 1) & (sums <= _safe_sum_bound(dtype))
-        if safe.all():
-            _normalise(out, sums)
-            return
-    m = _row_max(z, axis, "z")
-    if safe is not None:
+        np.exp(out, out=out)
+        sums = out.sum(axis=axis, keepdims=True)
+    safe = (sums >= 1) & (sums <= _safe_sum_bound(dtype))
+    if not safe.all():
+        m = _row_max(z, axis, "z")
         m[safe] = 0  # z - 0 and z/T - 0/T are z and z/T exactly: the first attempt's values
-    _shifted(z, m, temperature, dtype, out=out)
-    np.exp(out, out=out)
-    _normalise(out, out.sum(axis=axis, keepdims=True))
+        _shifted(z, m, temperature, dtype, out=out)
+        np.exp(out, out=out)
+        sums = out.sum(axis=axis, keepdims=True)
+    _normalise(out, sums)
 
 
-# Bytes of output per block of rows. Measured on float32 1024 x 32000 against one in-place exp
-# in the same run (benchmarks/bench_softmax.py, median of 25, two runs, AMD EPYC with 1 MiB of L2
-# per core and a 32 MiB L3): 512 KiB 2.09-2.13x, 1 MiB 2.01-2.05x, 2 MiB 1.99-2.02x, 4 MiB
-# 2.08-2.12x, 8 MiB 2.15-2.23x. Fewer blocks mean less of Python's per-block overhead (about a
-# dozen NumPy calls, some 7 us), until a block and its logits no longer stay in the caches.
+# Bytes of output per block of rows. Measured on float32 1024 x 32000 (the array of
+# benchmarks/bench_softmax.py), each size in turn against one in-place exp in the same repeat,
+# median of 25, two runs, on a shared 2-core AMD EPYC (1 MiB of L2 per core, 32 MiB of L3) with a
+# load average of 2: 512 KiB 2.19-2.21x, 1 MiB 2.08-2.10x, 2 MiB 2.07-2.08x, 4 MiB 2.08-2.10x,
+# 8 MiB 2.15-2.17x (in a quieter moment 1 MiB 2.01-2.05x and 2 MiB 1.99-2.02x). Fewer blocks mean
+# less of Python's per-block overhead (about a dozen NumPy calls, some 7 us) until a block and its
+# logits no longer stay in the caches.
 _CACHE_BLOCK_BYTES = 2 * 1024 * 1024
 # With out=z (or any out that overlaps z), a block's terms go into a scratch buffer of at most
 # this many bytes (at least one row), so that writing into z in place still needs no array of
@@ -290,7 +304,9 @@ def _safe_sum_bound(dtype: np.dtype) -> float:
       subnormal (or 0) in any method, the shifted one included. A row of only very negative
       logits (s < 1) would lose digits in subnormal terms before the division by a small sum:
       such rows take the shifted path, as do rows whose sum is too large, inf or NaN.
-    * Together the bounds keep the row max between -log(n) and 44.4 (log 2**64).
+    * Together the bounds keep the row max of z/T between -log(n) and 44.4 (log 2**64), so for
+      T != 1 the rounding of z/T ahead of exp costs a relative error of at most 22 eps in the
+      largest terms (see :func:`softmax`'s Notes).
     """
     return min(_SAFE_SUM, 1 / float(np.finfo(dtype).tiny))
 
@@ -306,15 +322,14 @@ def _softmax_blocks(
     of rows at a time; return row maxima (keepdims) for the caller to check.
 
     The one blocked implementation: :func:`softmax` and :func:`blocked_softmax` (hence
-    ``scaling.chunked_softmax``) use it. For ``T >= 1`` a block's terms exp(z/T) are written
-    unshifted, straight into ``out`` (into a small scratch buffer when ``out`` overlaps ``z``,
-    whose block must stay intact until its result is written), and summed; the rows whose sum is
-    safe (:func:`_safe_sum_bound`), normally all of them, are scaled by 1/sum, and only the others
-    are computed again from their logits, shifted by their max (:func:`_shifted_rows`). For
-    ``T < 1`` every row is shifted (see :func:`softmax`'s Notes). The returned maxima are the real
-    ones for the shifted rows and 0 for the others, which a safe sum proves finite, free of NaN and
-    not all -inf: the caller's check raises exactly as if every max were real. A row's result
-    depends on its own values only, never on the block it is in or on its neighbours.
+    ``scaling.chunked_softmax``) use it. A block's terms exp(z/T) are written unshifted, straight
+    into ``out`` (into a small scratch buffer when ``out`` overlaps ``z``, whose block must stay
+    intact until its result is written), and summed; the rows whose sum is safe
+    (:func:`_safe_sum_bound`), normally all of them, are scaled by 1/sum, and only the others are
+    computed again from their logits, shifted by their max (:func:`_shifted_rows`). The returned
+    maxima are the real ones for the shifted rows and 0 for the others, which a safe sum proves
+    finite, free of NaN and not all -inf: the caller's check raises exactly as if every max were
+    real. A row's result depends on its own values only, never on its block or its neighbours.
 
     One thread: sharing the blocks between two threads was measured slower on a loaded 2-core
     machine (41 ms against 36 ms for float32 1024 x 32000).
@@ -325,11 +340,10 @@ def _softmax_blocks(
     rows = min(total, block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize)))
     m = np.zeros((total, 1), dtype=z.dtype)
     sums = np.empty((total, 1), dtype=dtype)
-    fast = temperature >= 1.0
     # The terms go straight into out, unless out is (or overlaps) z, whose block must stay intact
     # until its result is written: then into a small scratch buffer. Same values either way.
     scratch = None
-    if fast and np.may_share_memory(z, out):
+    if np.may_share_memory(z, out):
         rows = min(rows, max(1, _SCRATCH_BYTES // (n * np.dtype(dtype).itemsize)))
         scratch = np.empty((rows, n), dtype=dtype)
     bound = _safe_sum_bound(dtype)
@@ -340,9 +354,6 @@ def _softmax_blocks(
         for start in range(0, total, rows):
             block = slice(start, start + rows)
             z_b, out_b, s_b = z2[block], out2[block], sums[block]  # (rows, n), (rows, n), (rows, 1)
-            if not fast:
-                _shifted_rows(z_b, m[block], temperature, dtype, out_b, s_b)
-                continue
             terms = out_b if scratch is None else scratch[: len(z_b)]  # (rows, n)
             if temperature == 1.0:
                 np.exp(z_b, out=terms, dtype=dtype)
@@ -398,8 +409,10 @@ def _row_sums(block: np.ndarray, out: np.ndarray) -> np.ndarray:
     SIMD; ``einsum`` does, but adds sequentially within each SIMD lane (over a row of 32000
     float32 terms, 6e-7 relative error against 5e-8). Summing chunks of ``_SUM_CHUNK`` entries
     with ``einsum`` and the chunk sums pairwise keeps most of both. In softmax on float32
-    1024 x 32000 (same run): 2.99x one in-place exp against 3.31x with ``np.add.reduce``, and a
-    worst error of 4.2 float32 ulp against 3.5 (median 0.60 against 0.47) relative to float64.
+    1024 x 32000 (same run, median of 21): 2.08x one in-place exp against 2.27x with
+    ``np.add.reduce``, and a worst error of 8.6 float32 ulp against 7.3 (median 0.86 against
+    0.65) relative to float64. (Chunks of 256 entries: 2.05x against 1.98x for 1024 in one run
+    and 2.07x against 2.05x in another, median 0.76 ulp, worst 9.9.)
     """
     rows, n = block.shape
     full = n // _SUM_CHUNK * _SUM_CHUNK
@@ -419,10 +432,13 @@ def blocked_softmax(
 ) -> np.ndarray:
     """Softmax along the last axis, a block of rows at a time, written into one buffer.
 
-    Each block is shifted, exponentiated and normalised in place inside ``out`` while it is in
-    the CPU cache, so apart from the output the only extra memory is two numbers per row (its max
-    and its sum) and the block's partial sums (1/256 of a block). ``out=z`` overwrites the logits
-    and needs no full-size array at all.
+    Each block is exponentiated and normalised inside ``out`` while it is in the CPU cache, with
+    the same choice per row as :func:`softmax` (unshifted when the row's sum is safe, shifted by
+    its max otherwise), so apart from the output the only extra memory is two numbers per row (a
+    max and a sum), the block's partial sums (1/1024 of a block) and copies of the block's rows
+    that must be shifted. ``out=z`` overwrites the logits and needs no full-size array at all: the
+    terms then go through a scratch buffer of at most 32 KiB (or one row), and blocks are that
+    small.
 
     Parameters
     ----------
@@ -432,7 +448,8 @@ def blocked_softmax(
         C-contiguous destination of ``z``'s shape and a floating dtype; may be ``z`` itself.
         Default: a new array (float16 logits are computed in float32, as in :func:`softmax`).
     block_rows : int, optional
-        Rows per block (after flattening the leading axes); default: a block of about 512 KiB.
+        Rows per block (after flattening the leading axes); default: a block of about 2 MiB
+        (with ``out`` overlapping ``z``, at most 32 KiB). The result does not depend on it.
     temperature : float, default 1.0
         ``T > 0``, as in :func:`softmax`.
 
@@ -671,12 +688,14 @@ def sigmoid(z: ArrayLike) -> np.ndarray | float:
 
 
 def masked_softmax(z: ArrayLike, mask: ArrayLike, axis: int = -1) -> np.ndarray:
-    """Softmax over the entries where ``mask`` is True; masked entries get probability exactly 0.
+    r"""Softmax over the entries where ``mask`` is True; masked entries get probability exactly 0.
 
     The convention is **True = keep** (take part in the softmax), as in Keras' ``attention_mask``
     and the 1/0 padding masks of tokenisers. A row with nothing kept (fully masked, or every kept
     logit ``-inf``) is all zeros, never NaN: in attention it is a padding query that attends to
-    nothing.
+    nothing. Every row is shifted by the max of its kept entries (what :func:`softmax` does only
+    for rows it cannot take unshifted), so the two can differ by that shift's rounding, a relative
+    error of up to :math:`|z_i - \max z| \cdot \epsilon / 2` (see :func:`softmax`'s Notes).
 
     Parameters
     ----------
@@ -740,7 +759,9 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     of rows in place. What the running max and sum save is the *row*: the max need not be known
     before the sum starts, so a row can be summed block by block in one pass, as blockwise
     attention and FlashAttention do with the keys (Rabe & Staats, 2021). Each rescaling rounds
-    once more, so the result can differ from :func:`softmax` by a few ulp.
+    once more, so the result is within a few ulp of the exact softmax of the shifted values
+    ``z - max(z)``; it can differ from :func:`softmax` also by that shift's rounding, which
+    :func:`softmax` avoids on the rows it takes unshifted (see its Notes).
 
     Parameters
     ----------
@@ -754,7 +775,7 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     Returns
     -------
     numpy.ndarray
-        Same as ``softmax(z, axis)`` to within a few ulp.
+        ``softmax(z, axis)``, to within a few ulp and the rounding of the shift.
 
     Raises
     ------
