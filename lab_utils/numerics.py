@@ -440,10 +440,10 @@ def blocked_softmax(
     Each block is exponentiated and normalised inside ``out`` while it is in the CPU cache, with
     the same choice per row as :func:`softmax` (unshifted when the row's sum is safe, shifted by
     its max otherwise), so apart from the output the only extra memory is two numbers per row (a
-    max and a sum), the block's partial sums (about 1/1000 of a block) and copies of the block's rows
-    that must be shifted. ``out=z`` overwrites the logits and needs no full-size array at all: the
-    terms then go through a scratch buffer of at most 32 KiB (or one row), and blocks are that
-    small.
+    max and a sum), the block's partial sums (about 1/1000 of a block) and copies of the block's
+    rows that must be shifted. ``out=z`` overwrites the logits and needs no full-size array at
+    all: the terms then go through a scratch buffer of at most 32 KiB (or one row), and blocks
+    are that small.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Exact softmax in decimal arithmetic, the oracle of the ulp-level tests (numerics and properties)."""
+"""Exact softmax in decimal arithmetic: the oracle of the ulp-level tests of lab_utils.numerics."""
 
 from __future__ import annotations
 
