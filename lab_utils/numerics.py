@@ -189,17 +189,32 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
 
     Notes
     -----
-    Accuracy: the only rounding ahead of ``exp`` is that of :math:`z_i - \max z` (and of the
-    division by T). Given those values, each probability is within a few ulp of the exact result
-    (the roundings of exp, of the sum, and of the scaling by 1/sum; tested at 6 float32 ulp at
-    most, median 1, against float64). The subtraction itself can lose up to
-    half an ulp of :math:`|z_i - \max z|`, which exp turns into a relative error of up to
-    :math:`|z_i - \max z| \cdot \epsilon / 2`: the conditioning of the problem, shared by
-    every implementation that shifts by the max (SciPy, TensorFlow).
+    Two paths, chosen row by row. A row whose sum :math:`s = \sum_j e^{z_j/T}` lies in
+    :math:`[1, 2^{64}]` (nearly always: its max is then between :math:`-\log n` and 44.4) is
+    computed as it stands, :math:`e^{z_i/T} \cdot (1/s)`, with no shift by the max: why those
+    bounds make that safe is in ``_safe_sum_bound``. Any other row (its sum overflows, or is
+    below 1 because all its logits are very negative, or the temperature is tiny) is shifted by
+    its max first, :math:`e^{(z_i - \max z)/T}`, as SciPy and TensorFlow do for every row.
+
+    Accuracy: at T = 1 the unshifted path rounds nothing before ``exp``, so each probability is
+    within a few ulp of the exact result (the roundings of exp, of the sum, of 1/s and of the
+    product; tested at 4 ulp on short rows; on float32 1024 x 32000 logits of scale 4, median 0.71
+    and at most 10.3 float32 ulp against float64; the previous version, which shifted every row,
+    gave 3.99 and 35.8).
+    On the shifted path the subtraction can lose up to half an ulp of :math:`|z_i - \max z|`,
+    which exp turns into a relative error of up to :math:`|z_i - \max z| \cdot \epsilon / 2`;
+    given the shifted values, the result is again within a few ulp. For T != 1 the division by T
+    rounds too: half an ulp of :math:`z_i/T` on the unshifted path (a relative error of up to
+    :math:`|z_i/T| \cdot \epsilon / 2`, at most 22 eps at the top of the range), of
+    :math:`(z_i - \max z)/T` on the shifted one. On the array above: T = 2, median 0.57 and at
+    most 4.8 ulp (2.04 and 20.1 shifting every row); T = 0.7, median 3.2 and at most 44 (7.4
+    and 91): most logits are far nearer 0 than to their row's max.
 
     Along the last axis of a C-contiguous array, the rows are processed a cache-sized block at a
-    time (see :func:`blocked_softmax`); a row's result is the same bit for bit whatever the rows
-    around it.
+    time (see :func:`blocked_softmax`). Along another axis, the whole array is exponentiated
+    unshifted first and, if some rows are not safe, computed again with a shift that is 0 for
+    the safe rows (which therefore keep the same bits) and the max for the others. Either way a
+    row's result is the same bit for bit whatever the rows around it.
 
     Examples
     --------
@@ -220,26 +235,80 @@ def softmax(z: ArrayLike, axis: int = -1, temperature: float = 1.0) -> np.ndarra
     # The output array is the only full-size allocation: every step below works in place in it.
     out = np.empty(z.shape, dtype=dtype)
     if axis == z.ndim - 1 and z.flags.c_contiguous:
-        # Rows next to each other in memory: a few rows at a time, so the max, subtract, exp, sum
-        # and scale all find their data still in the CPU cache instead of streaming the whole
-        # array from memory five times (see benchmarks/bench_softmax.py).
+        # Rows next to each other in memory: a few rows at a time, so the exp, sum and scale find
+        # their data still in the CPU cache instead of streaming the whole array from memory
+        # again for each step (see benchmarks/bench_softmax.py).
         m = _softmax_blocks(z, out, temperature, dtype)
         _check_row_max(m, z, axis, "z")
     else:
-        m = _row_max(z, axis, "z")
-        _shifted(z, m, temperature, dtype, out=out)
-        np.exp(out, out=out)
-        _normalise(out, out.sum(axis=axis, keepdims=True))
+        # The same decision per row as the blocked path, on the whole array: first unshifted,
+        # then, if any row's sum is unsafe, all over again shifted by a max that is 0 for the safe
+        # rows (so they get the same bits as the first time) and the real one for the others.
+        _unblocked(z, out, axis, temperature, dtype)
     return out.astype(z.dtype, copy=False)
 
 
-# Bytes of output per block of rows: the block and the logits it comes from stay in a core's L2
-# cache (1 MiB on the AMD EPYC cores where it was measured), and there are few enough blocks that
-# Python's per-block overhead stays small. On float32 1024 x 32000 (benchmarks/bench_softmax.py),
-# 512 KiB and 1 MiB took 2.59x one in-place exp, 256 KiB 2.70x, 128 KiB and less 3.3x.
-_CACHE_BLOCK_BYTES = 512 * 1024
-# Entries per partial sum in _row_sums.
-_SUM_CHUNK = 256
+def _unblocked(
+    z: np.ndarray, out: np.ndarray, axis: int, temperature: float, dtype: np.dtype
+) -> None:
+    """Softmax of ``z`` along any ``axis`` into ``out`` (a new C-contiguous array), whole-array."""
+    # Into out first, then exp in place: the retry below exponentiates the same contiguous values
+    # with the same loop, so a safe row's terms and sum are the same both times. Overflows (of
+    # z/T, exp or the sum) and inf - inf make a row unsafe, and unsafe rows are redone below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if temperature == 1.0:
+            np.copyto(out, z)
+        else:
+            np.divide(z, temperature, out=out, dtype=dtype)
+        np.exp(out, out=out)
+        sums = out.sum(axis=axis, keepdims=True)
+    safe = (sums >= 1) & (sums <= _safe_sum_bound(dtype))
+    if not safe.all():
+        m = _row_max(z, axis, "z")
+        m[safe] = 0  # z - 0 and z/T - 0/T are z and z/T exactly: the first attempt's values
+        _shifted(z, m, temperature, dtype, out=out)
+        np.exp(out, out=out)
+        sums = out.sum(axis=axis, keepdims=True)
+    _normalise(out, sums)
+
+
+# Bytes of output per block of rows. Measured on float32 1024 x 32000 (the array of
+# benchmarks/bench_softmax.py), each size in turn against one in-place exp in the same repeat,
+# median of 25, two runs, on a shared 2-core AMD EPYC (1 MiB of L2 per core, 32 MiB of L3) with a
+# load average of 2: 512 KiB 2.19-2.21x, 1 MiB 2.08-2.10x, 2 MiB 2.07-2.08x, 4 MiB 2.08-2.10x,
+# 8 MiB 2.15-2.17x (in a quieter moment 1 MiB 2.01-2.05x and 2 MiB 1.99-2.02x). Fewer blocks mean
+# less of Python's per-block overhead (about a dozen NumPy calls, some 7 us) until a block and its
+# logits no longer stay in the caches.
+_CACHE_BLOCK_BYTES = 2 * 1024 * 1024
+# With out=z (or any out that overlaps z), a block's terms go into a scratch buffer of at most
+# this many bytes (at least one row), so that writing into z in place still needs no array of
+# z's size: such blocks are smaller, and slower by their per-block overhead.
+_SCRATCH_BYTES = 32 * 1024
+# Most entries per partial sum in _row_sums.
+_SUM_CHUNK = 1024
+# Largest row sum s = sum(exp(z/T)) with which a row skips the shift (see _safe_sum_bound).
+_SAFE_SUM = 2.0**64
+
+
+def _safe_sum_bound(dtype: np.dtype) -> float:
+    """Largest row sum with which exp(z/T) * (1/sum) needs no shift by the row max, in ``dtype``.
+
+    A row takes that unshifted path when its sum s is in [1, bound] (a NaN sum fails the test):
+
+    * s <= bound (finite): no term overflowed, and 1/s >= 1/bound is a normal number (the bound
+      is 2**64, or 1/tiny = 2**14 when the work is done in float16), so the scaling rounds once,
+      relatively, as a division would.
+    * s >= 1: each probability p = exp(z/T) / s is at most its term exp(z/T). Every p that is a
+      normal number therefore comes from a normal term, with all its digits, and a term that
+      underflowed to a subnormal (or to 0) belongs to a p below the normal range, which is
+      subnormal (or 0) in any method, the shifted one included. A row of only very negative
+      logits (s < 1) would lose digits in subnormal terms before the division by a small sum:
+      such rows take the shifted path, as do rows whose sum is too large, inf or NaN.
+    * Together the bounds keep the row max of z/T between -log(n) and 44.4 (log 2**64), so for
+      T != 1 the rounding of z/T ahead of exp costs a relative error of at most 22 eps in the
+      largest terms (see :func:`softmax`'s Notes).
+    """
+    return min(_SAFE_SUM, 1 / float(np.finfo(dtype).tiny))
 
 
 def _softmax_blocks(
@@ -250,37 +319,84 @@ def _softmax_blocks(
     block_rows: int | None = None,
 ) -> np.ndarray:
     """Softmax along the last axis of C-contiguous ``z`` into ``out`` (which may be ``z``), a block
-    of rows at a time; return the row maxima (keepdims) for the caller to check.
+    of rows at a time; return row maxima (keepdims) for the caller to check.
 
     The one blocked implementation: :func:`softmax` and :func:`blocked_softmax` (hence
-    ``scaling.chunked_softmax``) use it, and the result of a row does not depend on the block it
-    is in. One thread: sharing the blocks between two threads was measured slower on a loaded
-    2-core machine (41 ms against 36 ms for float32 1024 x 32000).
+    ``scaling.chunked_softmax``) use it. A block's terms exp(z/T) are written unshifted, straight
+    into ``out`` (into a small scratch buffer when ``out`` overlaps ``z``, whose block must stay
+    intact until its result is written), and summed; the rows whose sum is safe
+    (:func:`_safe_sum_bound`), normally all of them, are scaled by 1/sum, and only the others are
+    computed again from their logits, shifted by their max (:func:`_shifted_rows`). The returned
+    maxima are the real ones for the shifted rows and 0 for the others, which a safe sum proves
+    finite, free of NaN and not all -inf: the caller's check raises exactly as if every max were
+    real. A row's result depends on its own values only, never on its block or its neighbours.
+
+    One thread: sharing the blocks between two threads was measured slower on a loaded 2-core
+    machine (41 ms against 36 ms for float32 1024 x 32000).
     """
     n = z.shape[-1]
     z2, out2 = z.reshape(-1, n), out.reshape(-1, n)
-    m = np.empty((z2.shape[0], 1), dtype=z.dtype)
-    scale = np.empty((z2.shape[0], 1), dtype=out.dtype)
-    rows = block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize))
-    # A row holding NaN or +inf, or only -inf, computes NaN (inf - inf) in the loop: that result is
-    # never returned, because the caller checks the row maxima right after the loop.
-    with np.errstate(invalid="ignore"):
-        for start in range(0, z2.shape[0], rows):
+    total = z2.shape[0]
+    rows = min(total, block_rows or max(1, _CACHE_BLOCK_BYTES // (n * out.itemsize)))
+    m = np.zeros((total, 1), dtype=z.dtype)
+    sums = np.empty((total, 1), dtype=dtype)
+    # The terms go straight into out, unless out is (or overlaps) z, whose block must stay intact
+    # until its result is written: then into a small scratch buffer. Same values either way.
+    scratch = None
+    if np.may_share_memory(z, out):
+        rows = min(rows, max(1, _SCRATCH_BYTES // (n * np.dtype(dtype).itemsize)))
+        scratch = np.empty((rows, n), dtype=dtype)
+    bound = _safe_sum_bound(dtype)
+    # Rows whose terms overflow, or that hold NaN, +inf or only -inf, compute inf or NaN here:
+    # those results are never returned (the row is recomputed shifted, or the caller raises after
+    # checking the maxima), so the warnings are silenced for the loop.
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for start in range(0, total, rows):
             block = slice(start, start + rows)
-            z_b, out_b, m_b, scale_b = z2[block], out2[block], m[block], scale[block]  # (rows, n)
-            np.max(z_b, axis=-1, keepdims=True, out=m_b)
-            _shifted(z_b, m_b, temperature, dtype, out=out_b)
-            np.exp(out_b, out=out_b)
-            _normalise(out_b, _row_sums(out_b, out=scale_b))
+            z_b, out_b, s_b = z2[block], out2[block], sums[block]  # (rows, n), (rows, n), (rows, 1)
+            terms = out_b if scratch is None else scratch[: len(z_b)]  # (rows, n)
+            if temperature == 1.0:
+                np.exp(z_b, out=terms, dtype=dtype)
+            else:
+                np.exp(np.divide(z_b, temperature, out=terms, dtype=dtype), out=terms)
+            _row_sums(terms, out=s_b)
+            if s_b.min() >= 1 and s_b.max() <= bound:  # the common case: two tiny calls
+                np.multiply(terms, np.reciprocal(s_b, out=s_b), out=out_b)
+                continue
+            unsafe = np.flatnonzero(~((s_b >= 1) & (s_b <= bound)))
+            # A copy of those rows, taken before out_b (which may be z_b) is written.
+            redo = z_b[unsafe].astype(dtype, copy=False)
+            redo_max = np.empty((len(unsafe), 1), dtype=z.dtype)
+            _shifted_rows(redo, redo_max, temperature, dtype, redo, s_b[unsafe])
+            np.multiply(terms, np.reciprocal(s_b, out=s_b), out=out_b)
+            out_b[unsafe] = redo
+            m[start + unsafe] = redo_max
     return m.reshape(z.shape[:-1] + (1,))
+
+
+def _shifted_rows(
+    z: np.ndarray,
+    m: np.ndarray,
+    temperature: float,
+    dtype: np.dtype,
+    out: np.ndarray,
+    sums: np.ndarray,
+) -> None:
+    """Softmax of the rows of 2-D ``z`` into ``out`` (may be ``z``), shifted by their maxima, which
+    are written into ``m`` (shape ``(rows, 1)``; ``sums`` the same, as scratch)."""
+    np.max(z, axis=-1, keepdims=True, out=m)
+    _shifted(z, m, temperature, dtype, out=out)
+    np.exp(out, out=out)
+    _normalise(out, _row_sums(out, out=sums))
 
 
 def _normalise(terms: np.ndarray, sums: np.ndarray) -> None:
     """Divide ``terms`` in place by their row ``sums`` (keepdims; overwritten with 1 / sums).
 
-    Each row's sum is >= 1 (its max contributed exp(0) = 1), so 1/sum is in (0, 1]. Multiplying
-    by it rounds twice (about 1 ulp per entry at most, against half an ulp for a division) and
-    takes half a division's time or less in cache.
+    Every caller's sums are >= 1: the shifted paths' because the row max contributed exp(0) = 1,
+    the unshifted path's by its test (:func:`_safe_sum_bound`). So 1/sum is a normal number in
+    (0, 1]. Multiplying by it rounds twice (about 1 ulp per entry at most, against half an ulp for
+    a division) and takes half a division's time or less in cache.
     """
     np.multiply(terms, np.reciprocal(sums, out=sums), out=terms)
 
@@ -293,12 +409,19 @@ def _row_sums(block: np.ndarray, out: np.ndarray) -> np.ndarray:
     SIMD; ``einsum`` does, but adds sequentially within each SIMD lane (over a row of 32000
     float32 terms, 6e-7 relative error against 5e-8). Summing chunks of ``_SUM_CHUNK`` entries
     with ``einsum`` and the chunk sums pairwise keeps most of both. In softmax on float32
-    1024 x 32000 (same run): 2.99x one in-place exp against 3.31x with ``np.add.reduce``, and a
-    worst error of 4.2 float32 ulp against 3.5 (median 0.60 against 0.47) relative to float64.
+    1024 x 32000 (same run, median of 21): 2.02x one in-place exp against 2.28x with
+    ``np.add.reduce``, and a worst error of 10.3 float32 ulp against 7.3 (median 0.71 against
+    0.65) relative to float64. (Chunks of 256 entries took 2.05x against 1.98x for chunks of
+    1024 in one run, 2.07x against 2.05x in another; the worst error moves between 7 and 12 ulp
+    with the chunk size, the median stays between 0.7 and 0.9.)
     """
     rows, n = block.shape
-    full = n // _SUM_CHUNK * _SUM_CHUNK
-    partial = np.einsum("ijk->ij", block[:, :full].reshape(rows, n // _SUM_CHUNK, _SUM_CHUNK))
+    # As few chunks of at most _SUM_CHUNK entries as will do, all of one size, so that a row of
+    # n = chunks * size entries (32000 = 32 * 1000) leaves no ragged tail to sum apart.
+    chunks = -(-n // _SUM_CHUNK)
+    size = n // chunks
+    full = chunks * size
+    partial = np.einsum("ijk->ij", block[:, :full].reshape(rows, chunks, size))
     np.add.reduce(partial, axis=-1, keepdims=True, out=out)
     if full < n:
         out += np.einsum("ij->i", block[:, full:])[:, None]
@@ -314,10 +437,13 @@ def blocked_softmax(
 ) -> np.ndarray:
     """Softmax along the last axis, a block of rows at a time, written into one buffer.
 
-    Each block is shifted, exponentiated and normalised in place inside ``out`` while it is in
-    the CPU cache, so apart from the output the only extra memory is two numbers per row (its max
-    and its sum) and the block's partial sums (1/256 of a block). ``out=z`` overwrites the logits
-    and needs no full-size array at all.
+    Each block is exponentiated and normalised inside ``out`` while it is in the CPU cache, with
+    the same choice per row as :func:`softmax` (unshifted when the row's sum is safe, shifted by
+    its max otherwise), so apart from the output the only extra memory is two numbers per row (a
+    max and a sum), the block's partial sums (about 1/1000 of a block) and copies of the block's
+    rows that must be shifted. ``out=z`` overwrites the logits and needs no full-size array at
+    all: the terms then go through a scratch buffer of at most 32 KiB (or one row), and blocks
+    are that small.
 
     Parameters
     ----------
@@ -327,7 +453,8 @@ def blocked_softmax(
         C-contiguous destination of ``z``'s shape and a floating dtype; may be ``z`` itself.
         Default: a new array (float16 logits are computed in float32, as in :func:`softmax`).
     block_rows : int, optional
-        Rows per block (after flattening the leading axes); default: a block of about 512 KiB.
+        Rows per block (after flattening the leading axes); default: a block of about 2 MiB
+        (with ``out`` overlapping ``z``, at most 32 KiB). The result does not depend on it.
     temperature : float, default 1.0
         ``T > 0``, as in :func:`softmax`.
 
@@ -566,12 +693,14 @@ def sigmoid(z: ArrayLike) -> np.ndarray | float:
 
 
 def masked_softmax(z: ArrayLike, mask: ArrayLike, axis: int = -1) -> np.ndarray:
-    """Softmax over the entries where ``mask`` is True; masked entries get probability exactly 0.
+    r"""Softmax over the entries where ``mask`` is True; masked entries get probability exactly 0.
 
     The convention is **True = keep** (take part in the softmax), as in Keras' ``attention_mask``
     and the 1/0 padding masks of tokenisers. A row with nothing kept (fully masked, or every kept
     logit ``-inf``) is all zeros, never NaN: in attention it is a padding query that attends to
-    nothing.
+    nothing. Every row is shifted by the max of its kept entries (what :func:`softmax` does only
+    for rows it cannot take unshifted), so the two can differ by that shift's rounding, a relative
+    error of up to :math:`|z_i - \max z| \cdot \epsilon / 2` (see :func:`softmax`'s Notes).
 
     Parameters
     ----------
@@ -635,7 +764,9 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     of rows in place. What the running max and sum save is the *row*: the max need not be known
     before the sum starts, so a row can be summed block by block in one pass, as blockwise
     attention and FlashAttention do with the keys (Rabe & Staats, 2021). Each rescaling rounds
-    once more, so the result can differ from :func:`softmax` by a few ulp.
+    once more, so the result is within a few ulp of the exact softmax of the shifted values
+    ``z - max(z)``; it can differ from :func:`softmax` also by that shift's rounding, which
+    :func:`softmax` avoids on the rows it takes unshifted (see its Notes).
 
     Parameters
     ----------
@@ -649,7 +780,7 @@ def online_softmax(z: ArrayLike, axis: int = -1, block: int = 1024) -> np.ndarra
     Returns
     -------
     numpy.ndarray
-        Same as ``softmax(z, axis)`` to within a few ulp.
+        ``softmax(z, axis)``, to within a few ulp and the rounding of the shift.
 
     Raises
     ------

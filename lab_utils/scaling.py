@@ -48,10 +48,11 @@ def chunked_softmax(
 ) -> np.ndarray:
     """Stable softmax along the last axis, a block of rows at a time, written into one buffer.
 
-    Each block is shifted, exponentiated and normalised in place inside ``out``, so apart from the
-    output the only extra memory is two numbers per row and the current block's partial sums
-    (see :func:`lab_utils.numerics.blocked_softmax`). Passing ``out=logits`` overwrites the
-    logits and needs no full-size array at all.
+    Each block is exponentiated and normalised inside ``out`` (shifted by the row max only where
+    a row's sum would be unsafe without it), so apart from the output the only extra memory is
+    two numbers per row, the current block's partial sums and copies of its rows that need the
+    shift (see :func:`lab_utils.numerics.blocked_softmax`). Passing ``out=logits`` overwrites
+    the logits and needs no full-size array at all.
 
     Parameters
     ----------

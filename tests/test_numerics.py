@@ -38,37 +38,9 @@ from lab_utils.numerics import (
     softmax_jacobian,
     top_k,
 )
+from tests.exact_softmax import exact_softmax, ulp_errors, worst_ulp_error
 
 FLOATS = [np.float16, np.float32, np.float64]
-
-
-# ---------------------------------------------------------------------------------------------
-# Exact reference and ulp distance
-# ---------------------------------------------------------------------------------------------
-
-
-def exact_softmax(shifted) -> list[Decimal]:
-    """Softmax of the given (already shifted) values in 50-digit decimal arithmetic.
-
-    Decimal's exp is correctly rounded and its exponent range reaches far below float64's, so this
-    is exact to far more digits than any float result needs.
-    """
-    with localcontext() as ctx:
-        ctx.prec = 50
-        values = [Decimal(float(v)) for v in shifted]
-        top = max(values)
-        exps = [(v - top).exp() for v in values]
-        total = sum(exps)
-        return [e / total for e in exps]
-
-
-def ulp_errors(result, exact: list[Decimal], dtype) -> np.ndarray:
-    """|result - exact| in units of the spacing of ``dtype`` at the exact value."""
-    errors = []
-    for got, want in zip(np.ravel(result), exact, strict=True):
-        spacing = Decimal(float(np.spacing(dtype(float(want)))))
-        errors.append(float(abs(Decimal(float(got)) - want) / spacing))
-    return np.array(errors)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,9 +132,10 @@ def test_logsumexp_matches_scipy(shape, axis):
 
 def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
     # Big enough that softmax works through it in cache-sized row blocks (and a ragged last block).
-    z = np.random.default_rng(2).normal(scale=5.0, size=(301, 1000)).astype(np.float32)
+    z = np.random.default_rng(2).normal(scale=5.0, size=(601, 1000)).astype(np.float32)
     assert z.nbytes > numerics._CACHE_BLOCK_BYTES
-    np.testing.assert_allclose(softmax(z), scipy.special.softmax(z, axis=-1), rtol=2e-6)
+    exact = scipy.special.softmax(z.astype(np.float64), axis=-1)
+    np.testing.assert_allclose(softmax(z), exact, rtol=2e-6)
     np.testing.assert_array_equal(softmax(z)[:7], softmax(z[:7]))
     z[150, 3] = np.nan
     with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(150, 3\)\)"):
@@ -171,12 +144,12 @@ def test_softmax_of_large_batch_takes_the_blocked_path_and_matches_scipy():
 
 @pytest.mark.parametrize("cols", [7, 256, 1000, 32000])
 def test_blocked_softmax_of_float32_is_within_few_ulp_of_float64_and_blocks_do_not_matter(cols):
-    # Issue 16: the blocked path sums its rows in chunks (einsum) and multiplies by 1/sum. Given
-    # the float32 shift z - max(z), every probability stays within a few float32 ulp of the
-    # float64 softmax, and a row's result does not depend on the block it was computed in.
+    # Issue 16: the blocked path exponentiates z itself (no shift: nothing is rounded before exp),
+    # sums its rows in chunks (einsum) and multiplies by 1/sum. Every probability stays within a
+    # few float32 ulp of the float64 softmax of the same logits, and a row's result does not
+    # depend on the block it was computed in.
     z = (np.random.default_rng(cols).normal(scale=6.0, size=(40, cols))).astype(np.float32)
-    shifted = (z - z.max(axis=-1, keepdims=True)).astype(np.float64)
-    exact = np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True)
+    exact = scipy.special.softmax(z.astype(np.float64), axis=-1)
     p = softmax(z)
     normal = exact > np.finfo(np.float32).tiny
     errors = np.abs(p - exact)[normal] / exact[normal] / np.finfo(np.float32).eps
@@ -187,16 +160,34 @@ def test_blocked_softmax_of_float32_is_within_few_ulp_of_float64_and_blocks_do_n
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax_is_within_few_ulp_of_exact_given_the_shift(dtype):
-    # The only rounding ahead of exp is z - max(z); given that value, the result is within a few ulp
-    # of the exact softmax (exp, the sum and one division each round once).
+def test_softmax_without_a_shift_is_within_few_ulp_of_exact(dtype):
+    # Issue 16: a row whose sum of exp(z) lies in [1, 2**64] (here: max in [0, 40], 9 entries) is
+    # exponentiated as it is, so nothing is rounded before exp: within a few ulp of the exact
+    # softmax of z itself (exp, the sum, 1/sum and the product each round once).
     rng = np.random.default_rng(3)
     worst = 0.0
     for _ in range(60):
-        z = (rng.normal(size=9) * rng.choice([1.0, 10.0, 100.0])).astype(dtype)
-        shifted = z - z.max()
-        errors = ulp_errors(softmax(z), exact_softmax(shifted), dtype)
-        worst = max(worst, errors.max())
+        z = rng.normal(size=9) * rng.choice([1.0, 3.0, 10.0])
+        z = (z - z.max() + rng.uniform(0.0, 40.0)).astype(dtype)
+        worst = max(worst, worst_ulp_error(softmax(z), z))
+        worst = max(worst, worst_ulp_error(softmax(z[:, None], axis=0), z[:, None], 0))
+    assert worst <= 4.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_shifted_rows_are_within_few_ulp_of_exact_given_the_shift(dtype):
+    # Rows whose sum would overflow or is below 1 (max above 45 or below -log n) are shifted by
+    # their max; the only rounding ahead of exp is then z - max(z), and given that value the result
+    # is within a few ulp of the exact softmax.
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for _ in range(60):
+        z = rng.normal(size=9) * rng.choice([1.0, 10.0, 100.0])
+        z = (z - z.max() + rng.choice([50.0, 500.0, -10.0])).astype(dtype)
+        worst = max(worst, worst_ulp_error(softmax(z), z, shifted=True))
+        worst = max(
+            worst, worst_ulp_error(softmax(z[:, None], axis=0), z[:, None], 0, shifted=True)
+        )
     assert worst <= 4.0
 
 
@@ -402,10 +393,9 @@ def test_fully_masked_rows_are_zero_not_nan(no_warnings):
     np.testing.assert_array_equal(
         p[2], [0.0, 0.0, 0.0]
     )  # only a -inf logit kept: nothing to attend
-    big = np.array([[1e308, -1e308], [3.0, 4.0]])
-    np.testing.assert_array_equal(
-        masked_softmax(big, np.ones((2, 2), bool)), [[1, 0], softmax([3, 4.0])]
-    )
+    big = masked_softmax(np.array([[1e308, -1e308], [3.0, 4.0]]), np.ones((2, 2), bool))
+    np.testing.assert_array_equal(big[0], [1.0, 0.0])
+    assert ulp_errors(big[1], exact_softmax([3.0, 4.0]), np.float64).max() <= 2.0
 
 
 def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
@@ -428,9 +418,11 @@ def test_masked_softmax_broadcasts_masks_and_accepts_0_1_integers():
 @pytest.mark.parametrize("axis", [0, 1, -1])
 def test_online_softmax_matches_softmax_within_few_ulp(block, axis):
     z = np.random.default_rng(block).normal(scale=6.0, size=(5, 64, 9))
-    online, reference = online_softmax(z, axis=axis, block=block), softmax(z, axis=axis)
-    # Each rescaling of the running sum rounds once more; a row is rescaled about log(n) times.
-    np.testing.assert_allclose(online, reference, rtol=12 * np.finfo(float).eps, atol=0)
+    # online_softmax shifts by the max, as softmax does only for rows it cannot take unshifted, so
+    # the reference is the exact softmax of the shifted values. Each rescaling of the running sum
+    # rounds once more; a row is rescaled about log(n) times.
+    assert worst_ulp_error(online_softmax(z, axis=axis, block=block), z, axis, shifted=True) <= 12
+    np.testing.assert_allclose(online_softmax(z, axis=axis), softmax(z, axis=axis), rtol=1e-13)
 
 
 def test_online_softmax_rescales_when_the_max_arrives_late(no_warnings):
@@ -981,8 +973,13 @@ def tf():
 def test_softmax_matches_tf_nn_softmax(tf, dtype):
     z = np.random.default_rng(15).normal(scale=5.0, size=(8, 33)).astype(dtype)
     eps = np.finfo(dtype).eps
-    np.testing.assert_allclose(softmax(z), tf.nn.softmax(z).numpy(), rtol=8 * eps, atol=0)
-    np.testing.assert_allclose(softmax(z, axis=0), tf.nn.softmax(z, axis=0).numpy(), rtol=8 * eps)
+    # Ours exponentiates z itself (issue 16), TensorFlow z - max(z), which rounds by up to half an
+    # ulp of the gap to the max and exp turns into a relative error of up to gap * eps / 2.
+    for axis in (-1, 0):
+        ours, theirs = softmax(z, axis=axis), tf.nn.softmax(z, axis=axis).numpy()
+        assert worst_ulp_error(ours, z, axis) <= 4
+        gap = z.max(axis=axis, keepdims=True) - z
+        assert (np.abs(ours - theirs) <= (gap / 2 + 8) * eps * theirs).all()
     np.testing.assert_allclose(
         log_softmax(z), tf.nn.log_softmax(z).numpy(), rtol=8 * eps, atol=8 * eps
     )
@@ -1124,3 +1121,145 @@ def test_issue16_the_losses_take_the_scores_first_and_name_a_swapped_call():
     with pytest.raises(ValueError, match="were the two swapped"):
         cross_entropy(2, [1000.0, 0.0, -1000.0])
     assert cross_entropy([1000.0, 0.0, -1000.0], 2) == 2000.0
+
+
+# ------------------------------------------------------- issue 16: softmax without the shift
+
+
+def _maxima_returned(z, temperature=1.0):
+    """What the blocked pass reports per row: 0 for a row taken unshifted, its max otherwise."""
+    z = np.ascontiguousarray(z)
+    out = np.empty(z.shape, dtype=numerics._work_dtype(z))
+    return numerics._softmax_blocks(z, out, temperature, out.dtype)[..., 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_rows_just_inside_and_outside_the_safe_range(dtype, no_warnings):
+    # Rows [a, a - 1] have the sum s = e^a (1 + 1/e): s = 1 and s = 2**64 are the two edges.
+    low, high = -np.log1p(np.exp(-1.0)), 64 * np.log(2.0) - np.log1p(np.exp(-1.0))
+    edges = [low + 1e-3, low - 1e-3, high - 1e-3, high + 1e-3]
+    z = np.array([[a, a - 1.0] for a in edges], dtype=dtype)
+    np.testing.assert_array_equal(_maxima_returned(z) != 0, [False, True, False, True])
+    p = softmax(z)
+    for row, got, unshifted in zip(z, p, [True, False, True, False], strict=True):
+        assert (
+            ulp_errors(got, exact_softmax(row if unshifted else row - row.max()), dtype).max() <= 4
+        )
+        np.testing.assert_array_equal(softmax(row), got)
+
+
+def test_issue16_large_logits_overflowing_terms_and_minus_inf(no_warnings):
+    rows = [
+        [80.0, 79.0, 0.0],  # sum 7.6e34 > 2**64: shifted
+        [88.0, 87.0, -3.0],  # exp(88) is finite in float32, the sum nearly is not
+        [89.0, 0.0, -1.0],  # exp(89) overflows float32
+        [1000.0, 0.0, -1000.0],
+        [0.0, -np.inf, np.log(3.0)],  # unshifted, -inf gives exactly 0
+        [-np.inf, -np.inf, -100.0],  # sum exp(-100) < 1: shifted, [0, 0, 1] exactly
+        [-200.0, -201.0, -np.inf],  # every term underflows: shifted
+    ]
+    for dtype in (np.float32, np.float64):
+        z = np.array(rows, dtype=dtype)
+        p = softmax(z)
+        for row, got in zip(z, p, strict=True):  # integer gaps: the shifts are exact
+            assert ulp_errors(got, exact_softmax(row), dtype).max() <= 4, (dtype, row)
+        assert p[4, 1] == 0 and (p[5] == [0, 0, 1]).all() and (p[3] == [1, 0, 0]).all()
+        np.testing.assert_array_equal(softmax(z.T, axis=0), p.T)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_temperatures_on_both_paths(dtype, no_warnings):
+    # T = 2 and T = 0.5 divide integers exactly, so the exact reference is that of z / T. At
+    # T = 0.5 the rows whose max exceeds 22 have sums past 2**64 and are shifted, the others not.
+    # A tiny T still gives the argmax exactly.
+    z = np.random.default_rng(161).integers(-30, 30, size=(20, 7)).astype(dtype)
+    for temperature in (2.0, 0.5):
+        p = softmax(z, temperature=temperature)
+        assert worst_ulp_error(p, z / temperature) <= 4
+        assert (
+            worst_ulp_error(softmax(z.T, axis=0, temperature=temperature), z.T / temperature, 0)
+            <= 4
+        )
+    top = z.max(axis=-1)
+    assert (top >= 23).any() and (top <= 21).any()
+    np.testing.assert_array_equal(_maxima_returned(z, 0.5), np.where(top >= 23, top, 0))
+    np.testing.assert_array_equal(
+        softmax(np.array([0.3, 2.0, -1.0], dtype), temperature=1e-3), [0, 1, 0]
+    )
+
+
+def test_issue16_float16_is_computed_in_float32_and_rounded_once(no_warnings):
+    z = (np.random.default_rng(162).normal(scale=3.0, size=(30, 50)) + 5).astype(np.float16)
+    p = softmax(z)
+    assert p.dtype == np.float16
+    assert worst_ulp_error(p, z) <= 1.0
+    assert worst_ulp_error(softmax(z.T, axis=0), z.T, 0) <= 1.0
+    # scaling.chunked_softmax computes float16 in float16: the safe range ends at 1/tiny = 2**14
+    # (a = 9.39 here), where 1/sum is still a normal float16; beyond it (sums up to 65504) the
+    # rows are shifted. Without that edge, 1/sum would be subnormal: errors of 1800 ulp.
+    a = np.linspace(9.0, 11.0, 41)
+    rows = np.stack([a, a - 1.0, a - 2.5], axis=-1).astype(np.float16)  # exact shifts
+    assert worst_ulp_error(lab_utils.scaling.chunked_softmax(rows), rows) <= 2.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_a_row_does_not_depend_on_its_neighbours_or_its_block(dtype, no_warnings):
+    rng = np.random.default_rng(163)
+    z = rng.normal(scale=3.0, size=(600, 1000)).astype(dtype)
+    unsafe = [0, 261, 262, 523, 524, 599]  # block edges at 262 rows (float64) or 524 (float32)
+    z[unsafe[0]] += 100.0  # overflows float32's exp, and past 2**64 in float64
+    z[unsafe[1]] -= 60.0  # sum below 1
+    z[unsafe[2], 7] = -np.inf
+    z[unsafe[2]] += 50.0
+    z[unsafe[3:]] *= 40.0
+    assert z.nbytes > numerics._CACHE_BLOCK_BYTES
+    assert (_maxima_returned(z)[unsafe] != 0).all() and (_maxima_returned(z)[1:261] == 0).all()
+    p = softmax(z)
+    for i in [*unsafe, 1, 260, 263, 522, 525, 598]:
+        np.testing.assert_array_equal(softmax(z[i]), p[i])
+        np.testing.assert_array_equal(softmax(z[i : i + 2])[0], p[i])
+    for block_rows in (1, 2, 3, 262, 600):
+        np.testing.assert_array_equal(blocked_softmax(z, block_rows=block_rows), p)
+    # The whole-array path (other axes) redoes only its unsafe rows, so the others keep the bits
+    # they get when nothing needs redoing.
+    safe_everywhere = z.copy()
+    safe_everywhere[unsafe] = z[1]
+    by_columns, reference = softmax(z.T, axis=0), softmax(safe_everywhere.T, axis=0)
+    kept = np.setdiff1d(np.arange(600), unsafe)
+    np.testing.assert_array_equal(by_columns[:, kept], reference[:, kept])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_issue16_blocked_softmax_in_place_with_unsafe_rows(dtype, no_warnings):
+    z = np.random.default_rng(164).normal(scale=3.0, size=(50, 300)).astype(dtype)
+    z[[3, 4, 20]] += [[100.0], [-80.0], [200.0]]
+    expected = blocked_softmax(z)
+    for block_rows in (None, 1, 3, 50):
+        logits = z.copy()
+        assert blocked_softmax(logits, out=logits, block_rows=block_rows) is logits
+        np.testing.assert_array_equal(logits, expected)
+    logits = z.copy()
+    np.testing.assert_array_equal(lab_utils.scaling.chunked_softmax(logits, out=logits), expected)
+
+
+@pytest.mark.parametrize(
+    "func", [softmax, blocked_softmax, lambda z: softmax(np.asfortranarray(z), axis=-1)]
+)
+def test_issue16_errors_are_those_of_the_row_maxima(func, no_warnings):
+    # Most rows are safe and never get a max computed; the rejected ones still raise as before.
+    z = np.random.default_rng(165).normal(size=(4, 6))
+    bad = z.copy()
+    bad[2, 3] = np.nan
+    with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(2, 3\)\)"):
+        func(bad)
+    bad = z.copy()
+    bad[1, 5], bad[3, 0] = np.inf, np.nan
+    with pytest.raises(ValueError, match=r"z contains NaN \(first at index \(3, 0\)\)"):
+        func(bad)
+    bad[3, 0] = 1.0
+    with pytest.raises(ValueError, match=r"z contains \+inf \(first at index \(1, 5\)\)"):
+        func(bad)
+    bad = z.copy()
+    bad[3] = -np.inf
+    with pytest.raises(ValueError, match=r"z has a row of only -inf \(at index 3 along the other"):
+        func(bad)
