@@ -80,9 +80,10 @@ def full_softmax(
     hidden, W_out, targets = _check_problem(hidden, W_out, targets)
     rows = np.arange(len(targets))
     log_probs = numerics.log_softmax(hidden @ W_out, axis=1)  # (B, V)
-    delta = np.exp(log_probs)
+    loss = float(-log_probs[rows, targets].mean())
+    delta = np.exp(log_probs, out=log_probs)  # in place: one (B, V) array fewer
     delta[rows, targets] -= 1.0  # P - Y
-    return float(-log_probs[rows, targets].mean()), delta @ W_out.T / len(targets)
+    return loss, delta @ W_out.T / len(targets)
 
 
 def sampled_softmax(
@@ -114,24 +115,26 @@ def sampled_softmax(
     if q.shape != (vocab,) or np.any(q < 0) or not np.isclose(q.sum(), 1.0):
         raise ValueError(f"proposal must be {vocab} probabilities that sum to 1")
     sampled = rng.choice(vocab, size=n_samples, p=q)  # (k,)
+    B = len(targets)
     columns = np.concatenate(
         [W_out[:, targets], W_out[:, sampled]], axis=1
     )  # (d, B + k): only these
-    target_logits = np.einsum("bd,db->b", hidden, columns[:, : len(targets)])  # (B,)
-    sampled_logits = hidden @ columns[:, len(targets) :]  # (B, k)
-    logits = np.concatenate([target_logits[:, None], sampled_logits], axis=1)
-    words = np.concatenate(
-        [targets[:, None], np.broadcast_to(sampled, (len(targets), n_samples))], axis=1
-    )
-    logits = logits - np.log(n_samples * q[words])  # the log Q correction
+    # One (B, k + 1) array of logits, filled in place: column 0 the target's, then the drawn words'.
+    # Each minus its log Q correction; a drawn word's correction is the same for every row, so it is a
+    # (k,) vector, never a (B, k) one (at k = 16384 each (B, k) temporary is 34 MB for B = 256).
+    logits = np.empty((B, n_samples + 1))
+    logits[:, 0] = np.einsum("bd,db->b", hidden, columns[:, :B]) - np.log(n_samples * q[targets])
+    logits[:, 1:] = hidden @ columns[:, B:]
+    logits[:, 1:] -= np.log(n_samples * q[sampled])
     if remove_accidental_hits:
-        logits[:, 1:][words[:, 1:] == targets[:, None]] = -np.inf
+        logits[:, 1:][sampled[None, :] == targets[:, None]] = -np.inf
     log_probs = numerics.log_softmax(logits, axis=1)  # (B, k + 1)
-    delta = np.exp(log_probs)
+    del logits
+    loss = float(-log_probs[:, 0].mean())
+    delta = np.exp(log_probs, out=log_probs)
     delta[:, 0] -= 1.0
-    B = len(targets)
     grad = (delta[:, :1] * columns[:, :B].T + delta[:, 1:] @ columns[:, B:].T) / B
-    return float(-log_probs[:, 0].mean()), grad
+    return loss, grad
 
 
 def toy_language_model(
@@ -149,7 +152,7 @@ def toy_language_model(
     hidden = rng.standard_normal((batch, d))
     hidden[:, -1] = 1.0
     probs = numerics.softmax(hidden @ W_out, axis=1)
-    cumulative = np.cumsum(probs, axis=1)
+    cumulative = np.cumsum(probs, axis=1, out=probs)  # in place: one (batch, V) array fewer
     targets = np.minimum((cumulative < rng.random((batch, 1))).sum(axis=1), vocab_size - 1)
     return hidden.astype(dtype), W_out.astype(dtype), targets
 

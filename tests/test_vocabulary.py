@@ -91,3 +91,23 @@ def test_measured_cost_counts_multiply_adds():
     assert cost.full_madds == (2 * 8 * 1000, 2 * 8 * 4000)
     assert cost.sampled_madds == (2 * 8 * 17, 2 * 8 * 17)
     assert all(t > 0 for t in cost.full_seconds + cost.sampled_seconds)
+
+
+def test_sampled_softmax_holds_few_batch_by_samples_arrays_at_once():
+    # The logits are built in one (B, k + 1) array and the drawn words' log Q correction is a (k,)
+    # vector: at most about three (B, k + 1) float64 arrays alive at once (the logits, log_softmax's
+    # result and its working copy), where a (B, k + 1) temporary per step held five.
+    import tracemalloc
+
+    hidden, W_out, targets = vocabulary.toy_language_model(vocab_size=5000, d=16, batch=64, seed=0)
+    n_samples = 4096
+    one_array = len(targets) * (n_samples + 1) * 8
+    tracemalloc.start()
+    try:
+        vocabulary.sampled_softmax(
+            hidden, W_out, targets, n_samples, np.random.default_rng(0), remove_accidental_hits=True
+        )
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 3.6 * one_array, f"peak {peak / one_array:.1f} (B, k + 1) arrays"
