@@ -52,7 +52,13 @@ ZYGOTE_START_TIMEOUT = 120.0
 
 
 def forkable(cmd: list[str]) -> list[str] | None:
-    """The kernel's arguments if ``cmd`` is this Python's ``-m ipykernel_launcher``, else None."""
+    """The kernel's arguments if ``cmd`` is this Python's ``-m ipykernel_launcher``, else None.
+
+    Linux only: on macOS a process that has loaded system frameworks must not fork without exec
+    (and TensorFlow loads them), and Windows has no fork; there every kernel starts the ordinary way.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
     if len(cmd) >= 3 and cmd[1:3] == ["-m", "ipykernel_launcher"]:
         if os.path.realpath(shutil.which(cmd[0]) or cmd[0]) == os.path.realpath(sys.executable):
             return list(cmd[3:])

@@ -26,7 +26,12 @@ from lab_utils import kernel_provisioner
 from lab_utils.kernel_provisioner import ZygoteProvisioner, ZygoteUnavailable, forkable
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.tensorflow  # the zygote imports TensorFlow
+pytestmark = [
+    pytest.mark.tensorflow,  # the zygote imports TensorFlow
+    pytest.mark.skipif(
+        not sys.platform.startswith("linux"), reason="kernels are forked on Linux only"
+    ),
+]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -215,7 +220,7 @@ def test_a_kernel_that_cannot_be_forked_starts_the_ordinary_way(
     assert "starting the kernel the ordinary way" in caplog.text
 
 
-def test_forkable_only_takes_this_pythons_ipykernel():
+def test_forkable_only_takes_this_pythons_ipykernel_on_linux(monkeypatch):
     assert forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "k.json"]) == [
         "-f",
         "k.json",
@@ -223,6 +228,8 @@ def test_forkable_only_takes_this_pythons_ipykernel():
     assert forkable(["/no/such/python", "-m", "ipykernel_launcher", "-f", "k.json"]) is None
     assert forkable([sys.executable, "-m", "ipykernel", "-f", "k.json"]) is None
     assert forkable(["R", "--slave"]) is None
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert forkable([sys.executable, "-m", "ipykernel_launcher", "-f", "k.json"]) is None
 
 
 def test_the_zygote_refuses_a_bad_request_and_keeps_serving(zygote_default, tmp_path):
