@@ -22,6 +22,10 @@ Two scenarios, each in a fresh server:
     (it is real work): for a faithful compression the compressed idle timeout must exceed the
     longest Run All, which the benchmark checks and reports. Goal: never above 1,000 MB.
 
+Kernels are forked from the zygote of ``binder/jupyter_server_config.py`` (lab_utils/
+kernel_zygote.py), whose own PSS is counted as kernel memory: it holds the pages its kernels share.
+``--no-zygote`` starts every kernel the ordinary way, to measure before and after.
+
 The kernels get what Binder gives them: the ``export`` lines of ``binder/start`` (allocator
 settings) and ``binder/ipython_kernel_config.py`` (memory handed back after each cell). ``--bare``
 leaves both out, to measure before and after; ``--env NAME=VALUE`` (repeatable) adds a setting.
