@@ -163,6 +163,19 @@ def write_notebook(path: Path, code_cells: list[str], kernelspec: bool = True) -
 # The JupyterLab server
 
 
+def kernels_forked(server_pid: int) -> bool:
+    """Whether the Jupyter server ``server_pid`` runs kernels forked from lab_utils' kernel zygote."""
+    import psutil
+
+    for child in psutil.Process(server_pid).children():
+        try:
+            if "lab_utils.kernel_zygote" in " ".join(child.cmdline()) and child.children():
+                return True
+        except psutil.Error:
+            continue
+    return False
+
+
 @dataclass(frozen=True)
 class Frontend:
     """A Jupyter front end the tests drive: how to start its server and open a notebook in it."""
@@ -186,6 +199,10 @@ FRONTENDS = {
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
+            # JupyterLab as on Binder and the hub: kernels forked from the zygote
+            # (binder/jupyter_server_config.py). Notebook 7 starts them the ordinary way, as a
+            # student's own `jupyter notebook` (or `make lab`) does: the browser tests see both.
+            "--KernelProvisionerFactory.default_provisioner_name=softmax-lab-zygote",
         ),
     ),
     # Notebook 7 (`jupyter notebook`): JupyterLab's components in a one-document shell.
@@ -215,6 +232,10 @@ class LabServer:
     log_path: Path
     process: subprocess.Popen
     frontend: Frontend = FRONTENDS["jupyterlab"]
+
+    def kernels_forked(self) -> bool:
+        """Whether this server's running kernels are children of a kernel zygote (of this lab)."""
+        return kernels_forked(self.process.pid)
 
     def notebook_url(self, name: str) -> str:
         return self.url(self.frontend.notebook_url.format(name=name))

@@ -62,6 +62,7 @@ def run_notebook(
         lab.open(notebook.name, timeout_s=90)
         lab.hide_left_sidebar()
         lab.seconds = lab.clear_and_run_all(timeout_s=300)
+        forked = server.kernels_forked()  # while the kernel runs
         canvases = lab.wait_for_painted_canvases(explorers, timeout_s=canvas_timeout_s)
         states = lab.cell_states()
         problems = lab.visible_problems()
@@ -78,6 +79,7 @@ def run_notebook(
         for key in ("cells", "outputs", "page", "explorers", "blank", "console", "accessibility")
     }
     found["seconds"] = [lab.seconds]
+    found["forked"] = [forked]
     if len(states) != len(cells):
         found["cells"].append(f"the page shows {len(states)} cells, the file has {len(cells)}")
     for i, state in enumerate(states):
@@ -120,6 +122,7 @@ def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_
     found = run_notebook(page, notebooks_lab, notebook, artifacts_dir / f"{name}.png")
     # Kept beside the screenshot for whoever looks at CI's artifacts; never asserted (shared machines).
     seconds = round(found.pop("seconds")[0], 1)
+    forked = found.pop("forked")[0]
     (artifacts_dir / f"{name}.json").write_text(
         json.dumps(
             {"notebook": notebook.name, "frontend": frontend, "run_all_seconds": seconds, **found},
@@ -136,6 +139,8 @@ def test_notebook_runs_clean(frontend, notebook, page, notebooks_lab, artifacts_
         "accessibility": "critical or serious axe-core violations in the lab's outputs",
     }
     report = [f"{messages[key]}:\n  " + "\n  ".join(items) for key, items in found.items() if items]
+    # JupyterLab's server forks kernels from the zygote, as Binder's does; Notebook 7's does not.
+    assert forked == (frontend == "jupyterlab"), f"kernel forked from the zygote: {forked}"
     assert not report, (
         f"{notebook.name} in {frontend} (screenshot: test-artifacts/browser/{name}.png):\n"
         + "\n".join(report)
@@ -165,7 +170,9 @@ def test_checks_catch_a_broken_notebook(frontend, page, notebooks_lab, artifacts
     # One explorer is missing on purpose, so the wait for canvases runs to its end: keep it short.
     screenshot = artifacts_dir / f"zz_broken_on_purpose-{frontend}.png"
     found = run_notebook(page, notebooks_lab, path, screenshot, canvas_timeout_s=15)
-    text = {key: "\n".join(items) for key, items in found.items() if key != "seconds"}
+    text = {
+        key: "\n".join(items) for key, items in found.items() if key not in ("seconds", "forked")
+    }
     assert "cell 7 `1 / 0` raised ZeroDivisionError" in text["outputs"], text
     assert "cell 2 `print('a warning" in text["outputs"] and "wrote to stderr" in text["outputs"], (
         text

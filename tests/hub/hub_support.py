@@ -526,6 +526,12 @@ class HubLab:
     def shutdown_kernels(self) -> None:
         """Left to the caller (tests/browser's run_in_jupyterlab calls this; the page is used after)."""
 
+    def kernels_forked(self) -> bool:
+        """Whether the student's kernels are children of the zygote their server started."""
+        from tests.browser.browser_support import kernels_forked
+
+        return kernels_forked(self.hub.server_process(self.student).pid)
+
 
 def shut_down_sessions(hub: Hub, student: str) -> None:
     for session in hub.user_api(student, "/api/sessions") or []:
