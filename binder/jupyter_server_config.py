@@ -8,8 +8,9 @@ load it from here (``JUPYTER_CONFIG_PATH=binder``). See classroom/jupyterhub.md 
 
 c = get_config()  # noqa: F821  (Jupyter provides get_config when it loads this file)
 
-# Kernel culling. A TensorFlow notebook's kernel holds 340 to 460 MB (PSS) long after its last cell
-# ran, and students leave every notebook open: the six kernels pass mybinder.org's 2 GB with the server.
+# Kernel culling. A notebook's kernel keeps its memory long after its last cell ran (a TensorFlow
+# notebook's, forked from the zygote below, 140 to 260 MB of PSS; 390 to 500 MB started the ordinary
+# way), and students leave every notebook open.
 # A kernel idle (nothing executed, no widget touched) for 3 minutes is shut down at the next check
 # (every minute), even with its tab still open (cull_connected: students never close tabs); a busy
 # kernel (a long training) is never culled. So a student who spends 4 minutes or more on each
