@@ -6,6 +6,8 @@ on a hub whose persistent home volumes hide ``~/.jupyter``. tests/hub and benchm
 load it from here (``JUPYTER_CONFIG_PATH=binder``). See classroom/jupyterhub.md for the figures.
 """
 
+from importlib.metadata import entry_points
+
 c = get_config()  # noqa: F821  (Jupyter provides get_config when it loads this file)
 
 # Kernel culling. A notebook's kernel keeps its memory long after its last cell ran (a TensorFlow
@@ -25,8 +27,13 @@ c.MappingKernelManager.cull_busy = False
 # Kernels are forked from one process that has imported TensorFlow, Keras, SciPy, scikit-learn and
 # matplotlib once (lab_utils/kernel_zygote.py): they share those pages instead of holding about
 # 400 MB each, and start in a fraction of a second (classroom/jupyterhub.md has the figures).
-# Any other kernel, or a zygote that fails, is started the ordinary way.
-c.KernelProvisionerFactory.default_provisioner_name = "softmax-lab-zygote"
+# Any other kernel, or a zygote that fails, is started the ordinary way; and so is every kernel where
+# lab_utils (which registers the provisioner) is not installed, instead of none starting at all.
+if any(
+    entry.name == "softmax-lab-zygote"
+    for entry in entry_points(group="jupyter_client.kernel_provisioners")
+):
+    c.KernelProvisionerFactory.default_provisioner_name = "softmax-lab-zygote"
 
 # jupyter-resource-usage: the server's and its kernels' memory in JupyterLab's status bar, against
 # the limit when the hub or Binder sets one (MEM_LIMIT, as mybinder.org and KubeSpawner do).
