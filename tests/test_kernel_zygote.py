@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import runpy
 import socket
 import sys
@@ -260,3 +261,143 @@ def test_binder_config_chooses_the_zygote_and_the_entry_point_names_it():
     factory = KernelProvisionerFactory.instance()
     assert factory._check_availability(name), f"{name} is not registered (pyproject entry point)"
     assert factory.provisioners[name].load() is ZygoteProvisioner
+
+
+# --- inside a real Jupyter server -----------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Server:
+    """``jupyter server`` on 127.0.0.1 with kernels forked from the zygote, and ``extra`` options."""
+
+    def __init__(self, work: Path, *extra: str):
+        import secrets
+        import subprocess
+
+        self.port, self.token = _free_port(), secrets.token_hex(8)
+        env = dict(os.environ, JUPYTER_CONFIG_DIR=str(work / "config"))
+        env.update(JUPYTER_RUNTIME_DIR=str(work / "runtime"), JUPYTER_DATA_DIR=str(work / "data"))
+        env.pop("JUPYTER_TOKEN", None)
+        self.log = open(work / "server.log", "wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "jupyter_server",
+                "--ServerApp.ip=127.0.0.1",
+                f"--ServerApp.port={self.port}",
+                "--ServerApp.port_retries=0",
+                f"--IdentityProvider.token={self.token}",
+                f"--ServerApp.root_dir={work}",
+                "--allow-root",
+                "--KernelProvisionerFactory.default_provisioner_name=softmax-lab-zygote",
+                *extra,
+            ],
+            env=env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.psutil = psutil.Process(self.process.pid)
+        self.seen: list[psutil.Process] = []
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                self.api("/api/status")
+                return
+            except OSError:
+                if self.process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError((work / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.3)
+
+    def api(self, path: str, method: str = "GET"):
+        import urllib.request
+
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}{path}",
+            data=b"{}" if method == "POST" else None,
+            method=method,
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def zygote(self) -> psutil.Process:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            for child in self.psutil.children():
+                if "lab_utils.kernel_zygote" in " ".join(child.cmdline()):
+                    self.seen.append(child)  # stop() kills it even once orphaned
+                    return child
+            time.sleep(0.2)
+        raise AssertionError("the server started no zygote")
+
+    def stop(self) -> None:
+        """Kill the server and what it started (kernels lead sessions of their own)."""
+        tree = list(self.seen)
+        for zygote in self.seen:
+            try:
+                tree += zygote.children()
+            except psutil.Error:
+                pass
+        try:
+            tree += [self.psutil, *self.psutil.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+        for proc in tree:
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(tree, timeout=15)
+        self.log.close()
+
+
+def _wait_for(condition, timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(message)
+        time.sleep(0.2)
+
+
+def test_the_server_culls_an_idle_forked_kernel_and_the_zygote_reaps_it(tmp_path):
+    server = _Server(
+        tmp_path,
+        "--MappingKernelManager.cull_idle_timeout=3",
+        "--MappingKernelManager.cull_interval=1",
+    )
+    try:
+        kernel = server.api("/api/kernels", "POST")
+        zygote = server.zygote()
+        _wait_for(lambda: zygote.children(), 60, "the kernel was not forked")
+        (forked,) = zygote.children()
+        _wait_for(lambda: not server.api("/api/kernels"), 60, "the idle kernel was not culled")
+        _wait_gone(forked.pid)
+        assert zygote.is_running() and zygote.children() == []
+        log = (tmp_path / "server.log").read_text(errors="replace")
+        assert re.search(rf"Culling '\w+' kernel 'python3' \({kernel['id']}\)", log), log[-2000:]
+    finally:
+        server.stop()
+
+
+def test_a_killed_server_takes_its_zygote_and_kernels_with_it(tmp_path):
+    server = _Server(tmp_path)
+    try:
+        server.api("/api/kernels", "POST")
+        zygote = server.zygote()
+        _wait_for(lambda: zygote.children(), 60, "the kernel was not forked")
+        (forked,) = zygote.children()
+        server.process.kill()  # no shut-down at all: the zygote sees its parent gone
+        server.process.wait(10)
+        _wait_gone(zygote.pid)
+        _wait_gone(forked.pid)
+    finally:
+        server.stop()
