@@ -34,7 +34,8 @@ from pathlib import Path
 
 import nbformat
 import psutil
-from nbclient import NotebookClient
+
+from lab_utils.run_notebooks import notebook_client
 
 MB = 1024 * 1024
 #: Room on top of a measured peak: other tabs, a re-run of a cell, a student's own experiments.
@@ -85,14 +86,7 @@ class _Sampler(threading.Thread):
 
 def measure(path: Path, timeout: int = 900) -> dict:
     """Execute one notebook in a fresh kernel; return its peak memory (bytes) and run time (s)."""
-    notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
-        store_widget_state=False,
-    )
+    notebook, client = notebook_client(path, timeout)  # as `make notebooks` runs it
     start = time.perf_counter()
     with client.setup_kernel():
         pid = client.km.provisioner.process.pid

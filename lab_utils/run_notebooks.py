@@ -17,10 +17,19 @@ import glob
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # only for the annotations: both load lazily, when a notebook runs
+    from nbclient import NotebookClient
+    from nbformat import NotebookNode
 
 
-def execute_in_place(path: Path, timeout: int = 900) -> float:
-    """Run one notebook in a fresh kernel with its own folder as working directory; return seconds."""
+def notebook_client(path: Path, timeout: int = 900) -> tuple[NotebookNode, NotebookClient]:
+    """``(notebook, client)``: ``path`` read, and an nbclient client that runs it as this module does.
+
+    A fresh ``python3`` kernel with the notebook's own folder as working directory. Shared with
+    ``benchmarks/notebook_memory.py``, which measures a notebook run exactly as it is committed.
+    """
     import nbformat
     from nbclient import NotebookClient
 
@@ -29,11 +38,19 @@ def execute_in_place(path: Path, timeout: int = 900) -> float:
         notebook,
         timeout=timeout,
         kernel_name="python3",
-        resources={"metadata": {"path": str(path.parent)}},
+        resources={"metadata": {"path": str(Path(path).parent)}},
         # Widget state is large and changes on every run; the PNG fallback in each output is what
         # renderers without a kernel (GitHub, nbviewer) show.
         store_widget_state=False,
     )
+    return notebook, client
+
+
+def execute_in_place(path: Path, timeout: int = 900) -> float:
+    """Run one notebook in a fresh kernel with its own folder as working directory; return seconds."""
+    import nbformat
+
+    notebook, client = notebook_client(path, timeout)
     start = time.perf_counter()
     client.execute()
     elapsed = time.perf_counter() - start
