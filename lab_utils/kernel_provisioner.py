@@ -34,6 +34,7 @@ import atexit
 import os
 import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -69,8 +70,8 @@ class ZygoteUnavailable(RuntimeError):
     """The zygote could not be started or reached; the kernel is launched the ordinary way."""
 
 
-class Zygote:
-    """The server's one zygote process: started on first use, restarted if it has died."""
+class ZygoteClient:
+    """The server's handle on its one zygote process: started on first use, restarted if it died."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -191,13 +192,13 @@ class ForkedKernel:
             os.kill(self.pid, signum)
 
     def terminate(self) -> None:
-        self.send_signal(15)
+        self.send_signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        self.send_signal(9)
+        self.send_signal(signal.SIGKILL)
 
 
-_ZYGOTE = Zygote()
+_ZYGOTE = ZygoteClient()
 
 
 class ZygoteProvisioner(LocalProvisioner):
