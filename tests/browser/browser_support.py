@@ -194,7 +194,11 @@ FRONTENDS = {
         "jupyterlab",
         "jupyterlab",
         "LabApp",
-        "/lab/tree/{name}",
+        # `?reset`: open this one notebook in an empty workspace. Without it JupyterLab restores the
+        # server's saved workspace on every page load, so each test's page reopened every notebook
+        # an earlier test had open, started a kernel for each, and could leave another notebook's
+        # panel current, or its Select Kernel dialog over the page, while the test clicked.
+        "/lab/tree/{name}?reset",
         (
             "--LabApp.news_url=None",
             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
