@@ -48,9 +48,9 @@ c.Autograde.autograde_preprocessors = [
 # (lab_utils/exercises, 30 s for the NumPy exercises), scaled by part_timeout_scale.
 c.SandboxedExecute.student_cell_timeout = int(os.environ.get("SOFTMAX_LAB_STUDENT_CELL_TIMEOUT", "60"))
 c.SandboxedExecute.part_timeout_scale = float(os.environ.get("SOFTMAX_LAB_PART_TIMEOUT_SCALE", "1.0"))
-# Limits of the sandboxed kernel: address space (TensorFlow reserves about 3 GB), CPU seconds, and
-# processes plus threads it may add.
-c.SandboxedExecute.memory_limit_mb = 6144
+# Limits of the sandboxed kernel: address space (TensorFlow reserves about 3 GB; set
+# SOFTMAX_LAB_MEMORY_LIMIT_MB to change it), CPU seconds, and processes plus threads it may add.
+c.SandboxedExecute.memory_limit_mb = int(os.environ.get("SOFTMAX_LAB_MEMORY_LIMIT_MB", "6144"))
 c.SandboxedExecute.cpu_limit_seconds = 1800
 c.SandboxedExecute.process_limit = 512
 # Set SOFTMAX_LAB_REQUIRE_SANDBOX=1 to refuse grading on a machine without bubblewrap.

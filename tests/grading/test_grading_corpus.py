@@ -43,9 +43,13 @@ def _nbgrader(args, course: Path, path: str | None = None) -> subprocess.Complet
     # 3 s for a NumPy part: honest parts take milliseconds, and the infinite loop and the memory bomb
     # (which spend a core each while they run) need no more to be stopped.
     env["SOFTMAX_LAB_PART_TIMEOUT_SCALE"] = "0.1"
-    # The memory bomb's self-check must reach its MemoryError (shown in its feedback) within this:
-    # filling 5 GB took 11.4 s of system time on an idle 2-core machine.
-    env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "30"
+    # The assignment holds no TensorFlow: a kernel of its first cells reserves under 1 GB of address
+    # space, so 2.5 GB leaves the honest code room and stops the memory bomb at its second GiB
+    # (touching one GiB took 2.3 s of system time on an idle 2-core machine; five took 11.4 s).
+    env["SOFTMAX_LAB_MEMORY_LIMIT_MB"] = "2560"
+    # The memory bomb's self-check must reach its MemoryError (shown in its feedback) within this,
+    # twice (two parts); the infinite loop's self-check spins a core this long.
+    env["SOFTMAX_LAB_STUDENT_CELL_TIMEOUT"] = "20"
     env["PATH"] = path or os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     result = subprocess.run(
         [sys.executable, "-m", "nbgrader", *args],
