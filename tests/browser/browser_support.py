@@ -40,8 +40,9 @@ CHROMIUM_ARGS = [
 ]
 
 NO_CHROMIUM_HINT = (
-    "no Chromium found: install Debian's chromium (`apt-get install chromium`) or Playwright's "
-    "browser (`.venv/bin/python -m playwright install chromium`)"
+    "no Chromium found: install Debian's Chromium headless shell (`apt-get install "
+    "chromium-headless-shell`, or the full `chromium`) or Playwright's browser "
+    "(`.venv/bin/python -m playwright install chromium`)"
 )
 
 # Cells that display an explorer call one of these (see lab_utils/explorers.py).
@@ -64,8 +65,26 @@ BARE_WIDGET_REPR = re.compile(r"Canvas\(toolbar=|\b[A-Z]\w*\((?:children|layout)
 DEFAULT_TIMEOUT_S = 60.0
 
 
+#: Set to a Chromium executable to drive that one (a full ``chromium``, to compare with the shell).
+CHROMIUM_ENV = "SOFTMAX_LAB_CHROMIUM"
+
+
 def find_chromium(playwright=None) -> str | None:
-    """Return the path of a Chromium to drive: Playwright's own if installed, else the system one."""
+    """Return the path of a Chromium to drive.
+
+    In order: the one ``$SOFTMAX_LAB_CHROMIUM`` names; Playwright's own, if installed; Chromium's
+    headless shell (Debian's ``chromium-headless-shell``); the system's full ``chromium``.
+
+    The headless shell is Chromium's own build for headless use (the old ``--headless`` mode, and
+    what Playwright runs for ``headless=True`` with its own browsers): the same Blink and V8 without
+    the desktop browser's UI layers, so the same pages for a quarter less CPU.
+    """
+    chosen = os.environ.get(CHROMIUM_ENV, "").strip()
+    if chosen:
+        found = chosen if os.path.exists(chosen) else shutil.which(chosen)
+        if not found:
+            raise FileNotFoundError(f"{CHROMIUM_ENV}={chosen!r}: no such executable")
+        return found
     if playwright is not None:
         try:
             bundled = playwright.chromium.executable_path
@@ -74,6 +93,8 @@ def find_chromium(playwright=None) -> str | None:
         if bundled and os.path.exists(bundled):
             return bundled
     for candidate in (
+        "/usr/bin/chromium-headless-shell",
+        shutil.which("chromium-headless-shell"),
         "/usr/bin/chromium",
         shutil.which("chromium"),
         shutil.which("chromium-browser"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import types
+from pathlib import Path
 
 import pytest
 
@@ -19,6 +20,21 @@ def _fake_playwright(path: str):
     return types.SimpleNamespace(chromium=types.SimpleNamespace(executable_path=path))
 
 
+@pytest.fixture(autouse=True)
+def no_chosen_chromium(monkeypatch):
+    monkeypatch.delenv(browser_support.CHROMIUM_ENV, raising=False)
+
+
+def _system_with(monkeypatch, tmp_path, names: list[str]) -> dict[str, str]:
+    """Pretend the system has exactly these executables on PATH (files in tmp_path)."""
+    paths = {name: str(tmp_path / name) for name in names}
+    for path in paths.values():
+        Path(path).write_text("")
+    monkeypatch.setattr(browser_support.os.path, "exists", lambda p: p in paths.values())
+    monkeypatch.setattr(browser_support.shutil, "which", lambda name: paths.get(name))
+    return paths
+
+
 def test_playwrights_own_chromium_comes_first(tmp_path):
     bundled = tmp_path / "chrome"
     bundled.write_text("")
@@ -26,13 +42,29 @@ def test_playwrights_own_chromium_comes_first(tmp_path):
 
 
 def test_system_chromium_when_playwright_has_none(tmp_path, monkeypatch):
-    system = tmp_path / "chromium"
-    system.write_text("")
-    monkeypatch.setattr(browser_support.os.path, "exists", lambda p: p == str(system))
-    monkeypatch.setattr(
-        browser_support.shutil, "which", lambda name: str(system) if name == "chromium" else None
-    )
-    assert find_chromium(_fake_playwright(str(tmp_path / "not-downloaded"))) == str(system)
+    system = _system_with(monkeypatch, tmp_path, ["chromium"])
+    assert find_chromium(_fake_playwright(str(tmp_path / "not-downloaded"))) == system["chromium"]
+
+
+def test_the_headless_shell_comes_before_the_full_chromium(tmp_path, monkeypatch):
+    system = _system_with(monkeypatch, tmp_path, ["chromium", "chromium-headless-shell"])
+    found = find_chromium(_fake_playwright(str(tmp_path / "not-downloaded")))
+    assert found == system["chromium-headless-shell"]
+
+
+def test_the_environment_variable_chooses_the_browser(tmp_path, monkeypatch):
+    system = _system_with(monkeypatch, tmp_path, ["chromium", "chromium-headless-shell"])
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, "chromium")
+    assert find_chromium(None) == system["chromium"]
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, system["chromium"])
+    assert find_chromium(None) == system["chromium"]
+
+
+def test_a_chosen_browser_that_does_not_exist_is_a_clear_error(tmp_path, monkeypatch):
+    _system_with(monkeypatch, tmp_path, ["chromium"])
+    monkeypatch.setenv(browser_support.CHROMIUM_ENV, "/opt/no-such-chrome")
+    with pytest.raises(FileNotFoundError, match="SOFTMAX_LAB_CHROMIUM='/opt/no-such-chrome'"):
+        find_chromium(None)
 
 
 def test_no_chromium_at_all(tmp_path, monkeypatch):
