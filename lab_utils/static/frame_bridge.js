@@ -56,15 +56,17 @@ function install(canvasModel) {
   if (canvasModel.__softmaxLabBridge) return;
   canvasModel.__softmaxLabBridge = true;
 
-  // Counts, also written on every view's canvas element (data-softmax-lab-patches, -pending and
-  // -whole-frames) for the browser tests and for anyone debugging a figure.
+  // Counts, also written on every view's canvas element (data-softmax-lab-patches, -pending,
+  // -superseded and -whole-frames) for the browser tests and for anyone debugging a figure.
   let wholeFrames = 0; // whole frames received through ipympl's own handler
   let wholeFramesDrawn = 0;
   let patchesDrawn = 0;
+  let patchesSuperseded = 0; // not drawn: a whole frame sent after them came first
   let queued = 0; // patches waiting in the queue below
   const mark = () => canvasModel._for_each_view((view) => {
     view.canvas.dataset.softmaxLabPatches = String(patchesDrawn);
     view.canvas.dataset.softmaxLabPending = String(queued);
+    view.canvas.dataset.softmaxLabSuperseded = String(patchesSuperseded);
     view.canvas.dataset.softmaxLabWholeFrames = String(wholeFramesDrawn);
   });
   const handleBinary = canvasModel.handle_binary;
@@ -76,7 +78,10 @@ function install(canvasModel) {
   canvasModel.image.addEventListener("load", () => { wholeFramesDrawn += 1; mark(); });
 
   const draw = (patch, pixels) => {
-    if (patch.seen !== wholeFrames) return; // a newer whole frame holds these pixels already
+    if (patch.seen !== wholeFrames) { // a newer whole frame holds these pixels already
+      patchesSuperseded += 1;
+      return;
+    }
     const context = canvasModel.offscreen_context;
     patch.rects.forEach(([x, y, width, height], i) =>
       context.putImageData(new ImageData(pixels[i], width, height), x, y));

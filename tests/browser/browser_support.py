@@ -848,6 +848,7 @@ class ExplorerView:
 
         ``patches``: patches (changed rectangles) painted by the explorer's frame bridge;
         ``pending``: patches received but still being decoded or waiting for a whole frame;
+        ``superseded``: patches left undrawn because a whole frame sent after them came first;
         ``whole``: whole frames loaded through ipympl's own path since the bridge was installed.
         Zeros before the bridge has drawn anything. ``pixels``: the canvas as a data URL, read in
         the same instant.
@@ -855,6 +856,7 @@ class ExplorerView:
         return self.canvas.evaluate("""canvas => ({
             patches: Number(canvas.dataset.softmaxLabPatches || 0),
             pending: Number(canvas.dataset.softmaxLabPending || 0),
+            superseded: Number(canvas.dataset.softmaxLabSuperseded || 0),
             whole: Number(canvas.dataset.softmaxLabWholeFrames || 0),
             pixels: canvas.toDataURL(),
         })""")
